@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Types shared by the BPF programs (bpf/emit.bpf.c) and the agent (user/).
+ *
+ * Everything here is plain __u*-typed data so that the same layout is seen by
+ * both sides and, through BTF, by `bpftool map dump`.
+ */
+#ifndef EMITD_H
+#define EMITD_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define EMITD_MAX_LABELS	4
+#define EMITD_LABEL_LEN		32	/* bytes of a string label, NUL included */
+#define EMITD_MAX_BOUNDS	63	/* finite histogram bounds */
+#define EMITD_NR_SLOTS		64	/* bounds + the +Inf slot, a power of two */
+#define EMITD_MAX_PROBES	64
+#define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
+
+enum emitd_kind {
+	EMITD_KIND_COUNTER = 1,
+	EMITD_KIND_GAUGE,
+	EMITD_KIND_HISTOGRAM,
+	EMITD_KIND_NORMALIZATION,
+};
+
+enum emitd_src_kind {
+	EMITD_SRC_NONE = 0,
+	EMITD_SRC_ARG,		/* integer argument */
+	EMITD_SRC_DEREF,	/* *(type *)(arg + offset) */
+	EMITD_SRC_STRING,	/* bounded user string at arg */
+};
+
+enum emitd_val_type {
+	EMITD_VAL_S64 = 0,
+	EMITD_VAL_U64,
+	EMITD_VAL_F64,
+};
+
+/* struct emitd_probe_cfg.flags */
+#define EMITD_CFG_USDT		(1U << 0)	/* attached as a USDT probe */
+#define EMITD_CFG_SAMPLE	(1U << 1)	/* also send raw values down the sample lane */
+
+/* Per-CPU statistics slots (map `stats`), all exported by the agent. */
+enum emitd_stat {
+	EMITD_STAT_EVENTS = 0,		/* probe hits handled (drives the cadence) */
+	EMITD_STAT_NO_CONFIG,		/* hit on a probe id with no config */
+	EMITD_STAT_READ_ERROR,		/* a user-memory read of a value failed */
+	EMITD_STAT_LABEL_ERROR,		/* a user-memory read of a label failed */
+	EMITD_STAT_LABEL_TRUNCATED,	/* string label longer than EMITD_LABEL_LEN - 1 */
+	EMITD_STAT_FULL_COUNTERS,	/* insert refused: counters map full */
+	EMITD_STAT_FULL_GAUGES,
+	EMITD_STAT_FULL_HISTS,
+	EMITD_STAT_FULL_NORMS,
+	EMITD_STAT_RINGBUF_DROPPED,	/* sample-lane reserve failed */
+	EMITD_STAT_MAX,
+};
+
+struct emitd_src {
+	__u8 kind;		/* enum emitd_src_kind */
+	__u8 arg;		/* 0-based argument index */
+	__u8 type;		/* enum emitd_val_type */
+	__u8 pad;
+	__s32 offset;		/* DEREF: byte offset from the pointer */
+};
+
+/*
+ * One attached probe's configuration, filled by the agent before attach and
+ * found by the probe's BPF cookie.
+ *
+ * Histogram bounds are stored as order-preserving images of the value type
+ * (see emitd_bucket.h) so the kernel compares them as plain u64s.
+ */
+struct emitd_probe_cfg {
+	__u32 metric_id;
+	__u8 kind;		/* enum emitd_kind */
+	__u8 nr_labels;
+	__u8 nr_bounds;
+	__u8 flags;		/* EMITD_CFG_* */
+	struct emitd_src value;	/* NORMALIZATION: before */
+	struct emitd_src value2;	/* NORMALIZATION: after */
+	struct emitd_src labels[EMITD_MAX_LABELS];
+	__u64 bounds[EMITD_NR_SLOTS];
+};
+
+/* A label value: a string, or an integer when the label source is an arg. */
+union emitd_label {
+	char str[EMITD_LABEL_LEN];
+	__s64 num;
+};
+
+/* Key of every aggregation map. Unused label slots are all-zero. */
+struct emitd_series_key {
+	__u32 metric_id;
+	__u32 pad;
+	union emitd_label labels[EMITD_MAX_LABELS];
+};
+
+struct emitd_counter {
+	__u64 value;
+};
+
+struct emitd_gauge {
+	__u64 raw;		/* s64, u64 or f64 bits, by the metric's value type */
+	__u64 ktime_ns;		/* newest CPU wins */
+	__u64 updates;
+};
+
+struct emitd_hist {
+	__u64 count;
+	__s64 sum;		/* integer values only; f64 sums use the sample lane */
+	__u64 slots[EMITD_NR_SLOTS];	/* non-cumulative; slot nr_bounds is +Inf */
+};
+
+struct emitd_norm {
+	__u64 events;
+	__u64 zeroed;		/* after == 0 exactly */
+};
+
+/* Sample-lane record (ring buffer `samples`). */
+struct emitd_sample {
+	__u32 probe_id;
+	__u32 metric_id;
+	__u64 v1;		/* value, or normalization before (raw bits) */
+	__u64 v2;		/* normalization after (raw bits) */
+	__u64 ktime_ns;
+	struct emitd_series_key key;
+};
+
+#endif /* EMITD_H */

@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent.h"
+#include "collector.h"
+#include "expo.h"
+#include "families.h"
+#include "http.h"
+#include "log.h"
+#include "spec.h"
+
+static volatile sig_atomic_t exiting;
+
+static void sig_handler(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* One immutable rendering of every format, shared by concurrent scrapes. */
+struct view {
+	atomic_int refs;
+	struct expo_buf text;
+	struct expo_buf om;
+};
+
+struct agent {
+	const struct agent_opts *opts;
+	struct spec *spec;
+	struct collector col;
+	struct http_server *http;
+	pthread_mutex_t lock;		/* guards `cur` */
+	struct view *cur;
+	atomic_bool ready;
+};
+
+static void view__put(struct view *v)
+{
+	if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
+		return;
+	expo_buf__free(&v->text);
+	expo_buf__free(&v->om);
+	free(v);
+}
+
+static struct view *agent__get_view(struct agent *a)
+{
+	struct view *v;
+
+	pthread_mutex_lock(&a->lock);
+	v = a->cur;
+	if (v)
+		atomic_fetch_add(&v->refs, 1);
+	pthread_mutex_unlock(&a->lock);
+	return v;
+}
+
+static int http_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
+{
+	struct view *v = agent__get_view(ctx);
+	const struct expo_buf *b;
+	int err;
+
+	if (!v)
+		return -EAGAIN;
+	b = fmt == EXPO_FMT_OPENMETRICS_100 ? &v->om : &v->text;
+	err = expo_buf__append(out, b->data, b->len);
+	view__put(v);
+	return err;
+}
+
+static bool http_ready(void *ctx)
+{
+	struct agent *a = ctx;
+
+	return atomic_load(&a->ready);
+}
+
+static void add_probe_metrics(struct fam_builder *fb, const struct collector *c)
+{
+	const char *names[] = { "probe", "metric", "binary", "site" };
+	size_t n = c->nr_probes, i;
+	const char **lv = calloc(n * 4 + 1, sizeof(*lv));
+	const char **hl = calloc(n * 2 + 1, sizeof(*hl));
+	double *one = calloc(n + 1, sizeof(*one)), *hits = calloc(n + 1, sizeof(*hits));
+
+	if (!lv || !hl || !one || !hits) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct collector_probe *p = &c->probes[i];
+
+		lv[i * 4] = p->name;
+		lv[i * 4 + 1] = p->metric->name;
+		lv[i * 4 + 2] = p->binary;
+		lv[i * 4 + 3] = site_kind__name(p->site.kind);
+		one[i] = 1;
+		hl[i * 2] = p->name;
+		hl[i * 2 + 1] = p->metric->name;
+		hits[i] = c->hits[p->cfg_id];
+	}
+	fam_builder__add_labelled(fb, "emitd_probe_site_info",
+				  "Attached probes and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
+				  EXPO_GAUGE, names, 4, lv, one, n);
+	fam_builder__add_labelled(fb, "emitd_probe_hits_total",
+				  "Probe hits handled in the kernel, by probe.",
+				  EXPO_COUNTER, names, 2, hl, hits, n);
+out:
+	free(lv);
+	free(hl);
+	free(one);
+	free(hits);
+}
+
+static void add_map_metrics(struct fam_builder *fb, const struct collector *c)
+{
+	static const int full_stat[COLLECTOR_MAP_MAX] = {
+		EMITD_STAT_FULL_COUNTERS, EMITD_STAT_FULL_GAUGES,
+		EMITD_STAT_FULL_HISTS, EMITD_STAT_FULL_NORMS,
+	};
+	const char *maps[COLLECTOR_MAP_MAX];
+	double drops[COLLECTOR_MAP_MAX], fill[COLLECTOR_MAP_MAX], entries[COLLECTOR_MAP_MAX];
+	int m;
+
+	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
+		maps[m] = collector_map__name(m);
+		drops[m] = c->stats[full_stat[m]];
+		entries[m] = c->map_entries[m];
+		fill[m] = c->map_max[m] ? (double)c->map_entries[m] / c->map_max[m] : 0;
+	}
+	fam_builder__add_simple(fb, "emitd_map_full_drops_total",
+				"Events dropped because their map had no room for a new series.",
+				EXPO_COUNTER, "map", maps, drops, COLLECTOR_MAP_MAX);
+	fam_builder__add_simple(fb, "emitd_map_entries", "Series held in each aggregation map.",
+				EXPO_GAUGE, "map", maps, entries, COLLECTOR_MAP_MAX);
+	fam_builder__add_simple(fb, "emitd_map_fill_ratio",
+				"Series held over map capacity, by map.",
+				EXPO_GAUGE, "map", maps, fill, COLLECTOR_MAP_MAX);
+}
+
+static void add_one(struct fam_builder *fb, const char *name, const char *help,
+		    enum expo_type t, double v)
+{
+	fam_builder__add_simple(fb, name, help, t, NULL, NULL, &v, 1);
+}
+
+static void add_kernel_stats(struct fam_builder *fb, const struct collector *c)
+{
+	const char *what[] = { "value", "label", "config" };
+	double errs[] = {
+		c->stats[EMITD_STAT_READ_ERROR], c->stats[EMITD_STAT_LABEL_ERROR],
+		c->stats[EMITD_STAT_NO_CONFIG],
+	};
+
+	add_one(fb, "emitd_events_total", "Probe hits handled by the BPF programs.",
+		EXPO_COUNTER, c->stats[EMITD_STAT_EVENTS]);
+	fam_builder__add_simple(fb, "emitd_probe_read_errors_total",
+				"Events dropped because a user-memory read failed, by what was read.",
+				EXPO_COUNTER, "what", what, errs, 3);
+	add_one(fb, "emitd_label_truncated_total",
+		"String label values cut to 31 bytes (the series key's bound).",
+		EXPO_COUNTER, c->stats[EMITD_STAT_LABEL_TRUNCATED]);
+	add_one(fb, "emitd_ringbuf_dropped_total",
+		"Sample-lane records lost because the ring buffer was full.",
+		EXPO_COUNTER, c->stats[EMITD_STAT_RINGBUF_DROPPED]);
+	add_one(fb, "emitd_sample_lane_records_total", "Sample-lane records consumed.",
+		EXPO_COUNTER, c->samples_seen);
+	add_one(fb, "emitd_orphan_series", "Map series of metrics that are no longer in the spec.",
+		EXPO_GAUGE, c->store.orphans);
+}
+
+static void add_agent_metrics(struct fam_builder *fb, const struct agent *a)
+{
+	const struct collector *c = &a->col;
+	struct http_stats hs = {};
+
+	if (a->http)
+		http_server__stats(a->http, &hs);
+	add_one(fb, "emitd_drains_total", "Drains of the BPF maps.", EXPO_COUNTER, c->drains);
+	add_one(fb, "emitd_drain_last_duration_seconds", "Wall time of the last drain.",
+		EXPO_GAUGE, c->last_drain_seconds);
+	add_one(fb, "emitd_drain_batch_fallbacks_total",
+		"Map reads that fell back from batch lookups to per-key reads.",
+		EXPO_COUNTER, c->batch_fallbacks);
+	add_one(fb, "emitd_scrapes_total", "HTTP /metrics requests served.", EXPO_COUNTER,
+		hs.scrapes);
+	add_one(fb, "emitd_scrape_bytes_total", "Bytes sent in /metrics responses.",
+		EXPO_COUNTER, hs.scrape_bytes);
+	add_one(fb, "emitd_scrape_duration_seconds", "Duration of the last /metrics request.",
+		EXPO_GAUGE, hs.last_scrape_seconds);
+}
+
+static int render_view(struct agent *a, struct view *v)
+{
+	struct fam_builder fb = {};
+	int err;
+
+	fam_builder__add_store(&fb, &a->col.store);
+	add_probe_metrics(&fb, &a->col);
+	add_map_metrics(&fb, &a->col);
+	add_kernel_stats(&fb, &a->col);
+	add_agent_metrics(&fb, a);
+	err = fb.err;
+	if (!err)
+		err = expo__render(&v->text, fb.fams, fb.nr_fams, EXPO_FMT_TEXT_004);
+	if (!err)
+		err = expo__finish(&v->text, EXPO_FMT_TEXT_004);
+	if (!err)
+		err = expo__render(&v->om, fb.fams, fb.nr_fams, EXPO_FMT_OPENMETRICS_100);
+	if (!err)
+		err = expo__finish(&v->om, EXPO_FMT_OPENMETRICS_100);
+	fam_builder__free(&fb);
+	return err;
+}
+
+static int agent__publish(struct agent *a)
+{
+	struct view *v = calloc(1, sizeof(*v)), *old;
+	int err;
+
+	if (!v)
+		return -ENOMEM;
+	atomic_init(&v->refs, 1);
+	err = render_view(a, v);
+	if (err) {
+		view__put(v);
+		return err;
+	}
+	pthread_mutex_lock(&a->lock);
+	old = a->cur;
+	a->cur = v;
+	pthread_mutex_unlock(&a->lock);
+	view__put(old);
+	return 0;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int agent__loop(struct agent *a)
+{
+	double start = now_ms(), next = start + a->opts->interval_ms, t;
+	int err;
+
+	while (!exiting) {
+		t = now_ms();
+		if (a->opts->exit_after_ms && t - start >= a->opts->exit_after_ms)
+			break;
+		if (t < next) {
+			err = collector__poll(&a->col, (int)(next - t) + 1);
+			if (err < 0) {
+				log_err("sample lane: %s", strerror(-err));
+				return err;
+			}
+			continue;
+		}
+		next = t + a->opts->interval_ms;
+		err = collector__drain(&a->col);
+		if (!err)
+			err = agent__publish(a);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int start_http(struct agent *a)
+{
+	struct http_opts ho = {
+		.sz = sizeof(ho),
+		.listen = a->opts->listen,
+		.render = http_render,
+		.ready = http_ready,
+		.ctx = a,
+	};
+	int err = http_server__start(&ho, &a->http);
+
+	if (err == -EADDRINUSE)
+		log_err("cannot listen on %s: address already in use (another emitd? choose one with --listen ADDR:PORT)",
+			a->opts->listen);
+	else if (err == -EINVAL)
+		log_err("--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9477 or [::1]:9477",
+			a->opts->listen);
+	else if (err)
+		log_err("cannot listen on %s: %s", a->opts->listen, strerror(-err));
+	return err;
+}
+
+static int load_spec(const char *path, struct spec **out)
+{
+	struct spec_diags diags = {};
+	int err = spec__load(path, out, &diags);
+
+	if (err)
+		spec_diags__print(&diags, path, stderr);
+	spec_diags__free(&diags);
+	return err;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = sig_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int agent__run(const struct agent_opts *opts)
+{
+	struct collector_opts co = { .sz = sizeof(co) };
+	struct agent a = { .opts = opts };
+	int err;
+
+	pthread_mutex_init(&a.lock, NULL);
+	install_signals();
+	err = load_spec(opts->spec_path, &a.spec);
+	if (err)
+		goto out;
+	err = start_http(&a);
+	if (err)
+		goto out_spec;
+	co.spec = a.spec;
+	co.pids = opts->pids;
+	co.nr_pids = opts->nr_pids;
+	co.pin_root = opts->pin_root;
+	co.ringbuf_bytes = opts->ringbuf_bytes;
+	err = collector__open(&a.col, &co);
+	if (err)
+		goto out_http;
+	err = collector__attach(&a.col);
+	if (err)
+		goto out_col;
+	err = collector__drain(&a.col);
+	if (!err)
+		err = agent__publish(&a);
+	if (err)
+		goto out_col;
+	atomic_store(&a.ready, true);
+	log_info("%zu probes attached; serving http://%s/metrics, draining every %u ms",
+		 a.col.nr_probes, opts->listen, opts->interval_ms);
+	err = agent__loop(&a);
+	log_info("%s: detaching and exiting", exiting ? "signal received" : "done");
+out_col:
+	atomic_store(&a.ready, false);
+	collector__close(&a.col);
+out_http:
+	http_server__stop(a.http);
+out_spec:
+	spec__free(a.spec);
+out:
+	view__put(a.cur);
+	pthread_mutex_destroy(&a.lock);
+	return err;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * agent: `emitd run`. Loads the spec, starts the HTTP server, loads and
+ * attaches the BPF side, then drains on a fixed interval and publishes an
+ * immutable rendering for scrapes until SIGINT/SIGTERM.
+ */
+#ifndef EMITD_AGENT_H
+#define EMITD_AGENT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct agent_opts {
+	const char *spec_path;
+	const char *listen;		/* ADDR:PORT */
+	const pid_t *pids;
+	size_t nr_pids;
+	unsigned int interval_ms;	/* fixed drain interval */
+	const char *pin_root;
+	size_t ringbuf_bytes;
+	unsigned int exit_after_ms;	/* 0: run until signalled */
+};
+
+/* Returns 0 on a clean, signalled exit; a negative errno otherwise. */
+int agent__run(const struct agent_opts *opts);
+
+#endif /* EMITD_AGENT_H */

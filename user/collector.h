@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * collector: the BPF side of the agent. Opens, sizes, loads and pins the
+ * programs and maps, attaches one link per spec probe (and per PID), and
+ * drains the per-CPU maps and the sample lane into a store.
+ */
+#ifndef EMITD_COLLECTOR_H
+#define EMITD_COLLECTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "elf_site.h"
+#include "emitd.h"
+#include "spec.h"
+#include "store.h"
+
+struct collector_opts {
+	size_t sz;
+	const struct spec *spec;
+	const pid_t *pids;		/* attach to these PIDs only (NULL: all) */
+	size_t nr_pids;
+	const char *pin_root;		/* default EMITD_PIN_ROOT */
+	size_t ringbuf_bytes;		/* sample lane size, power of two */
+};
+
+struct collector_probe {
+	const struct spec_metric *metric;
+	uint32_t cfg_id;		/* BPF cookie and `cfg` index */
+	char *name;			/* "symbol" or "provider:name" */
+	char *binary;			/* resolved path */
+	pid_t pid;			/* -1: every process */
+	struct elf_site site;
+	struct bpf_link *link;
+};
+
+enum collector_map {
+	COLLECTOR_MAP_COUNTERS,
+	COLLECTOR_MAP_GAUGES,
+	COLLECTOR_MAP_HISTS,
+	COLLECTOR_MAP_NORMS,
+	COLLECTOR_MAP_MAX,
+};
+
+struct collector {
+	struct emit_bpf *skel;
+	struct ring_buffer *rb;
+	const struct spec *spec;
+	const pid_t *pids_req;
+	size_t nr_pids_req;
+	struct collector_probe *probes;
+	size_t nr_probes;
+	struct store store;
+	int ncpus;
+	void *keybuf, *valbuf;		/* drain scratch */
+	size_t buf_entries;
+	uint64_t stats[EMITD_STAT_MAX];
+	uint64_t hits[EMITD_MAX_PROBES];
+	uint64_t map_entries[COLLECTOR_MAP_MAX];
+	uint32_t map_max[COLLECTOR_MAP_MAX];
+	uint64_t drains;
+	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
+	uint64_t samples_seen;
+	double last_drain_seconds;
+};
+
+int collector__open(struct collector *c, const struct collector_opts *opts);
+/* Attach every probe; errors name the spec line of the failing probe. */
+int collector__attach(struct collector *c);
+/* Consume the sample lane for up to @timeout_ms (0: what is there now). */
+int collector__poll(struct collector *c, int timeout_ms);
+/* Read every map into the store. */
+int collector__drain(struct collector *c);
+void collector__close(struct collector *c);
+
+const char *collector_map__name(enum collector_map m);
+
+#endif /* EMITD_COLLECTOR_H */

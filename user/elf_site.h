@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * elf_site: find a probe site in an ELF file (a function symbol or a USDT
+ * note), and tell what kind of instruction the uprobe will land on.
+ *
+ * On x86-64 the kind decides the cost of every hit: Linux 6.18 optimizes a
+ * uprobe on the exact 5-byte nop `0f 1f 44 00 00` into a call (~340 ns), it
+ * emulates nops, pushes, calls and jumps (~460 ns), and single-steps any other
+ * instruction out of line (~9 µs in a VM that traps single-steps).
+ */
+#ifndef EMITD_ELF_SITE_H
+#define EMITD_ELF_SITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum site_kind {
+	SITE_UNKNOWN = 0,
+	SITE_NOP5,		/* optimized: the uprobe becomes a call */
+	SITE_EMULATED,		/* the kernel emulates the instruction */
+	SITE_SINGLE_STEP,	/* executed out of line with a single-step trap */
+};
+
+#define ELF_SITE_BYTES	8
+
+struct elf_site {
+	uint64_t vaddr;			/* link-time virtual address */
+	uint64_t file_offset;		/* what uprobes attach to */
+	uint8_t bytes[ELF_SITE_BYTES];	/* instruction bytes at the site */
+	size_t nr_bytes;
+	enum site_kind kind;
+	int nr_sites;			/* USDT: sites with this provider:name */
+};
+
+/* Find function @sym. -ENOENT: no such symbol; -ENOEXEC: not an ELF file. */
+int elf_site__find_symbol(const char *path, const char *sym, struct elf_site *out);
+
+/* Find USDT @provider:@name (the first site; nr_sites tells how many). */
+int elf_site__find_usdt(const char *path, const char *provider, const char *name,
+			struct elf_site *out);
+
+/* Pure: classify the instruction that starts at @b (x86-64). */
+enum site_kind site_kind__classify(const uint8_t *b, size_t n);
+const char *site_kind__name(enum site_kind kind);
+
+#endif /* EMITD_ELF_SITE_H */

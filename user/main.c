@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * emitd: subcommands dispatched through a table, bpftool style.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/libbpf.h>
+
+#include "agent.h"
+#include "log.h"
+#include "spec.h"
+
+#ifndef EMITD_VERSION
+#define EMITD_VERSION "0.1.0"
+#endif
+
+#define MAX_PIDS 64
+
+static const char *prog = "emitd";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s COMMAND [OPTIONS]\n"
+		"\n"
+		"Commands:\n"
+		"  run --spec FILE [--listen ADDR:PORT] [--pid PID ...] [--interval-ms MS]\n"
+		"                     attach the spec's probes, aggregate in the kernel, serve /metrics\n"
+		"  lint FILE          validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE\n"
+		"  version            print the version\n"
+		"  help               this text\n"
+		"\n"
+		"run options:\n"
+		"  -s, --spec FILE        the metric spec (YAML)\n"
+		"  -l, --listen ADDR:PORT HTTP listen address (default 127.0.0.1:9477)\n"
+		"  -p, --pid PID          attach to this process only (repeatable); the binary is\n"
+		"                         resolved through /proc/PID/exe and /proc/PID/root\n"
+		"  -i, --interval-ms MS   fixed drain interval in milliseconds (default 1000)\n"
+		"      --pin-root DIR     where maps are pinned (default %s)\n"
+		"      --ringbuf-bytes N  sample-lane ring buffer size, a power of two (default 262144)\n"
+		"      --exit-after-ms MS exit cleanly after MS milliseconds (tests, benchmarks)\n"
+		"  -v, --verbose          debug logs, including libbpf's\n"
+		"\n"
+		"Exit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
+		"2 usage error.\n",
+		prog, EMITD_PIN_ROOT);
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !log_enabled(LOG_LEVEL_DEBUG))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int parse_uint(const char *flag, const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *out > max || s[0] == '-') {
+		fprintf(stderr, "%s: %s: invalid value '%s' (expected 0..%lu)\n", prog, flag, s, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int do_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "spec", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ "pin-root", required_argument, NULL, 'R' },
+		{ "ringbuf-bytes", required_argument, NULL, 'B' },
+		{ "exit-after-ms", required_argument, NULL, 'X' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct agent_opts ao = {
+		.listen = "127.0.0.1:9477",
+		.interval_ms = 1000,
+		.pin_root = EMITD_PIN_ROOT,
+	};
+	pid_t pids[MAX_PIDS];
+	unsigned long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:l:p:i:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			ao.spec_path = optarg;
+			break;
+		case 'l':
+			ao.listen = optarg;
+			break;
+		case 'p':
+			if (ao.nr_pids == MAX_PIDS) {
+				fprintf(stderr, "%s: --pid: at most %d PIDs\n", prog, MAX_PIDS);
+				return 2;
+			}
+			if (parse_uint("--pid", optarg, INT_MAX, &v) || !v)
+				return 2;
+			pids[ao.nr_pids++] = v;
+			break;
+		case 'i':
+			if (parse_uint("--interval-ms", optarg, 3600000, &v) || !v)
+				return 2;
+			ao.interval_ms = v;
+			break;
+		case 'R':
+			ao.pin_root = optarg;
+			break;
+		case 'B':
+			if (parse_uint("--ringbuf-bytes", optarg, 1UL << 30, &v) || v < 4096 ||
+			    (v & (v - 1))) {
+				fprintf(stderr, "%s: --ringbuf-bytes must be a power of two >= 4096\n", prog);
+				return 2;
+			}
+			ao.ringbuf_bytes = v;
+			break;
+		case 'X':
+			if (parse_uint("--exit-after-ms", optarg, UINT_MAX, &v))
+				return 2;
+			ao.exit_after_ms = v;
+			break;
+		case 'v':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!ao.spec_path || optind != argc) {
+		fprintf(stderr, "%s run: %s\n", prog,
+			!ao.spec_path ? "--spec FILE is required" : "unexpected argument");
+		usage(stderr);
+		return 2;
+	}
+	ao.pids = pids;
+	libbpf_set_print(libbpf_print);
+	return agent__run(&ao) ? 1 : 0;
+}
+
+static int do_lint(int argc, char **argv)
+{
+	struct spec_diags diags = {};
+	struct spec *spec = NULL;
+	int err;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: %s lint FILE\n", prog);
+		return 2;
+	}
+	err = spec__load(argv[1], &spec, &diags);
+	spec_diags__print(&diags, argv[1], stderr);
+	if (!err)
+		printf("%s: ok (%zu metrics, %zu targets)\n", argv[1], spec->nr_metrics,
+		       spec->nr_targets);
+	spec_diags__free(&diags);
+	spec__free(spec);
+	return err ? 1 : 0;
+}
+
+static int do_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("emitd %s (libbpf %u.%u)\n", EMITD_VERSION, libbpf_major_version(),
+	       libbpf_minor_version());
+	return 0;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cmds[] = {
+	{ "run", do_run },
+	{ "lint", do_lint },
+	{ "version", do_version },
+	{ "help", do_help },
+	{ "--help", do_help },
+	{ "-h", do_help },
+	{ "--version", do_version },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[1], cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
+	usage(stderr);
+	return 2;
+}

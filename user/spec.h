@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * spec: the YAML metric spec, parsed into plain data.
+ *
+ * A spec is the single source of truth for probes, metric names, help, units,
+ * buckets, budgets, panels and alerts. spec__load() parses and validates it;
+ * every problem is reported as a diagnostic carrying file:line:col and the
+ * offending field, and the spec is rejected when any error was found.
+ */
+#ifndef EMITD_SPEC_H
+#define EMITD_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define SPEC_MAX_LABELS		4	/* == EMITD_MAX_LABELS */
+#define SPEC_MAX_BOUNDS		62	/* finite bucket bounds, +Inf is implicit */
+#define SPEC_MAX_ARG		11	/* highest argument index a probe may read */
+#define SPEC_DEFAULT_BUDGET	64
+#define SPEC_DEFAULT_GLOBAL_BUDGET 4096
+
+struct spec_mark {
+	unsigned int line;	/* 1-based; 0 when unknown */
+	unsigned int col;	/* 1-based */
+};
+
+enum spec_metric_type {
+	SPEC_COUNTER = 1,
+	SPEC_GAUGE,
+	SPEC_HISTOGRAM,
+	SPEC_NORMALIZATION,
+};
+
+/* Where a value or a label comes from at the probe site. */
+enum spec_src_kind {
+	SPEC_SRC_NONE = 0,
+	SPEC_SRC_ARG,		/* integer argument register / USDT operand */
+	SPEC_SRC_DEREF,		/* *(type *)(arg + offset) */
+	SPEC_SRC_STRING,	/* NUL-terminated user string at arg */
+};
+
+enum spec_val_type {
+	SPEC_VAL_S64 = 0,	/* default for `arg:` */
+	SPEC_VAL_U64,
+	SPEC_VAL_F64,
+};
+
+struct spec_src {
+	enum spec_src_kind kind;
+	unsigned int arg;		/* 0-based argument index */
+	enum spec_val_type type;	/* ARG: `as: s64|u64`; DEREF: `deref: u64|s64|f64` */
+	int offset;			/* DEREF only: byte offset */
+	struct spec_mark mark;
+};
+
+struct spec_label {
+	char *name;
+	struct spec_src src;		/* ARG (integer label) or STRING */
+	struct spec_mark mark;
+};
+
+enum spec_probe_kind {
+	SPEC_PROBE_UPROBE = 1,		/* uprobe: function symbol */
+	SPEC_PROBE_USDT,		/* usdt: 'provider:name' */
+};
+
+struct spec_probe {
+	char *target;			/* name of a spec_target */
+	enum spec_probe_kind kind;
+	char *symbol;			/* UPROBE: function name */
+	char *provider;			/* USDT */
+	char *name;			/* USDT */
+	struct spec_src value;		/* COUNTER: optional increment (NONE = +1);
+					 * GAUGE, HISTOGRAM: required */
+	struct spec_src before;		/* NORMALIZATION */
+	struct spec_src after;		/* NORMALIZATION */
+	struct spec_mark mark;		/* the probe: mapping */
+	struct spec_mark site_mark;	/* the uprobe:/usdt: value */
+};
+
+enum spec_bucket_kind {
+	SPEC_BUCKETS_NONE = 0,
+	SPEC_BUCKETS_EXP2,		/* { exp2: { min: 1, max: 1048576 } } */
+	SPEC_BUCKETS_LINEAR,		/* { linear: { start: 0, width: 10, count: 20 } } */
+	SPEC_BUCKETS_EXPLICIT,		/* [0.5, 1, 2.5, ...] */
+};
+
+struct spec_buckets {
+	enum spec_bucket_kind kind;
+	double *bounds;			/* materialized `le` bounds, strictly increasing, finite */
+	size_t nr_bounds;		/* <= SPEC_MAX_BOUNDS */
+	struct spec_mark mark;
+};
+
+struct spec_panel {
+	char *title;
+	char *promql;
+	char *unit;			/* may be NULL */
+	char *panel_type;		/* may be NULL: timeseries */
+	struct spec_mark mark;
+};
+
+struct spec_alert {
+	char *alert;
+	char *expr;
+	char *for_;			/* Prometheus duration string, may be NULL */
+	char *severity;
+	char *summary;
+	struct spec_mark mark;
+};
+
+struct spec_metric {
+	char *name;			/* without the namespace prefix */
+	enum spec_metric_type type;
+	char *help;
+	char *unit;			/* may be NULL */
+	char *family;			/* may be NULL: "default" */
+	struct spec_label labels[SPEC_MAX_LABELS];
+	size_t nr_labels;		/* order of `labels: [...]` */
+	unsigned int budget;		/* series budget; SPEC_DEFAULT_BUDGET if absent */
+	bool hot;
+	bool signal;
+	struct spec_probe probe;
+	struct spec_buckets buckets;	/* HISTOGRAM only */
+	struct spec_panel *panels;
+	size_t nr_panels;
+	struct spec_alert *alerts;
+	size_t nr_alerts;
+	struct spec_mark mark;
+};
+
+struct spec_target {
+	char *name;
+	char *binary;			/* may be NULL when pid is set */
+	int pid;			/* 0 when absent */
+	struct spec_mark mark;
+	struct spec_mark binary_mark;
+};
+
+struct spec {
+	char *path;
+	int version;
+	char *namespace_;
+	unsigned int global_budget;
+	struct spec_target *targets;
+	size_t nr_targets;
+	struct spec_metric *metrics;
+	size_t nr_metrics;
+};
+
+struct spec_diag {
+	struct spec_mark mark;
+	char *field;			/* dotted path, e.g. metrics[2].buckets */
+	char *msg;
+};
+
+struct spec_diags {
+	struct spec_diag *v;
+	size_t nr;
+	size_t nr_errors;
+};
+
+/*
+ * Parse and validate @path. On success returns 0 and sets *out. On failure
+ * returns a negative errno (-EINVAL for an invalid spec, -ENOENT etc. for IO)
+ * and leaves the reasons in @diags (which the caller frees).
+ */
+int spec__load(const char *path, struct spec **out, struct spec_diags *diags);
+/* Same, from a memory buffer; @name is used as the file name in diagnostics. */
+int spec__load_buf(const char *name, const char *buf, size_t len,
+		   struct spec **out, struct spec_diags *diags);
+void spec__free(struct spec *spec);
+
+/* "file:line:col: error: field: message\n" for each diagnostic. */
+void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
+void spec_diags__free(struct spec_diags *diags);
+
+const char *spec_metric_type__name(enum spec_metric_type t);
+const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
+/* Full exported name: "<namespace>_<name>". Caller frees. */
+char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
+
+#endif /* EMITD_SPEC_H */
