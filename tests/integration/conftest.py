@@ -46,10 +46,10 @@ def free_port():
 class Agent:
     """A running `emitd run`, with its log captured to a file."""
 
-    def __init__(self, spec, tmp_path, extra=(), interval_ms=100):
+    def __init__(self, spec, tmp_path, extra=(), interval_ms=100, pin_root=None):
         self.port = free_port()
         self.listen = f"127.0.0.1:{self.port}"
-        self.pin_root = f"/sys/fs/bpf/emitd-test-{os.getpid()}-{self.port}"
+        self.pin_root = pin_root or f"/sys/fs/bpf/emitd-test-{os.getpid()}-{self.port}"
         self.log_path = os.path.join(tmp_path, f"agent-{self.port}.log")
         self.args = [EMITD, "run", "--spec", spec, "--listen", self.listen,
                      "--interval-ms", str(interval_ms), "--pin-root", self.pin_root,
