@@ -32,7 +32,7 @@ LIB_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
 LIB		:= $(OUTPUT)/libemitd.a
 UNIT_SRCS	:= $(wildcard tests/test_*.c)
 UNIT_BINS	:= $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
-BENCH_SRCS	:= $(wildcard bench/bench_*.c)
+BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCH_BINS	:= $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 ifeq ($(V),1)
@@ -85,9 +85,14 @@ $(OUTPUT)/tests/%: tests/%.c $(LIB) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB) -lcmocka $(LDLIBS) -o $@
 
-$(OUTPUT)/bench/%: bench/%.c $(LIB) | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: bench/%.c $(LIB) $(SKELS) | $(OUTPUT)/bench
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB) $(LDLIBS) -o $@
+
+# The probe target stays free of emitd's libraries, like any application.
+$(OUTPUT)/bench/probe_target: bench/probe_target.c include/emitd_probe.h | $(OUTPUT)/bench
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) -Iinclude $< -o $@
 
 run: all
 	./examples/run-demo.sh
@@ -103,7 +108,7 @@ test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
 bench: all $(BENCH_BINS)
-	@set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
+	@set -e; for b in $(filter $(OUTPUT)/bench/bench_%,$(BENCH_BINS)); do echo "== $$b"; $$b; done
 	./bench/run.sh
 
 clean:

@@ -84,7 +84,11 @@ struct {
 } samples SEC(".maps");
 
 /* Large per-event scratch lives here, not on the 512-byte BPF stack. */
+#define NR_UPROBE_ARGS		6
+#define NR_UPROBE_ARGS_CAP	8
+
 struct scratch {
+	__u64 args[NR_UPROBE_ARGS_CAP];
 	struct emitd_series_key key;
 	struct emitd_hist hist;
 };
@@ -104,25 +108,32 @@ static __always_inline void stat_inc(__u32 idx)
 		*v += 1;
 }
 
-static __always_inline long uprobe_arg(struct pt_regs *ctx, __u32 n, __u64 *out)
+/*
+ * Argument registers are copied once per event: the verifier refuses
+ * variable offsets into the context, and a switch over PT_REGS_PARMn gets
+ * merged by clang into exactly that.
+ */
+static __always_inline void load_uprobe_args(struct pt_regs *ctx, struct scratch *sc)
 {
-	switch (n) {
-	case 0: *out = PT_REGS_PARM1(ctx); return 0;
-	case 1: *out = PT_REGS_PARM2(ctx); return 0;
-	case 2: *out = PT_REGS_PARM3(ctx); return 0;
-	case 3: *out = PT_REGS_PARM4(ctx); return 0;
-	case 4: *out = PT_REGS_PARM5(ctx); return 0;
-	case 5: *out = PT_REGS_PARM6(ctx); return 0;
-	}
-	return -22;
+	sc->args[0] = PT_REGS_PARM1(ctx);
+	sc->args[1] = PT_REGS_PARM2(ctx);
+	sc->args[2] = PT_REGS_PARM3(ctx);
+	sc->args[3] = PT_REGS_PARM4(ctx);
+	sc->args[4] = PT_REGS_PARM5(ctx);
+	sc->args[5] = PT_REGS_PARM6(ctx);
 }
 
-static __always_inline long get_arg(struct pt_regs *ctx, bool usdt, __u32 n, __u64 *out)
+static __always_inline long get_arg(struct pt_regs *ctx, bool usdt, const struct scratch *sc,
+				    __u32 n, __u64 *out)
 {
 	long v;
 
-	if (!usdt)
-		return uprobe_arg(ctx, n, out);
+	if (!usdt) {
+		if (n >= NR_UPROBE_ARGS)
+			return -22;
+		*out = sc->args[n & (NR_UPROBE_ARGS_CAP - 1)];
+		return 0;
+	}
 	if (bpf_usdt_arg(ctx, n, &v))
 		return -22;
 	*out = v;
@@ -130,7 +141,7 @@ static __always_inline long get_arg(struct pt_regs *ctx, bool usdt, __u32 n, __u
 }
 
 /* Fetch a value per @src into *raw (integers as-is, f64 as its bits). */
-static __always_inline long read_value(struct pt_regs *ctx, bool usdt,
+static __always_inline long read_value(struct pt_regs *ctx, bool usdt, const struct scratch *sc,
 				       const struct emitd_src *src, __u64 *raw)
 {
 	__u64 arg;
@@ -139,7 +150,7 @@ static __always_inline long read_value(struct pt_regs *ctx, bool usdt,
 		*raw = 1;
 		return 0;
 	}
-	if (get_arg(ctx, usdt, src->arg, &arg))
+	if (get_arg(ctx, usdt, sc, src->arg, &arg))
 		return -22;
 	if (src->kind == EMITD_SRC_ARG) {
 		*raw = arg;
@@ -150,9 +161,8 @@ static __always_inline long read_value(struct pt_regs *ctx, bool usdt,
 	return bpf_probe_read_user(raw, sizeof(*raw), (void *)(arg + src->offset));
 }
 
-static __always_inline long read_labels(struct pt_regs *ctx, bool usdt,
-					const struct emitd_probe_cfg *c,
-					struct emitd_series_key *key)
+static __always_inline long read_labels(struct pt_regs *ctx, bool usdt, struct scratch *sc,
+					const struct emitd_probe_cfg *c)
 {
 	__u64 arg;
 	long n;
@@ -163,13 +173,13 @@ static __always_inline long read_labels(struct pt_regs *ctx, bool usdt,
 
 		if (i >= c->nr_labels)
 			break;
-		if (get_arg(ctx, usdt, src->arg, &arg))
+		if (get_arg(ctx, usdt, sc, src->arg, &arg))
 			return -22;
 		if (src->kind == EMITD_SRC_ARG) {
-			key->labels[i].num = arg;
+			sc->key.labels[i].num = arg;
 			continue;
 		}
-		n = bpf_probe_read_user_str(key->labels[i].str, EMITD_LABEL_LEN,
+		n = bpf_probe_read_user_str(sc->key.labels[i].str, EMITD_LABEL_LEN,
 					    (void *)arg);
 		if (n < 0)
 			return n;
@@ -297,16 +307,18 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, bool usdt
 	}
 	__builtin_memset(&sc->key, 0, sizeof(sc->key));
 	sc->key.metric_id = c->metric_id;
-	if (read_labels(ctx, usdt, c, &sc->key)) {
+	if (!usdt)
+		load_uprobe_args(ctx, sc);
+	if (read_labels(ctx, usdt, sc, c)) {
 		stat_inc(EMITD_STAT_LABEL_ERROR);
 		return 0;
 	}
-	if (read_value(ctx, usdt, &c->value, &raw)) {
+	if (read_value(ctx, usdt, sc, &c->value, &raw)) {
 		stat_inc(EMITD_STAT_READ_ERROR);
 		return 0;
 	}
 	if (c->kind == EMITD_KIND_NORMALIZATION &&
-	    read_value(ctx, usdt, &c->value2, &raw2)) {
+	    read_value(ctx, usdt, sc, &c->value2, &raw2)) {
 		stat_inc(EMITD_STAT_READ_ERROR);
 		return 0;
 	}

@@ -195,7 +195,7 @@ static void add_agent_metrics(struct fam_builder *fb, const struct agent *a)
 		hs.scrapes);
 	add_one(fb, "emitd_scrape_bytes_total", "Bytes sent in /metrics responses.",
 		EXPO_COUNTER, hs.scrape_bytes);
-	add_one(fb, "emitd_scrape_duration_seconds", "Duration of the last /metrics request.",
+	add_one(fb, "emitd_scrape_duration_seconds", "Render and gzip time of the last /metrics response.",
 		EXPO_GAUGE, hs.last_scrape_seconds);
 }
 

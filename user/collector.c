@@ -236,7 +236,7 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 
 	err = emit_bpf__load(c->skel);
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
+		if (err == -EPERM)
 			log_err("loading BPF programs was refused (%s): emitd run needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN",
 				strerror(-err));
 		else

@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "emitd.h"
 #include "log.h"
 #include "spec.h"
 

@@ -181,4 +181,45 @@ const struct spec_target *spec__find_target(const struct spec *spec, const char 
 /* Full exported name: "<namespace>_<name>". Caller frees. */
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
 
+/*
+ * Additions for the linter (spec.c, spec_lint.c). Limits it enforces beyond
+ * the array sizes above:
+ */
+#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_PROBES: one probe each */
+#define SPEC_MAX_TARGETS	64
+#define SPEC_MAX_BUDGET		(1U << 20)	/* largest global_budget (series) */
+#define SPEC_MAX_UPROBE_ARG	5		/* x86-64 integer argument registers */
+#define SPEC_MAX_OFFSET		4095		/* largest deref offset, bytes */
+#define SPEC_MAX_FILE_SIZE	(1 << 20)	/* bytes of YAML */
+#define SPEC_MAX_DIAGS		100		/* shown per load, then a summary */
+
+/* Append an error; returns 0 or -ENOMEM. @field may be NULL or "". */
+int spec_diags__add(struct spec_diags *diags, struct spec_mark mark,
+		    const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
+bool spec__valid_ident(const char *s);
+/* Prometheus duration: ([0-9]+(ms|s|m|h|d|w|y))+, units largest first. */
+bool spec__valid_duration(const char *s);
+/*
+ * The series a metric of type @t exports are its full name followed by each
+ * of the returned suffixes ("" for counters and gauges; "_bucket", "_count",
+ * "_sum" for histograms; "_events_total", ... for normalization metrics).
+ */
+size_t spec_metric_type__suffixes(enum spec_metric_type t,
+				  const char *const **suffixes);
+/*
+ * Call @fn for every metric-name-like identifier in a PromQL expression
+ * ([a-zA-Z_:][a-zA-Z0-9_:]*), skipping string literals, comments and number
+ * or duration literals; @off is the byte offset in @expr. Stops at and
+ * returns the first non-zero value @fn returns.
+ */
+int spec__promql_for_each_ident(const char *expr,
+				int (*fn)(const char *id, size_t len,
+					  size_t off, void *arg),
+				void *arg);
+/* Levenshtein distance; UINT_MAX when either string exceeds 128 bytes. */
+unsigned int spec__edit_distance(const char *a, const char *b);
+
 #endif /* EMITD_SPEC_H */

@@ -97,8 +97,11 @@ def test_exact_counts_attach_by_binary(agent_factory):
 def test_exact_counts_attach_by_pid(agent_factory):
     require_environment()
     demo = subprocess.Popen([DEMO, "--events", str(N), "--rate", "0", "--wait-signal"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
+        # SIGUSR1 before the demo blocks it would kill the demo: wait for it
+        assert "waiting for SIGUSR1" in demo.stderr.readline()
         a = agent_factory(extra=("--pid", str(demo.pid)))
         a.wait_ready()
         demo.send_signal(signal.SIGUSR1)

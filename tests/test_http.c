@@ -1,0 +1,970 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Tests for user/http.c: a real server on 127.0.0.1 (port 0) and a plain
+ * socket client speaking raw HTTP/1.1.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <zlib.h>
+
+#include "expo.h"
+#include "http.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define NR_ROUTES	300
+#define IO_TIMEOUT_S	20	/* generous: the suite also runs under valgrind */
+
+#define PROM2_ACCEPT \
+	"application/openmetrics-text;version=1.0.0,application/openmetrics-text;" \
+	"version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+#define PROM3_ACCEPT \
+	"text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;" \
+	"version=0.0.4;q=0.5,application/openmetrics-text;version=1.0.0;" \
+	"escaping=allow-utf-8;q=0.4,*/*;q=0.3"
+
+/* --- the fake agent behind the callbacks ------------------------------------ */
+
+struct fake {
+	atomic_bool ready;
+	atomic_int render_err;		/* returned by render when non-zero */
+	atomic_int renders;
+};
+
+static char route_buf[NR_ROUTES][32];
+static const char *route_values[NR_ROUTES][1];
+static struct expo_series route_series[NR_ROUTES];
+static const char *const route_label[] = { "route" };
+static const double bounds[] = { 0.001, 0.01, 0.1, 1 };
+static const uint64_t buckets[] = { 1, 2, 3, 4, 5 };
+static const char *const hostile[] = { "\"quoted\" \\ \n \xff\xfe" };
+static struct expo_series lat_series[] = {
+	{ .label_values = hostile, .buckets = buckets, .sum = 1.25 },
+};
+static struct expo_family fams[] = {
+	{ .name = "demo_requests_total", .help = "Requests handled, by route.",
+	  .type = EXPO_COUNTER, .label_names = route_label, .nr_labels = 1,
+	  .series = route_series, .nr_series = NR_ROUTES },
+	{ .name = "demo_latency_seconds", .help = "Latency.", .unit = "seconds",
+	  .type = EXPO_HISTOGRAM, .label_names = route_label, .nr_labels = 1,
+	  .bounds = bounds, .nr_bounds = 4, .series = lat_series, .nr_series = 1 },
+};
+
+static const char snapshot_json[] = "{\"version\":1,\"series\":[]}\n";
+
+static int fake_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
+{
+	struct fake *f = ctx;
+	int err = atomic_load(&f->render_err);
+
+	atomic_fetch_add(&f->renders, 1);
+	if (err)
+		return err;
+	err = expo__render(out, fams, ARRAY_SIZE(fams), fmt);
+	return err ? err : expo__finish(out, fmt);
+}
+
+static int fake_snapshot(void *ctx, struct expo_buf *out)
+{
+	(void)ctx;
+	return expo_buf__append(out, snapshot_json, strlen(snapshot_json));
+}
+
+static bool fake_ready(void *ctx)
+{
+	struct fake *f = ctx;
+
+	return atomic_load(&f->ready);
+}
+
+static struct fake fake;
+static struct http_server *srv;
+static int port;
+static char *expected[2];	/* exposition per format */
+static size_t expected_len[2];
+
+static void build_data(void)
+{
+	size_t i;
+
+	for (i = 0; i < NR_ROUTES; i++) {
+		snprintf(route_buf[i], sizeof(route_buf[i]), "/api/v1/item/%zu", i);
+		route_values[i][0] = route_buf[i];
+		route_series[i].label_values = route_values[i];
+		route_series[i].count = i * 1000003ULL;
+	}
+	for (i = 0; i < 2; i++) {
+		struct expo_buf b = { 0 };
+
+		assert_int_equal(fake_render(&fake, (enum expo_format)i, &b), 0);
+		expected[i] = b.data;
+		expected_len[i] = b.len;
+	}
+	atomic_store(&fake.renders, 0);
+}
+
+static struct http_opts default_opts(const char *listen)
+{
+	struct http_opts o = {
+		.sz = sizeof(o), .listen = listen, .render = fake_render,
+		.snapshot = fake_snapshot, .ready = fake_ready, .ctx = &fake,
+	};
+
+	return o;
+}
+
+static int group_setup(void **state)
+{
+	struct http_opts o = default_opts("127.0.0.1:0");
+
+	(void)state;
+	build_data();
+	if (http_server__start(&o, &srv))
+		return -1;
+	port = http_server__port(srv);
+	return port > 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	http_server__stop(srv);
+	free(expected[0]);
+	free(expected[1]);
+	return 0;
+}
+
+/* --- a raw HTTP client ---------------------------------------------------------- */
+
+struct reply {
+	int status;		/* 0: the server closed without a status line */
+	char *raw;		/* whole response, NUL-terminated */
+	size_t raw_len;
+	char *body;		/* points into raw */
+	size_t body_len;
+};
+
+static int connect_to(int family, int p)
+{
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)p),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (family == AF_INET6)
+		assert_int_equal(connect(fd, (struct sockaddr *)&s6, sizeof(s6)), 0);
+	else
+		assert_int_equal(connect(fd, (struct sockaddr *)&s4, sizeof(s4)), 0);
+	return fd;
+}
+
+/* Sends what it can: the server may close early on a bad request. */
+static void send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Reads until EOF (or reset). Fails the test on a read timeout. */
+static void read_all(int fd, struct expo_buf *b)
+{
+	char chunk[65536];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			break;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail_msg("recv: %s", strerror(errno));
+		assert_int_equal(expo_buf__append(b, chunk, (size_t)n), 0);
+	}
+	assert_int_equal(expo_buf__append(b, "", 1), 0);
+	b->len--;
+}
+
+static void parse_reply(struct reply *r, struct expo_buf *b)
+{
+	char *end;
+
+	memset(r, 0, sizeof(*r));
+	r->raw = b->data;
+	r->raw_len = b->len;
+	if (b->len < 12 || strncmp(b->data, "HTTP/1.", 7))
+		return;
+	r->status = atoi(b->data + 9);
+	end = strstr(b->data, "\r\n\r\n");
+	assert_non_null(end);
+	r->body = end + 4;
+	r->body_len = b->len - (size_t)(r->body - b->data);
+}
+
+static void reply_free(struct reply *r)
+{
+	free(r->raw);
+	memset(r, 0, sizeof(*r));
+}
+
+static void raw_request_family(int family, int p, const char *req, size_t len,
+			       struct reply *r)
+{
+	struct expo_buf b = { 0 };
+	int fd = connect_to(family, p);
+
+	send_all(fd, req, len);
+	read_all(fd, &b);
+	close(fd);
+	parse_reply(r, &b);
+}
+
+static void raw_request(const char *req, struct reply *r)
+{
+	raw_request_family(AF_INET, port, req, strlen(req), r);
+}
+
+/* "METHOD path" with optional extra header lines ("Name: value\r\n"...). */
+static void request_to(int p, const char *method, const char *path,
+		       const char *extra, struct reply *r)
+{
+	char req[4096];
+
+	snprintf(req, sizeof(req),
+		 "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n",
+		 method, path, extra ? extra : "");
+	raw_request_family(AF_INET, p, req, strlen(req), r);
+}
+
+static void request(const char *method, const char *path, const char *extra,
+		    struct reply *r)
+{
+	request_to(port, method, path, extra, r);
+}
+
+/* Value of a response header (case-insensitive name), copied into @out. */
+static bool reply_header(const struct reply *r, const char *name, char *out, size_t sz)
+{
+	size_t nlen = strlen(name);
+	const char *p = r->raw, *eol;
+
+	while ((p = strstr(p, "\r\n")) && p + 2 < r->body - 2) {
+		p += 2;
+		if (strncasecmp(p, name, nlen) || p[nlen] != ':')
+			continue;
+		p += nlen + 1;
+		while (*p == ' ')
+			p++;
+		eol = strstr(p, "\r\n");
+		snprintf(out, sz, "%.*s", (int)(eol - p), p);
+		return true;
+	}
+	return false;
+}
+
+static void assert_header(const struct reply *r, const char *name, const char *want)
+{
+	char v[512];
+
+	if (!reply_header(r, name, v, sizeof(v)))
+		fail_msg("no %s header in:\n%s", name, r->raw);
+	assert_string_equal(v, want);
+}
+
+static void assert_no_header(const struct reply *r, const char *name)
+{
+	char v[512];
+
+	assert_false(reply_header(r, name, v, sizeof(v)));
+}
+
+static void assert_content_length(const struct reply *r, size_t len)
+{
+	char v[64], want[32];
+
+	snprintf(want, sizeof(want), "%zu", len);
+	assert_true(reply_header(r, "Content-Length", v, sizeof(v)));
+	assert_string_equal(v, want);
+}
+
+static void inflate_body(const struct reply *r, struct expo_buf *out)
+{
+	z_stream zs = { 0 };
+	char chunk[16384];
+	int ret;
+
+	assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+	zs.next_in = (Bytef *)r->body;
+	zs.avail_in = (uInt)r->body_len;
+	do {
+		zs.next_out = (Bytef *)chunk;
+		zs.avail_out = sizeof(chunk);
+		ret = inflate(&zs, Z_NO_FLUSH);
+		assert_true(ret == Z_OK || ret == Z_STREAM_END);
+		assert_int_equal(expo_buf__append(out, chunk, sizeof(chunk) - zs.avail_out), 0);
+	} while (ret != Z_STREAM_END);
+	assert_int_equal(zs.avail_in, 0);
+	inflateEnd(&zs);
+}
+
+static void assert_healthy(void)
+{
+	struct reply r;
+
+	request("GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, atomic_load(&fake.ready) ? 200 : 503);
+	reply_free(&r);
+}
+
+/* --- endpoints ------------------------------------------------------------------ */
+
+static void test_healthz(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	atomic_store(&fake.ready, false);
+	request("GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_int_equal(r.body_len, strlen("starting\n"));
+	assert_memory_equal(r.body, "starting\n", r.body_len);
+	assert_header(&r, "Content-Type", "text/plain; charset=utf-8");
+	reply_free(&r);
+
+	atomic_store(&fake.ready, true);
+	request("GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 3);
+	assert_memory_equal(r.body, "ok\n", 3);
+	reply_free(&r);
+
+	request("HEAD", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 0);
+	reply_free(&r);
+}
+
+static void test_metrics_text(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request("GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	assert_header(&r, "Vary", "Accept, Accept-Encoding");
+	assert_no_header(&r, "Content-Encoding");
+	assert_content_length(&r, expected_len[EXPO_FMT_TEXT_004]);
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	assert_memory_equal(r.body, expected[EXPO_FMT_TEXT_004], r.body_len);
+	reply_free(&r);
+
+	/* Prometheus 3's default prefers text 1.0.0, which we do not serve */
+	request("GET", "/metrics", "Accept: " PROM3_ACCEPT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+
+	/* a query string is ignored */
+	request("GET", "/metrics?name[]=x&debug=1", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+}
+
+static void test_metrics_openmetrics(void **state)
+{
+	const size_t n = expected_len[EXPO_FMT_OPENMETRICS_100];
+	struct reply r;
+
+	(void)state;
+	request("GET", "/metrics", "Accept: " PROM2_ACCEPT "\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type",
+		      "application/openmetrics-text; version=1.0.0; charset=utf-8");
+	assert_int_equal(r.body_len, n);
+	assert_memory_equal(r.body, expected[EXPO_FMT_OPENMETRICS_100], n);
+	assert_memory_equal(r.body + n - 6, "# EOF\n", 6);
+	reply_free(&r);
+
+	request("GET", "/metrics", "Accept: application/openmetrics-text;q=0\r\n", &r);
+	assert_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	reply_free(&r);
+}
+
+static void test_metrics_gzip(void **state)
+{
+	static const int fmts[] = { EXPO_FMT_TEXT_004, EXPO_FMT_OPENMETRICS_100 };
+	struct expo_buf plain = { 0 };
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(fmts); i++) {
+		int f = fmts[i];
+
+		request("GET", "/metrics", f ? "Accept: " PROM2_ACCEPT "\r\n"
+			"Accept-Encoding: gzip\r\n" : "Accept-Encoding: gzip\r\n", &r);
+		assert_int_equal(r.status, 200);
+		assert_header(&r, "Content-Encoding", "gzip");
+		assert_header(&r, "Vary", "Accept, Accept-Encoding");
+		assert_content_length(&r, r.body_len);
+		assert_true(r.body_len < expected_len[f] / 3);
+		inflate_body(&r, &plain);
+		assert_int_equal(plain.len, expected_len[f]);
+		assert_memory_equal(plain.data, expected[f], plain.len);
+		plain.len = 0;
+		reply_free(&r);
+	}
+	expo_buf__free(&plain);
+
+	request("GET", "/metrics", "Accept-Encoding: gzip;q=0, identity\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_no_header(&r, "Content-Encoding");
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+}
+
+static void test_head_metrics(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	request("HEAD", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	assert_content_length(&r, expected_len[EXPO_FMT_TEXT_004]);
+	assert_int_equal(r.body_len, 0);
+	reply_free(&r);
+}
+
+static void test_snapshot(void **state)
+{
+	struct expo_buf plain = { 0 };
+	struct reply r;
+
+	(void)state;
+	request("GET", "/snapshot", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Type", "application/json");
+	assert_int_equal(r.body_len, strlen(snapshot_json));
+	assert_memory_equal(r.body, snapshot_json, r.body_len);
+	reply_free(&r);
+
+	request("GET", "/snapshot", "Accept-Encoding: gzip\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Content-Encoding", "gzip");
+	inflate_body(&r, &plain);
+	assert_int_equal(plain.len, strlen(snapshot_json));
+	assert_memory_equal(plain.data, snapshot_json, plain.len);
+	expo_buf__free(&plain);
+	reply_free(&r);
+}
+
+static void test_not_found(void **state)
+{
+	static const char *const paths[] = {
+		"/", "/metric", "/metrics/", "/Metrics", "/metrics/x", "//metrics",
+		"/healthz/", "/snapshot.json", "/favicon.ico", "/%00", "/..%2f..%2fetc",
+		"*",
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		request("GET", paths[i], NULL, &r);
+		if (r.status != 404 && r.status != 400)
+			fail_msg("GET %s: status %d", paths[i], r.status);
+		reply_free(&r);
+	}
+}
+
+static void test_method_not_allowed(void **state)
+{
+	static const char *const methods[] = {
+		"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "FOO", "get",
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(methods); i++) {
+		request(methods[i], "/metrics", NULL, &r);
+		assert_int_equal(r.status, 405);
+		assert_header(&r, "Allow", "GET, HEAD");
+		reply_free(&r);
+	}
+	/* a body is never read, the reply still comes */
+	request("POST", "/metrics", "Content-Length: 11\r\n", &r);
+	assert_int_equal(r.status, 405);
+	reply_free(&r);
+	raw_request("POST /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+		    "Content-Length: 5\r\n\r\nhello", &r);
+	assert_int_equal(r.status, 405);
+	reply_free(&r);
+	assert_healthy();
+}
+
+static void test_render_error(void **state)
+{
+	struct http_stats before, after;
+	struct reply r;
+
+	(void)state;
+	http_server__stats(srv, &before);
+	atomic_store(&fake.render_err, -EIO);
+	request("GET", "/metrics", NULL, &r);
+	atomic_store(&fake.render_err, 0);
+	assert_int_equal(r.status, 500);
+	reply_free(&r);
+	http_server__stats(srv, &after);
+	assert_int_equal(after.scrape_errors, before.scrape_errors + 1);
+	assert_int_equal(after.scrapes, before.scrapes);
+	request("GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+}
+
+/* --- hostile clients ---------------------------------------------------------- */
+
+static void test_malformed_requests(void **state)
+{
+	static const char *const bad[] = {
+		"GARBAGE\r\n\r\n",
+		"GET\r\n\r\n",
+		"GET /metrics\r\n\r\n",				/* HTTP/0.9 */
+		"GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\n\r\n",			/* no Host */
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n: empty\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+		"\r\n\r\n\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",	/* TLS ClientHello */
+		"GET /\xff\xfe HTTP/1.1\r\nHost: \xff\r\n\r\n",
+		"GET /metrics HTTP/1.1\nHost: x\n\n",		/* bare LF */
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n",		/* truncated */
+	};
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		char req[512];
+
+		/* close so a server waiting for more input sees EOF */
+		snprintf(req, sizeof(req), "%s", bad[i]);
+		{
+			struct expo_buf b = { 0 };
+			int fd = connect_to(AF_INET, port);
+
+			send_all(fd, req, strlen(req));
+			shutdown(fd, SHUT_WR);
+			read_all(fd, &b);
+			close(fd);
+			parse_reply(&r, &b);
+		}
+		/* any answer or none, but never a crash or a hang */
+		if (r.status)
+			assert_true(r.status >= 200 && r.status < 600);
+		reply_free(&r);
+		assert_healthy();
+	}
+}
+
+static void test_oversized_request(void **state)
+{
+	size_t n = 64 * 1024, i;
+	char *req = malloc(n + 256);
+	struct reply r;
+	int len;
+
+	(void)state;
+	assert_non_null(req);
+	/* one huge header */
+	len = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + len, 'a', n);
+	strcpy(req + len + n, "\r\nConnection: close\r\n\r\n");
+	raw_request_family(AF_INET, port, req, strlen(req), &r);
+	if (r.status)
+		assert_true(r.status == 431 || r.status == 413 || r.status == 400);
+	reply_free(&r);
+	assert_healthy();
+
+	/* many small headers */
+	len = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: x\r\n");
+	for (i = 0; len + 40 < (int)n; i++)
+		len += sprintf(req + len, "X-H%zu: v\r\n", i);
+	strcpy(req + len, "\r\n");
+	raw_request_family(AF_INET, port, req, strlen(req), &r);
+	if (r.status)
+		assert_true(r.status == 431 || r.status == 413 || r.status == 400);
+	reply_free(&r);
+	assert_healthy();
+
+	/* a huge URL */
+	len = sprintf(req, "GET /");
+	memset(req + len, 'u', n);
+	strcpy(req + len + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_request_family(AF_INET, port, req, strlen(req), &r);
+	if (r.status)
+		assert_true(r.status == 414 || r.status == 431 || r.status == 400);
+	reply_free(&r);
+	assert_healthy();
+	free(req);
+}
+
+/* --- stats and concurrency ----------------------------------------------------- */
+
+static void test_stats(void **state)
+{
+	struct http_stats before, after;
+	size_t sent = 0;
+	struct reply r;
+	int i;
+
+	(void)state;
+	http_server__stats(srv, &before);
+	for (i = 0; i < 3; i++) {
+		request("GET", "/metrics", i == 2 ? "Accept-Encoding: gzip\r\n" : NULL, &r);
+		assert_int_equal(r.status, 200);
+		sent += r.body_len;
+		reply_free(&r);
+	}
+	request("GET", "/healthz", NULL, &r);
+	reply_free(&r);
+	http_server__stats(srv, &after);
+	assert_int_equal(after.scrapes - before.scrapes, 3);
+	assert_int_equal(after.scrapes_gzip - before.scrapes_gzip, 1);
+	assert_int_equal(after.requests - before.requests, 4);
+	assert_int_equal(after.scrape_bytes - before.scrape_bytes, sent);
+	assert_int_equal(after.scrape_bytes_uncompressed - before.scrape_bytes_uncompressed,
+			 3 * expected_len[EXPO_FMT_TEXT_004]);
+	assert_int_equal(after.last_scrape_bytes_uncompressed, expected_len[EXPO_FMT_TEXT_004]);
+	assert_true(after.last_scrape_bytes < after.last_scrape_bytes_uncompressed);
+	assert_true(after.last_scrape_seconds >= 0 && after.last_scrape_seconds < 60);
+	assert_true(after.scrape_seconds_total >= before.scrape_seconds_total);
+}
+
+#define NR_THREADS	8
+#define NR_PER_THREAD	15
+
+/*
+ * Thread-safe client for the scraper threads: cmocka assertions must stay on
+ * the main thread, so this one only reports success.
+ */
+static bool scrape_once(int f, bool gz)
+{
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct expo_buf b = { 0 }, plain = { 0 };
+	z_stream zs = { 0 };
+	char req[1024], chunk[16384], *body;
+	bool ok = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(req, sizeof(req),
+		 "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s\r\n",
+		 f ? "Accept: " PROM2_ACCEPT "\r\n" : "",
+		 gz ? "Accept-Encoding: gzip\r\n" : "");
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	send_all(fd, req, strlen(req));
+	while ((n = recv(fd, chunk, sizeof(chunk), 0)) > 0) {
+		if (expo_buf__append(&b, chunk, (size_t)n))
+			goto out;
+	}
+	if (n < 0 || expo_buf__append(&b, "", 1))
+		goto out;
+	if (strncmp(b.data, "HTTP/1.1 200 ", 13) || !(body = strstr(b.data, "\r\n\r\n")))
+		goto out;
+	body += 4;
+	n = (ssize_t)(b.data + b.len - 1 - body);
+	if (!gz) {
+		ok = (size_t)n == expected_len[f] && !memcmp(body, expected[f], (size_t)n);
+		goto out;
+	}
+	if (inflateInit2(&zs, 15 + 16) != Z_OK)
+		goto out;
+	zs.next_in = (Bytef *)body;
+	zs.avail_in = (uInt)n;
+	do {
+		zs.next_out = (Bytef *)chunk;
+		zs.avail_out = sizeof(chunk);
+		n = inflate(&zs, Z_NO_FLUSH);
+		if ((n != Z_OK && n != Z_STREAM_END) ||
+		    expo_buf__append(&plain, chunk, sizeof(chunk) - zs.avail_out))
+			break;
+	} while (n != Z_STREAM_END);
+	inflateEnd(&zs);
+	ok = n == Z_STREAM_END && plain.len == expected_len[f] &&
+	     !memcmp(plain.data, expected[f], plain.len);
+out:
+	close(fd);
+	expo_buf__free(&b);
+	expo_buf__free(&plain);
+	return ok;
+}
+
+static void *scraper(void *arg)
+{
+	long id = (long)arg, bad = 0;
+	int i;
+
+	for (i = 0; i < NR_PER_THREAD; i++)
+		bad += !scrape_once((int)((id + i) % 2), (id + i) % 3 == 0);
+	return (void *)bad;
+}
+
+static void test_concurrent_scrapes(void **state)
+{
+	pthread_t th[NR_THREADS];
+	void *bad;
+	long i;
+
+	(void)state;
+	for (i = 0; i < NR_THREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, scraper, (void *)i), 0);
+	for (i = 0; i < NR_THREADS; i++) {
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_int_equal((long)bad, 0);
+	}
+}
+
+/* --- lifecycle and options ------------------------------------------------------ */
+
+static void test_port_in_use(void **state)
+{
+	struct http_server *s2 = (struct http_server *)0x1;
+	char listen[64];
+	struct http_opts o;
+
+	(void)state;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+	o = default_opts(listen);
+	assert_int_equal(http_server__start(&o, &s2), -EADDRINUSE);
+	assert_null(s2);
+	assert_healthy();
+}
+
+static void test_bad_options(void **state)
+{
+	static const char *const bad_listen[] = {
+		"nonsense", "127.0.0.1", "127.0.0.1:", ":9477", "127.0.0.1:99999",
+		"127.0.0.1:-1", "127.0.0.1:0x10", "127.0.0.1:9477 ", " 127.0.0.1:9477",
+		"1.2.3.4.5:80", "256.0.0.1:80", "localhost:9477", "::1:9477", "[::1]",
+		"[::1]9477", "[::1:9477", "[]:9477", "[127.0.0.1]:9477",
+		"[fe80::1%lo]:9477", "127.0.0.1:123456",
+		"[0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000]:1",
+	};
+	struct http_server *s = NULL;
+	struct http_opts o;
+	size_t i;
+	struct {
+		struct http_opts o;
+		uint64_t future;
+	} big;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad_listen); i++) {
+		o = default_opts(bad_listen[i]);
+		if (http_server__start(&o, &s) != -EINVAL)
+			fail_msg("listen \"%s\" accepted", bad_listen[i]);
+		assert_null(s);
+	}
+	o = default_opts("127.0.0.1:0");
+	assert_int_equal(http_server__start(NULL, &s), -EINVAL);
+	assert_int_equal(http_server__start(&o, NULL), -EINVAL);
+	o.render = NULL;
+	assert_int_equal(http_server__start(&o, &s), -EINVAL);
+	o = default_opts("127.0.0.1:0");
+	o.sz = offsetof(struct http_opts, ready);
+	assert_int_equal(http_server__start(&o, &s), -EINVAL);
+	o = default_opts("127.0.0.1:0");
+	o.max_request_bytes = 100;
+	assert_int_equal(http_server__start(&o, &s), -EINVAL);
+
+	/* a newer caller's larger struct: zero tail is fine, non-zero is not */
+	memset(&big, 0, sizeof(big));
+	big.o = default_opts("127.0.0.1:0");
+	big.o.sz = sizeof(big);
+	big.future = 1;
+	assert_int_equal(http_server__start(&big.o, &s), -EINVAL);
+	big.future = 0;
+	assert_int_equal(http_server__start(&big.o, &s), 0);
+	http_server__stop(s);
+	http_server__stop(NULL);
+}
+
+static void test_defaults_without_callbacks(void **state)
+{
+	struct http_opts o = {
+		.sz = sizeof(o), .listen = "127.0.0.1:0", .render = fake_render,
+		.ctx = &fake,
+	};
+	struct http_server *s;
+	struct reply r;
+	int p;
+
+	(void)state;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	assert_true(p > 0 && p != port);
+	request_to(p, "GET", "/snapshot", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	request_to(p, "GET", "/healthz", NULL, &r);	/* no ready callback: ready */
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	http_server__stop(s);
+}
+
+static void test_ipv6_loopback(void **state)
+{
+	struct http_opts o = default_opts("[::1]:0");
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n";
+	struct http_server *s;
+	struct reply r;
+	int err;
+
+	(void)state;
+	err = http_server__start(&o, &s);
+	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)
+		skip();		/* feature probe: no IPv6 loopback here */
+	assert_int_equal(err, 0);
+	raw_request_family(AF_INET6, http_server__port(s), req, strlen(req), &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+	http_server__stop(s);
+}
+
+/*
+ * At max_conns, MHD (thread-per-connection, poll) accepts a further
+ * connection and closes it at once, without a reply; once a slot frees,
+ * requests are served again.
+ */
+static void test_connection_limit(void **state)
+{
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct reply r;
+	int idle[2], p, i;
+
+	(void)state;
+	o.max_conns = 2;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	idle[0] = connect_to(AF_INET, p);
+	idle[1] = connect_to(AF_INET, p);
+	usleep(200 * 1000);		/* let MHD accept both */
+	raw_request_family(AF_INET, p, req, strlen(req), &r);
+	assert_int_equal(r.status, 0);	/* closed, no reply */
+	assert_int_equal(r.raw_len, 0);
+	reply_free(&r);
+	close(idle[0]);
+	close(idle[1]);
+	/* MHD reaps the closed connections' threads asynchronously */
+	for (i = 0; i < 100; i++) {
+		raw_request_family(AF_INET, p, req, strlen(req), &r);
+		if (r.status)
+			break;
+		reply_free(&r);
+		usleep(100 * 1000);
+	}
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	http_server__stop(s);
+}
+
+/* An idle or slow (slowloris) client is dropped after timeout_s. */
+static void test_idle_timeout(void **state)
+{
+	const char partial[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct timespec t0, t1;
+	struct expo_buf b = { 0 };
+	int fd[2], p, i;
+
+	(void)state;
+	o.timeout_s = 1;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	fd[0] = connect_to(AF_INET, p);
+	fd[1] = connect_to(AF_INET, p);
+	send_all(fd[1], partial, strlen(partial));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < 2; i++) {
+		read_all(fd[i], &b);		/* returns on the server's close */
+		assert_int_equal(b.len, 0);
+		close(fd[i]);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < IO_TIMEOUT_S);
+	expo_buf__free(&b);
+	http_server__stop(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthz),
+		cmocka_unit_test(test_metrics_text),
+		cmocka_unit_test(test_metrics_openmetrics),
+		cmocka_unit_test(test_metrics_gzip),
+		cmocka_unit_test(test_head_metrics),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_not_found),
+		cmocka_unit_test(test_method_not_allowed),
+		cmocka_unit_test(test_render_error),
+		cmocka_unit_test(test_malformed_requests),
+		cmocka_unit_test(test_oversized_request),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_concurrent_scrapes),
+		cmocka_unit_test(test_port_in_use),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_defaults_without_callbacks),
+		cmocka_unit_test(test_ipv6_loopback),
+		cmocka_unit_test(test_connection_limit),
+		cmocka_unit_test(test_idle_timeout),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
