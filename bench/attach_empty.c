@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,15 +30,23 @@ int main(int argc, char **argv)
 {
 	struct bpf_link *link = NULL;
 	struct emit_bpf *skel;
-	struct elf_site site;
+	struct elf_site site, *sites = NULL;
 	int err;
 
 	if (argc < 4 || (!strcmp(argv[2], "usdt") && argc != 5)) {
 		fprintf(stderr, "usage: %s BINARY sym FUNC | BINARY usdt PROVIDER NAME\n", argv[0]);
 		return 2;
 	}
-	err = !strcmp(argv[2], "usdt") ? elf_site__find_usdt(argv[1], argv[3], argv[4], &site)
-				       : elf_site__find_symbol(argv[1], argv[3], &site);
+	if (!strcmp(argv[2], "usdt")) {
+		err = elf_site__find_usdt(argv[1], argv[3], argv[4], &sites);
+		if (err > 0) {
+			site = sites[0];	/* the benchmark's probe has one site */
+			err = 0;
+		}
+		free(sites);
+	} else {
+		err = elf_site__find_symbol(argv[1], argv[3], &site);
+	}
 	if (err) {
 		fprintf(stderr, "attach_empty: %s: site not found: %s\n", argv[1], strerror(-err));
 		return 1;

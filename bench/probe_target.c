@@ -7,6 +7,7 @@
  *   probe_target plain ITERS   bench_plain(i, v): a function whose first
  *                              instruction is ordinary (single-stepped)
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

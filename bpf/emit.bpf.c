@@ -12,14 +12,8 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/usdt.bpf.h>
 #include "emitd.h"
 #include "emitd_bucket.h"
-
-/* libbpf 1.1 stops at PARM5; the sixth x86-64 argument is in r9. */
-#if !defined(PT_REGS_PARM6) && defined(__TARGET_ARCH_x86)
-#define PT_REGS_PARM6(x) ((x)->r9)
-#endif
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -63,6 +57,51 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } norms SEC(".maps");
 
+/*
+ * Series without labels are known when the spec is loaded: they live in
+ * per-CPU arrays at a slot the agent assigns, with no key to hash.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emitd_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters_fixed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emitd_gauge);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} gauges_fixed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emitd_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hists_fixed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emitd_norm);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} norms_fixed SEC(".maps");
+
+/* Which metric owns each fixed slot: lets a restarted agent reuse the pins. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4 * EMITD_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} fixed_ids SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, EMITD_STAT_MAX);
@@ -83,14 +122,10 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } samples SEC(".maps");
 
-/* Large per-event scratch lives here, not on the 512-byte BPF stack. */
-#define NR_UPROBE_ARGS		6
-#define NR_UPROBE_ARGS_CAP	8
-
+/* Per-event scratch lives here, not on the 512-byte BPF stack. */
 struct scratch {
-	__u64 args[NR_UPROBE_ARGS_CAP];
+	__u64 regs[EMITD_NR_REGS + 15];	/* padded to a power of two for bounds */
 	struct emitd_series_key key;
-	struct emitd_hist hist;
 };
 
 struct {
@@ -99,6 +134,12 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch_map SEC(".maps");
+
+/* What a new series starts from: read-only data, no per-event zeroing. */
+static const struct emitd_counter zero_counter;
+static const struct emitd_gauge zero_gauge;
+static const struct emitd_hist zero_hist;
+static const struct emitd_norm zero_norm;
 
 static __always_inline void stat_inc(__u32 idx)
 {
@@ -109,39 +150,96 @@ static __always_inline void stat_inc(__u32 idx)
 }
 
 /*
- * Argument registers are copied once per event: the verifier refuses
- * variable offsets into the context, and a switch over PT_REGS_PARMn gets
- * merged by clang into exactly that.
+ * The registers are copied once per event by name (CO-RE): the verifier
+ * refuses variable offsets into the context, so arguments are then picked
+ * from this copy by index.
  */
-static __always_inline void load_uprobe_args(struct pt_regs *ctx, struct scratch *sc)
+static __always_inline void load_regs(struct pt_regs *ctx, struct scratch *sc)
 {
-	sc->args[0] = PT_REGS_PARM1(ctx);
-	sc->args[1] = PT_REGS_PARM2(ctx);
-	sc->args[2] = PT_REGS_PARM3(ctx);
-	sc->args[3] = PT_REGS_PARM4(ctx);
-	sc->args[4] = PT_REGS_PARM5(ctx);
-	sc->args[5] = PT_REGS_PARM6(ctx);
+	sc->regs[EMITD_REG_AX] = ctx->ax;
+	sc->regs[EMITD_REG_BX] = ctx->bx;
+	sc->regs[EMITD_REG_CX] = ctx->cx;
+	sc->regs[EMITD_REG_DX] = ctx->dx;
+	sc->regs[EMITD_REG_SI] = ctx->si;
+	sc->regs[EMITD_REG_DI] = ctx->di;
+	sc->regs[EMITD_REG_BP] = ctx->bp;
+	sc->regs[EMITD_REG_SP] = ctx->sp;
+	sc->regs[EMITD_REG_R8] = ctx->r8;
+	sc->regs[EMITD_REG_R9] = ctx->r9;
+	sc->regs[EMITD_REG_R10] = ctx->r10;
+	sc->regs[EMITD_REG_R11] = ctx->r11;
+	sc->regs[EMITD_REG_R12] = ctx->r12;
+	sc->regs[EMITD_REG_R13] = ctx->r13;
+	sc->regs[EMITD_REG_R14] = ctx->r14;
+	sc->regs[EMITD_REG_R15] = ctx->r15;
+	sc->regs[EMITD_REG_IP] = ctx->ip;
 }
 
-static __always_inline long get_arg(struct pt_regs *ctx, bool usdt, const struct scratch *sc,
+/* Sign- or zero-extend the low |size| bytes of @v. */
+static __always_inline __u64 extend(__u64 v, __s8 size)
+{
+	int bits = (size < 0 ? -size : size) * 8;
+
+	if (bits <= 0 || bits >= 64)
+		return v;
+	v <<= 64 - bits;
+	if (size < 0)
+		return (__u64)((__s64)v >> (64 - bits));
+	return v >> (64 - bits);
+}
+
+static __always_inline long read_mem(__u64 addr, __s8 size, __u64 *out)
+{
+	__u64 v = 0;
+	long err;
+
+	switch (size < 0 ? -size : size) {
+	case 1:
+		err = bpf_probe_read_user(&v, 1, (void *)addr);
+		break;
+	case 2:
+		err = bpf_probe_read_user(&v, 2, (void *)addr);
+		break;
+	case 4:
+		err = bpf_probe_read_user(&v, 4, (void *)addr);
+		break;
+	default:
+		err = bpf_probe_read_user(&v, 8, (void *)addr);
+		break;
+	}
+	*out = v;
+	return err;
+}
+
+static __always_inline long get_arg(const struct emitd_probe_cfg *c, const struct scratch *sc,
 				    __u32 n, __u64 *out)
 {
-	long v;
+	const struct emitd_arg_loc *l;
+	__u64 v;
 
-	if (!usdt) {
-		if (n >= NR_UPROBE_ARGS)
-			return -22;
-		*out = sc->args[n & (NR_UPROBE_ARGS_CAP - 1)];
-		return 0;
-	}
-	if (bpf_usdt_arg(ctx, n, &v))
+	if (n >= EMITD_MAX_ARGS)
 		return -22;
-	*out = v;
+	l = &c->args[n];
+	switch (l->kind) {
+	case EMITD_LOC_CONST:
+		*out = l->imm;
+		return 0;
+	case EMITD_LOC_REG:
+		v = sc->regs[l->reg & 31];
+		break;
+	case EMITD_LOC_REG_DEREF:
+		if (read_mem(sc->regs[l->reg & 31] + l->off, l->size, &v))
+			return -14;
+		break;
+	default:
+		return -22;
+	}
+	*out = extend(v, l->size);
 	return 0;
 }
 
 /* Fetch a value per @src into *raw (integers as-is, f64 as its bits). */
-static __always_inline long read_value(struct pt_regs *ctx, bool usdt, const struct scratch *sc,
+static __always_inline long read_value(const struct emitd_probe_cfg *c, const struct scratch *sc,
 				       const struct emitd_src *src, __u64 *raw)
 {
 	__u64 arg;
@@ -150,7 +248,7 @@ static __always_inline long read_value(struct pt_regs *ctx, bool usdt, const str
 		*raw = 1;
 		return 0;
 	}
-	if (get_arg(ctx, usdt, sc, src->arg, &arg))
+	if (get_arg(c, sc, src->arg, &arg))
 		return -22;
 	if (src->kind == EMITD_SRC_ARG) {
 		*raw = arg;
@@ -161,8 +259,7 @@ static __always_inline long read_value(struct pt_regs *ctx, bool usdt, const str
 	return bpf_probe_read_user(raw, sizeof(*raw), (void *)(arg + src->offset));
 }
 
-static __always_inline long read_labels(struct pt_regs *ctx, bool usdt, struct scratch *sc,
-					const struct emitd_probe_cfg *c)
+static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc)
 {
 	__u64 arg;
 	long n;
@@ -173,7 +270,7 @@ static __always_inline long read_labels(struct pt_regs *ctx, bool usdt, struct s
 
 		if (i >= c->nr_labels)
 			break;
-		if (get_arg(ctx, usdt, sc, src->arg, &arg))
+		if (get_arg(c, sc, src->arg, &arg))
 			return -22;
 		if (src->kind == EMITD_SRC_ARG) {
 			sc->key.labels[i].num = arg;
@@ -228,22 +325,38 @@ static __always_inline void send_sample(__u32 probe_id, const struct emitd_serie
 	bpf_ringbuf_submit(s, 0);
 }
 
-static __always_inline void do_counter(struct scratch *sc, const struct emitd_probe_cfg *c,
+/*
+ * The series' per-CPU value: its fixed slot when it has no labels, else its
+ * hash entry, created from @zero when new.
+ */
+static __always_inline void *series_value(const struct emitd_probe_cfg *c, void *fixed,
+					  void *map, const struct scratch *sc,
+					  const void *zero, __u32 full_stat)
+{
+	__u32 slot = c->slot;
+
+	if (c->flags & EMITD_CFG_FIXED)
+		return bpf_map_lookup_elem(fixed, &slot);
+	return series_get(map, &sc->key, zero, full_stat);
+}
+
+static __always_inline void do_counter(const struct scratch *sc, const struct emitd_probe_cfg *c,
 				       __u64 raw)
 {
-	struct emitd_counter zero = {}, *v;
+	struct emitd_counter *v;
 
-	v = series_get(&counters, &sc->key, &zero, EMITD_STAT_FULL_COUNTERS);
+	v = series_value(c, &counters_fixed, &counters, sc, &zero_counter,
+			 EMITD_STAT_FULL_COUNTERS);
 	if (v)
 		v->value += raw;
 }
 
-static __always_inline void do_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline void do_gauge(const struct scratch *sc, const struct emitd_probe_cfg *c,
 				     __u64 raw)
 {
-	struct emitd_gauge zero = {}, *v;
+	struct emitd_gauge *v;
 
-	v = series_get(&gauges, &sc->key, &zero, EMITD_STAT_FULL_GAUGES);
+	v = series_value(c, &gauges_fixed, &gauges, sc, &zero_gauge, EMITD_STAT_FULL_GAUGES);
 	if (!v)
 		return;
 	v->raw = raw;
@@ -251,14 +364,13 @@ static __always_inline void do_gauge(struct scratch *sc, const struct emitd_prob
 	v->updates += 1;
 }
 
-static __always_inline void do_hist(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline void do_hist(const struct scratch *sc, const struct emitd_probe_cfg *c,
 				    __u64 raw)
 {
 	struct emitd_hist *v;
 	__u32 slot;
 
-	__builtin_memset(&sc->hist, 0, sizeof(sc->hist));
-	v = series_get(&hists, &sc->key, &sc->hist, EMITD_STAT_FULL_HISTS);
+	v = series_value(c, &hists_fixed, &hists, sc, &zero_hist, EMITD_STAT_FULL_HISTS);
 	if (!v)
 		return;
 	slot = emitd_bucket_slot(c->bounds, c->nr_bounds, emitd_image(raw, c->value.type));
@@ -275,12 +387,12 @@ static __always_inline bool is_zero(__u64 raw, __u8 type)
 	return raw == 0;
 }
 
-static __always_inline void do_norm(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline void do_norm(const struct scratch *sc, const struct emitd_probe_cfg *c,
 				    __u64 after)
 {
-	struct emitd_norm zero = {}, *v;
+	struct emitd_norm *v;
 
-	v = series_get(&norms, &sc->key, &zero, EMITD_STAT_FULL_NORMS);
+	v = series_value(c, &norms_fixed, &norms, sc, &zero_norm, EMITD_STAT_FULL_NORMS);
 	if (!v)
 		return;
 	v->events += 1;
@@ -288,14 +400,13 @@ static __always_inline void do_norm(struct scratch *sc, const struct emitd_probe
 		v->zeroed += 1;
 }
 
-static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, bool usdt)
+static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 {
 	const struct emitd_probe_cfg *c;
 	struct scratch *sc;
 	__u64 raw = 0, raw2 = 0, *hits;
 	__u32 zero = 0;
 
-	stat_inc(EMITD_STAT_EVENTS);
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
 		*hits += 1;
@@ -305,20 +416,20 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, bool usdt
 		stat_inc(EMITD_STAT_NO_CONFIG);
 		return 0;
 	}
-	__builtin_memset(&sc->key, 0, sizeof(sc->key));
-	sc->key.metric_id = c->metric_id;
-	if (!usdt)
-		load_uprobe_args(ctx, sc);
-	if (read_labels(ctx, usdt, sc, c)) {
-		stat_inc(EMITD_STAT_LABEL_ERROR);
-		return 0;
+	load_regs(ctx, sc);
+	if (!(c->flags & EMITD_CFG_FIXED) || (c->flags & EMITD_CFG_SAMPLE)) {
+		__builtin_memset(&sc->key, 0, sizeof(sc->key));
+		sc->key.metric_id = c->metric_id;
+		if (read_labels(c, sc)) {
+			stat_inc(EMITD_STAT_LABEL_ERROR);
+			return 0;
+		}
 	}
-	if (read_value(ctx, usdt, sc, &c->value, &raw)) {
+	if (read_value(c, sc, &c->value, &raw)) {
 		stat_inc(EMITD_STAT_READ_ERROR);
 		return 0;
 	}
-	if (c->kind == EMITD_KIND_NORMALIZATION &&
-	    read_value(ctx, usdt, sc, &c->value2, &raw2)) {
+	if (c->kind == EMITD_KIND_NORMALIZATION && read_value(c, sc, &c->value2, &raw2)) {
 		stat_inc(EMITD_STAT_READ_ERROR);
 		return 0;
 	}
@@ -342,16 +453,11 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, bool usdt
 	return 0;
 }
 
+/* uprobes on functions and USDT sites alike: the cookie is the config index. */
 SEC("uprobe")
-int BPF_KPROBE(emitd_uprobe)
+int BPF_KPROBE(emitd_probe)
 {
-	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), false);
-}
-
-SEC("usdt")
-int BPF_USDT(emitd_usdt)
-{
-	return handle(ctx, (__u32)bpf_usdt_cookie(ctx), true);
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx));
 }
 
 /* The benchmark's floor: the same attach, no work. */

@@ -16,7 +16,9 @@
 #define EMITD_LABEL_LEN		32	/* bytes of a string label, NUL included */
 #define EMITD_MAX_BOUNDS	63	/* finite histogram bounds */
 #define EMITD_NR_SLOTS		64	/* bounds + the +Inf slot, a power of two */
-#define EMITD_MAX_PROBES	64
+#define EMITD_MAX_PROBES	64	/* attached sites, each with its config */
+#define EMITD_MAX_ARGS		12	/* probe arguments a config can locate */
+#define EMITD_NR_REGS		17	/* x86-64 registers an argument can live in */
 #define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
 
 enum emitd_kind {
@@ -40,13 +42,42 @@ enum emitd_val_type {
 };
 
 /* struct emitd_probe_cfg.flags */
-#define EMITD_CFG_USDT		(1U << 0)	/* attached as a USDT probe */
-#define EMITD_CFG_SAMPLE	(1U << 1)	/* also send raw values down the sample lane */
+#define EMITD_CFG_SAMPLE	(1U << 0)	/* also send raw values down the sample lane */
+#define EMITD_CFG_FIXED		(1U << 1)	/* no labels: per-CPU array slot, no hashing */
+
+/*
+ * Where a probe argument lives at the probe site. uprobes on a function use
+ * the ABI argument registers; USDT probes use the operands of their
+ * .note.stapsdt entry ("-4@%edi", "8@16(%rbp)", "$5"), decoded by the agent.
+ */
+enum emitd_loc_kind {
+	EMITD_LOC_NONE = 0,
+	EMITD_LOC_REG,		/* the register */
+	EMITD_LOC_REG_DEREF,	/* memory at register + off */
+	EMITD_LOC_CONST,	/* an immediate */
+};
+
+/* Register numbering of struct emitd_regs, not of pt_regs. */
+enum emitd_reg {
+	EMITD_REG_AX, EMITD_REG_BX, EMITD_REG_CX, EMITD_REG_DX,
+	EMITD_REG_SI, EMITD_REG_DI, EMITD_REG_BP, EMITD_REG_SP,
+	EMITD_REG_R8, EMITD_REG_R9, EMITD_REG_R10, EMITD_REG_R11,
+	EMITD_REG_R12, EMITD_REG_R13, EMITD_REG_R14, EMITD_REG_R15,
+	EMITD_REG_IP,
+};
+
+struct emitd_arg_loc {
+	__u8 kind;		/* enum emitd_loc_kind */
+	__u8 reg;		/* enum emitd_reg */
+	__s8 size;		/* bytes; negative: signed, as in USDT operands */
+	__u8 pad;
+	__s32 off;		/* REG_DEREF displacement */
+	__s64 imm;		/* CONST value */
+};
 
 /* Per-CPU statistics slots (map `stats`), all exported by the agent. */
 enum emitd_stat {
-	EMITD_STAT_EVENTS = 0,		/* probe hits handled (drives the cadence) */
-	EMITD_STAT_NO_CONFIG,		/* hit on a probe id with no config */
+	EMITD_STAT_NO_CONFIG = 0,		/* hit on a probe id with no config */
 	EMITD_STAT_READ_ERROR,		/* a user-memory read of a value failed */
 	EMITD_STAT_LABEL_ERROR,		/* a user-memory read of a label failed */
 	EMITD_STAT_LABEL_TRUNCATED,	/* string label longer than EMITD_LABEL_LEN - 1 */
@@ -79,9 +110,12 @@ struct emitd_probe_cfg {
 	__u8 nr_labels;
 	__u8 nr_bounds;
 	__u8 flags;		/* EMITD_CFG_* */
+	__u32 slot;		/* EMITD_CFG_FIXED: index in the kind's *_fixed map */
+	__u32 pad;
 	struct emitd_src value;	/* NORMALIZATION: before */
 	struct emitd_src value2;	/* NORMALIZATION: after */
 	struct emitd_src labels[EMITD_MAX_LABELS];
+	struct emitd_arg_loc args[EMITD_MAX_ARGS];
 	__u64 bounds[EMITD_NR_SLOTS];
 };
 

@@ -84,40 +84,67 @@ static bool http_ready(void *ctx)
 	return atomic_load(&a->ready);
 }
 
-static void add_probe_metrics(struct fam_builder *fb, const struct collector *c)
+/* One row per attached site: the probe, where it is and its site kind. */
+static void add_site_info(struct fam_builder *fb, const struct collector *c)
 {
-	const char *names[] = { "probe", "metric", "binary", "site" };
+	const char *names[] = { "probe", "metric", "binary", "offset", "site" };
 	size_t n = c->nr_probes, i;
-	const char **lv = calloc(n * 4 + 1, sizeof(*lv));
-	const char **hl = calloc(n * 2 + 1, sizeof(*hl));
-	double *one = calloc(n + 1, sizeof(*one)), *hits = calloc(n + 1, sizeof(*hits));
+	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
+	char (*offs)[24] = calloc(n + 1, sizeof(*offs));
+	double *one = calloc(n + 1, sizeof(*one));
 
-	if (!lv || !hl || !one || !hits) {
+	if (!lv || !offs || !one) {
 		fb->err = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		const struct collector_probe *p = &c->probes[i];
 
-		lv[i * 4] = p->name;
-		lv[i * 4 + 1] = p->metric->name;
-		lv[i * 4 + 2] = p->binary;
-		lv[i * 4 + 3] = site_kind__name(p->site.kind);
+		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
+			 (unsigned long long)p->site.file_offset);
+		lv[i * 5] = p->name;
+		lv[i * 5 + 1] = p->metric->name;
+		lv[i * 5 + 2] = p->binary;
+		lv[i * 5 + 3] = offs[i];
+		lv[i * 5 + 4] = site_kind__name(p->site.kind);
 		one[i] = 1;
-		hl[i * 2] = p->name;
-		hl[i * 2 + 1] = p->metric->name;
-		hits[i] = c->hits[p->cfg_id];
 	}
 	fam_builder__add_labelled(fb, "emitd_probe_site_info",
-				  "Attached probes and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
-				  EXPO_GAUGE, names, 4, lv, one, n);
-	fam_builder__add_labelled(fb, "emitd_probe_hits_total",
-				  "Probe hits handled in the kernel, by probe.",
-				  EXPO_COUNTER, names, 2, hl, hits, n);
+				  "Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
+				  EXPO_GAUGE, names, 5, lv, one, n);
 out:
 	free(lv);
-	free(hl);
+	free(offs);
 	free(one);
+}
+
+/* Hits per probe, summed over its sites and PIDs. */
+static void add_probe_hits(struct fam_builder *fb, const struct collector *c)
+{
+	const char *names[] = { "probe", "metric" };
+	size_t n = c->spec->nr_metrics, i, j;
+	const char **lv = calloc(n * 2 + 1, sizeof(*lv));
+	double *hits = calloc(n + 1, sizeof(*hits));
+
+	if (!lv || !hits) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		lv[i * 2 + 1] = c->spec->metrics[i].name;
+		lv[i * 2] = "";
+		for (j = 0; j < c->nr_probes; j++) {
+			if (c->probes[j].metric != &c->spec->metrics[i])
+				continue;
+			lv[i * 2] = c->probes[j].name;
+			hits[i] += c->hits[c->probes[j].cfg_id];
+		}
+	}
+	fam_builder__add_labelled(fb, "emitd_probe_hits_total",
+				  "Probe hits handled in the kernel, by probe.",
+				  EXPO_COUNTER, names, 2, lv, hits, n);
+out:
+	free(lv);
 	free(hits);
 }
 
@@ -160,9 +187,13 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector *c)
 		c->stats[EMITD_STAT_READ_ERROR], c->stats[EMITD_STAT_LABEL_ERROR],
 		c->stats[EMITD_STAT_NO_CONFIG],
 	};
+	double events = 0;
+	size_t i;
 
+	for (i = 0; i < EMITD_MAX_PROBES; i++)
+		events += c->hits[i];
 	add_one(fb, "emitd_events_total", "Probe hits handled by the BPF programs.",
-		EXPO_COUNTER, c->stats[EMITD_STAT_EVENTS]);
+		EXPO_COUNTER, events);
 	fam_builder__add_simple(fb, "emitd_probe_read_errors_total",
 				"Events dropped because a user-memory read failed, by what was read.",
 				EXPO_COUNTER, "what", what, errs, 3);
@@ -205,7 +236,8 @@ static int render_view(struct agent *a, struct view *v)
 	int err;
 
 	fam_builder__add_store(&fb, &a->col.store);
-	add_probe_metrics(&fb, &a->col);
+	add_site_info(&fb, &a->col);
+	add_probe_hits(&fb, &a->col);
 	add_map_metrics(&fb, &a->col);
 	add_kernel_stats(&fb, &a->col);
 	add_agent_metrics(&fb, a);

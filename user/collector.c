@@ -61,6 +61,32 @@ static struct bpf_map *agg_map(struct collector *c, enum collector_map m)
 	}
 }
 
+static struct bpf_map *fixed_map(struct collector *c, enum collector_map m)
+{
+	switch (m) {
+	case COLLECTOR_MAP_COUNTERS:
+		return c->skel->maps.counters_fixed;
+	case COLLECTOR_MAP_GAUGES:
+		return c->skel->maps.gauges_fixed;
+	case COLLECTOR_MAP_HISTS:
+		return c->skel->maps.hists_fixed;
+	case COLLECTOR_MAP_NORMS:
+		return c->skel->maps.norms_fixed;
+	default:
+		return NULL;
+	}
+}
+
+static enum emitd_kind kind_of_map(enum collector_map m)
+{
+	static const enum emitd_kind kinds[COLLECTOR_MAP_MAX] = {
+		EMITD_KIND_COUNTER, EMITD_KIND_GAUGE, EMITD_KIND_HISTOGRAM,
+		EMITD_KIND_NORMALIZATION,
+	};
+
+	return kinds[m];
+}
+
 static enum collector_map map_of_kind(enum emitd_kind k)
 {
 	switch (k) {
@@ -150,6 +176,71 @@ static void drop_incompatible_pin(const char *pin_root, struct bpf_map *map)
 	unlink(path);
 }
 
+static void drop_incompatible_pins(const char *pin_root, struct collector *c)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, c->skel->obj)
+		if (bpf_map__pin_path(map))
+			drop_incompatible_pin(pin_root, map);
+}
+
+static uint32_t fixed_id_key(enum collector_map m, uint32_t slot)
+{
+	return m * EMITD_MAX_PROBES + slot;
+}
+
+/*
+ * Fixed slots are positional: when the spec moved a metric to another slot,
+ * the pinned counts of that kind belong to other metrics. Start them afresh.
+ */
+static void drop_moved_fixed_slots(const char *pin_root, struct collector *c)
+{
+	char path[PATH_MAX];
+	uint32_t key, id;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fixed_ids", pin_root);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	for (i = 0; i < c->store.nr_metrics; i++) {
+		const struct store_metric *sm = &c->store.metrics[i];
+		enum collector_map m = map_of_kind(sm->kind);
+
+		if (!sm->fixed)
+			continue;
+		key = fixed_id_key(m, sm->slot);
+		if (!bpf_map_lookup_elem(fd, &key, &id) && (id == sm->id || id == 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_root, bpf_map__name(fixed_map(c, m)));
+		if (!unlink(path))
+			log_warn("%s: the spec moved metric %s to another slot: its pinned counts restart from zero",
+				 path, sm->full_name);
+	}
+	close(fd);
+}
+
+static int write_fixed_ids(struct collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.fixed_ids), err;
+	uint32_t key;
+	size_t i;
+
+	for (i = 0; i < c->store.nr_metrics; i++) {
+		const struct store_metric *sm = &c->store.metrics[i];
+
+		if (!sm->fixed)
+			continue;
+		key = fixed_id_key(map_of_kind(sm->kind), sm->slot);
+		err = bpf_map_update_elem(fd, &key, &sm->id, BPF_ANY);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static void size_maps(struct collector *c)
 {
 	uint64_t want[COLLECTOR_MAP_MAX] = {};
@@ -157,9 +248,10 @@ static void size_maps(struct collector *c)
 	int m;
 
 	for (i = 0; i < c->spec->nr_metrics; i++) {
-		const struct spec_metric *sm = &c->spec->metrics[i];
+		const struct store_metric *sm = &c->store.metrics[i];
 
-		want[map_of_kind(emitd_kind__from_spec(sm->type))] += sm->budget;
+		if (!sm->fixed)
+			want[map_of_kind(sm->kind)] += sm->spec->budget;
 	}
 	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
 		if (!want[m])
@@ -168,21 +260,19 @@ static void size_maps(struct collector *c)
 			want[m] = UINT32_MAX / 2;
 		c->map_max[m] = want[m];
 		bpf_map__set_max_entries(agg_map(c, m), want[m]);
+		bpf_map__set_max_entries(fixed_map(c, m),
+					 c->store.nr_fixed[kind_of_map(m)] ?: 1);
 	}
 }
 
-static void pin_modes(const char *pin_root, struct collector *c)
+static void pin_modes(struct collector *c)
 {
-	struct bpf_map *maps[] = {
-		c->skel->maps.counters, c->skel->maps.gauges, c->skel->maps.hists,
-		c->skel->maps.norms, c->skel->maps.stats,
-	};
-	char path[PATH_MAX];
-	size_t i;
+	struct bpf_map *map;
+	const char *path;
 
-	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", pin_root, bpf_map__name(maps[i]));
-		if (chmod(path, 0600))
+	bpf_object__for_each_map(map, c->skel->obj) {
+		path = bpf_map__pin_path(map);
+		if (path && chmod(path, 0600))
 			log_warn("chmod 0600 %s: %s", path, strerror(errno));
 	}
 }
@@ -203,7 +293,7 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 {
 	const char *pin_root = opts->pin_root ? opts->pin_root : EMITD_PIN_ROOT;
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_root);
-	int err, m;
+	int err;
 
 	memset(c, 0, sizeof(*c));
 	c->spec = opts->spec;
@@ -230,9 +320,8 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 	size_maps(c);
 	if (opts->ringbuf_bytes)
 		bpf_map__set_max_entries(c->skel->maps.samples, opts->ringbuf_bytes);
-	for (m = 0; m < COLLECTOR_MAP_MAX; m++)
-		drop_incompatible_pin(pin_root, agg_map(c, m));
-	drop_incompatible_pin(pin_root, c->skel->maps.stats);
+	drop_incompatible_pins(pin_root, c);
+	drop_moved_fixed_slots(pin_root, c);
 
 	err = emit_bpf__load(c->skel);
 	if (err) {
@@ -244,7 +333,12 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 				strerror(-err));
 		goto err_out;
 	}
-	pin_modes(pin_root, c);
+	pin_modes(c);
+	err = write_fixed_ids(c);
+	if (err) {
+		log_err("cannot write fixed_ids: %s", strerror(-err));
+		goto err_out;
+	}
 
 	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.samples), handle_sample, c, NULL);
 	if (!c->rb) {
@@ -260,239 +354,6 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 err_out:
 	collector__close(c);
 	return err;
-}
-
-static void src_to_bpf(const struct spec_src *s, struct emitd_src *d)
-{
-	d->kind = s->kind == SPEC_SRC_ARG ? EMITD_SRC_ARG :
-		  s->kind == SPEC_SRC_DEREF ? EMITD_SRC_DEREF :
-		  s->kind == SPEC_SRC_STRING ? EMITD_SRC_STRING : EMITD_SRC_NONE;
-	d->arg = s->arg;
-	d->type = s->type == SPEC_VAL_F64 ? EMITD_VAL_F64 :
-		  s->type == SPEC_VAL_U64 ? EMITD_VAL_U64 : EMITD_VAL_S64;
-	d->offset = s->offset;
-}
-
-static int build_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg)
-{
-	const struct spec_metric *m = sm->spec;
-	size_t i;
-	int err;
-
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->metric_id = sm->id;
-	cfg->kind = sm->kind;
-	cfg->nr_labels = m->nr_labels;
-	if (m->type == SPEC_NORMALIZATION) {
-		src_to_bpf(&m->probe.before, &cfg->value);
-		src_to_bpf(&m->probe.after, &cfg->value2);
-		cfg->flags |= EMITD_CFG_SAMPLE;
-	} else {
-		src_to_bpf(&m->probe.value, &cfg->value);
-	}
-	for (i = 0; i < m->nr_labels; i++)
-		src_to_bpf(&m->labels[i].src, &cfg->labels[i]);
-	if (m->probe.kind == SPEC_PROBE_USDT)
-		cfg->flags |= EMITD_CFG_USDT;
-	if (m->type != SPEC_HISTOGRAM)
-		return 0;
-	if (m->buckets.nr_bounds > EMITD_MAX_BOUNDS)
-		return -E2BIG;
-	cfg->nr_bounds = m->buckets.nr_bounds;
-	err = bucket__images(m->buckets.bounds, m->buckets.nr_bounds, cfg->value.type,
-			     cfg->bounds);
-	if (err)
-		return err;
-	if (cfg->value.type == EMITD_VAL_F64)
-		cfg->flags |= EMITD_CFG_SAMPLE;	/* the f64 _sum is summed in userspace */
-	return 0;
-}
-
-static void spec_where(const struct spec *spec, const struct spec_mark *mk, char *buf, size_t n)
-{
-	snprintf(buf, n, "%s:%u:%u", spec->path, mk->line, mk->col);
-}
-
-/* Resolve the binary a probe attaches to: the target's, or PID's exe. */
-static char *probe_binary(const struct spec *spec, const struct spec_target *t, pid_t pid)
-{
-	char link[64], exe[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n;
-
-	if (pid > 0) {
-		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-		n = readlink(link, exe, sizeof(exe) - 1);
-		if (n < 0)
-			return NULL;
-		exe[n] = '\0';
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
-		return strdup(path);
-	}
-	(void)spec;
-	if (!t->binary)
-		return NULL;
-	return realpath(t->binary, NULL);
-}
-
-static int resolve_site(struct collector *c, struct collector_probe *p)
-{
-	const struct spec_probe *sp = &p->metric->probe;
-	char where[PATH_MAX];
-	int err;
-
-	spec_where(c->spec, &sp->site_mark, where, sizeof(where));
-	if (sp->kind == SPEC_PROBE_UPROBE)
-		err = elf_site__find_symbol(p->binary, sp->symbol, &p->site);
-	else
-		err = elf_site__find_usdt(p->binary, sp->provider, sp->name, &p->site);
-	if (err == -ENOENT)
-		log_err("%s: %s %s not found in %s", where,
-			sp->kind == SPEC_PROBE_UPROBE ? "symbol" : "USDT probe", p->name, p->binary);
-	else if (err == -ENOEXEC)
-		log_err("%s: %s is not an ELF binary", where, p->binary);
-	else if (err)
-		log_err("%s: cannot read %s: %s", where, p->binary, strerror(-err));
-	return err;
-}
-
-static int attach_one(struct collector *c, struct collector_probe *p)
-{
-	const struct spec_probe *sp = &p->metric->probe;
-	char where[PATH_MAX];
-	int err;
-
-	err = resolve_site(c, p);
-	if (err)
-		return err;
-	if (sp->kind == SPEC_PROBE_UPROBE) {
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = p->cfg_id);
-
-		p->link = bpf_program__attach_uprobe_opts(c->skel->progs.emitd_uprobe, p->pid,
-							  p->binary, p->site.file_offset, &uo);
-	} else {
-		LIBBPF_OPTS(bpf_usdt_opts, uo, .usdt_cookie = p->cfg_id);
-
-		p->link = bpf_program__attach_usdt(c->skel->progs.emitd_usdt, p->pid, p->binary,
-						   sp->provider, sp->name, &uo);
-	}
-	if (!p->link) {
-		err = -errno;
-		spec_where(c->spec, &sp->site_mark, where, sizeof(where));
-		log_err("%s: cannot attach %s in %s: %s", where, p->name, p->binary,
-			strerror(-err));
-		return err;
-	}
-	log_info("attached %s %s in %s (pid %s) at 0x%llx: site %s (%s)",
-		 sp->kind == SPEC_PROBE_UPROBE ? "uprobe" : "usdt", p->name, p->binary,
-		 p->pid > 0 ? "filter" : "any", (unsigned long long)p->site.file_offset,
-		 site_kind__name(p->site.kind),
-		 p->site.kind == SITE_NOP5 ? "optimized 5-byte nop" :
-		 p->site.kind == SITE_EMULATED ? "instruction emulated" :
-		 "single-stepped: slow, see include/emitd_probe.h");
-	return 0;
-}
-
-static char *probe_name(const struct spec_probe *sp)
-{
-	char *s = NULL;
-
-	if (sp->kind == SPEC_PROBE_UPROBE)
-		return strdup(sp->symbol);
-	if (asprintf(&s, "%s:%s", sp->provider, sp->name) < 0)
-		return NULL;
-	return s;
-}
-
-static int add_probe(struct collector *c, size_t metric_idx, pid_t pid)
-{
-	const struct spec_metric *m = &c->spec->metrics[metric_idx];
-	const struct spec_target *t = spec__find_target(c->spec, m->probe.target);
-	struct collector_probe *p, *v;
-	char where[PATH_MAX];
-
-	v = realloc(c->probes, (c->nr_probes + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	c->probes = v;
-	p = &c->probes[c->nr_probes];
-	memset(p, 0, sizeof(*p));
-	p->metric = m;
-	p->cfg_id = metric_idx;
-	p->pid = pid > 0 ? pid : -1;
-	p->name = probe_name(&m->probe);
-	if (!p->name)
-		return -ENOMEM;
-	c->nr_probes++;
-	if (!t) {
-		spec_where(c->spec, &m->probe.mark, where, sizeof(where));
-		log_err("%s: unknown target %s", where, m->probe.target);
-		return -ENOENT;
-	}
-	if (pid <= 0 && t->pid > 0)
-		p->pid = pid = t->pid;
-	p->binary = probe_binary(c->spec, t, pid);
-	if (!p->binary) {
-		spec_where(c->spec, pid > 0 ? &t->mark : &t->binary_mark, where, sizeof(where));
-		if (pid > 0)
-			log_err("%s: target %s: cannot resolve the binary of pid %d: %s", where,
-				t->name, pid, strerror(errno));
-		else
-			log_err("%s: target %s: binary %s: %s", where, t->name,
-				t->binary ? t->binary : "(none)", strerror(errno));
-		return -ENOENT;
-	}
-	return attach_one(c, p);
-}
-
-static int fill_cfg_map(struct collector *c)
-{
-	struct emitd_probe_cfg cfg;
-	__u32 i;
-	int err;
-
-	if (c->store.nr_metrics > EMITD_MAX_PROBES) {
-		log_err("%s: %zu metrics, at most %d probes are supported", c->spec->path,
-			c->store.nr_metrics, EMITD_MAX_PROBES);
-		return -E2BIG;
-	}
-	for (i = 0; i < c->store.nr_metrics; i++) {
-		err = build_cfg(&c->store.metrics[i], &cfg);
-		if (err) {
-			log_err("%s:%u:%u: metric %s: bad bucket bounds for its value type: %s",
-				c->spec->path, c->store.metrics[i].spec->buckets.mark.line,
-				c->store.metrics[i].spec->buckets.mark.col,
-				c->store.metrics[i].full_name, strerror(-err));
-			return err;
-		}
-		err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.cfg), &i, &cfg, BPF_ANY);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-int collector__attach(struct collector *c)
-{
-	size_t i, j;
-	int err;
-
-	err = fill_cfg_map(c);
-	if (err)
-		return err;
-	for (i = 0; i < c->spec->nr_metrics; i++) {
-		if (!c->nr_pids_req) {
-			err = add_probe(c, i, 0);
-			if (err)
-				return err;
-			continue;
-		}
-		for (j = 0; j < c->nr_pids_req; j++) {
-			err = add_probe(c, i, c->pids_req[j]);
-			if (err)
-				return err;
-		}
-	}
-	return 0;
 }
 
 int collector__poll(struct collector *c, int timeout_ms)
@@ -665,6 +526,27 @@ static int drain_map(struct collector *c, enum collector_map map)
 	return 0;
 }
 
+/* Series without labels: one array slot each, keyed by their metric. */
+static int drain_fixed(struct collector *c, enum collector_map map)
+{
+	int fd = bpf_map__fd(fixed_map(c, map));
+	struct emitd_series_key key;
+	size_t i;
+
+	for (i = 0; i < c->store.nr_metrics; i++) {
+		const struct store_metric *sm = &c->store.metrics[i];
+
+		if (!sm->fixed || map_of_kind(sm->kind) != map)
+			continue;
+		if (bpf_map_lookup_elem(fd, &sm->slot, c->valbuf))
+			return -errno;
+		memset(&key, 0, sizeof(key));
+		key.metric_id = sm->id;
+		apply_entry(c, map, &key, c->valbuf, value_size(map));
+	}
+	return 0;
+}
+
 static void read_percpu_array(int fd, __u32 nr, uint64_t *out, int ncpus)
 {
 	__u64 vals[ncpus];
@@ -699,6 +581,8 @@ int collector__drain(struct collector *c)
 		return err;
 	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
 		err = drain_map(c, m);
+		if (!err)
+			err = drain_fixed(c, m);
 		if (err) {
 			log_err("draining map %s: %s", collector_map__name(m), strerror(-err));
 			return err;

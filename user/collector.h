@@ -67,6 +67,8 @@ struct collector {
 };
 
 int collector__open(struct collector *c, const struct collector_opts *opts);
+/* The configuration of @sm's probes, before the site adds its operands. */
+int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg);
 /* Attach every probe; errors name the spec line of the failing probe. */
 int collector__attach(struct collector *c);
 /* Consume the sample lane for up to @timeout_ms (0: what is there now). */

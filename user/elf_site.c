@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,6 +88,22 @@ static int fill_site(struct elf_file *ef, uint64_t vaddr, struct elf_site *out)
 	return 0;
 }
 
+/* The ABI argument registers of a function entry. */
+static void abi_args(struct elf_site *site)
+{
+	static const enum emitd_reg regs[] = {
+		EMITD_REG_DI, EMITD_REG_SI, EMITD_REG_DX, EMITD_REG_CX, EMITD_REG_R8, EMITD_REG_R9,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(regs) / sizeof(regs[0]); i++) {
+		site->args[i].kind = EMITD_LOC_REG;
+		site->args[i].reg = regs[i];
+		site->args[i].size = -8;
+	}
+	site->nr_args = i;
+}
+
 static bool find_in_symtab(Elf *elf, Elf_Scn *scn, const char *sym, uint64_t *addr)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
@@ -133,7 +151,7 @@ int elf_site__find_symbol(const char *path, const char *sym, struct elf_site *ou
 	}
 	err = found ? fill_site(&ef, addr, out) : -ENOENT;
 	if (!err)
-		out->nr_sites = 1;
+		abi_args(out);
 	elf_file__close(&ef);
 	return err;
 }
@@ -160,37 +178,176 @@ static int find_base_addr(Elf *elf, uint64_t *base)
 	return -ENOENT;
 }
 
+struct sdt_note {
+	uint64_t pc, base, sema;
+	const char *provider, *name, *args;
+};
+
 /*
  * One stapsdt note: desc = pc, base, semaphore (3 addresses), then the
  * NUL-terminated provider, name and argument strings.
  */
-static bool sdt_note_matches(const char *desc, size_t len, const char *provider,
-			     const char *name, uint64_t *pc, uint64_t *base)
+static bool sdt_note_parse(const char *desc, size_t len, struct sdt_note *n)
 {
-	const char *prov = desc + 24, *nm;
-	size_t plen;
+	const char *p = desc + 24, *end = desc + len;
+	const char **strs[3] = { &n->provider, &n->name, &n->args };
+	size_t l;
+	int i;
 
-	if (len < 24 + 2)
+	if (len < 24)
 		return false;
-	memcpy(pc, desc, 8);
-	memcpy(base, desc + 8, 8);
-	plen = strnlen(prov, len - 24);
-	if (plen == len - 24)
-		return false;
-	nm = prov + plen + 1;
-	if ((size_t)(nm - desc) >= len || strnlen(nm, len - (nm - desc)) == len - (size_t)(nm - desc))
-		return false;
-	return !strcmp(prov, provider) && !strcmp(nm, name);
+	memcpy(&n->pc, desc, 8);
+	memcpy(&n->base, desc + 8, 8);
+	memcpy(&n->sema, desc + 16, 8);
+	for (i = 0; i < 3; i++) {
+		if (p >= end)
+			return false;
+		l = strnlen(p, end - p);
+		if (p + l == end)
+			return false;
+		*strs[i] = p;
+		p += l + 1;
+	}
+	return true;
 }
 
-static int scan_sdt_notes(Elf *elf, const char *provider, const char *name,
-			  uint64_t *first_pc, uint64_t *note_base, int *nr)
+static const struct {
+	const char *name;
+	enum emitd_reg reg;
+} x86_regs[] = {
+	{ "rax", EMITD_REG_AX }, { "eax", EMITD_REG_AX }, { "ax", EMITD_REG_AX }, { "al", EMITD_REG_AX },
+	{ "rbx", EMITD_REG_BX }, { "ebx", EMITD_REG_BX }, { "bx", EMITD_REG_BX }, { "bl", EMITD_REG_BX },
+	{ "rcx", EMITD_REG_CX }, { "ecx", EMITD_REG_CX }, { "cx", EMITD_REG_CX }, { "cl", EMITD_REG_CX },
+	{ "rdx", EMITD_REG_DX }, { "edx", EMITD_REG_DX }, { "dx", EMITD_REG_DX }, { "dl", EMITD_REG_DX },
+	{ "rsi", EMITD_REG_SI }, { "esi", EMITD_REG_SI }, { "si", EMITD_REG_SI }, { "sil", EMITD_REG_SI },
+	{ "rdi", EMITD_REG_DI }, { "edi", EMITD_REG_DI }, { "di", EMITD_REG_DI }, { "dil", EMITD_REG_DI },
+	{ "rbp", EMITD_REG_BP }, { "ebp", EMITD_REG_BP }, { "bp", EMITD_REG_BP }, { "bpl", EMITD_REG_BP },
+	{ "rsp", EMITD_REG_SP }, { "esp", EMITD_REG_SP }, { "sp", EMITD_REG_SP }, { "spl", EMITD_REG_SP },
+	{ "rip", EMITD_REG_IP },
+};
+
+static int parse_reg(const char *s, size_t len, __u8 *reg)
 {
+	char name[8];
+	size_t i;
+	int n;
+
+	if (len == 0 || len >= sizeof(name))
+		return -EPROTO;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	for (i = 0; i < sizeof(x86_regs) / sizeof(x86_regs[0]); i++) {
+		if (!strcmp(name, x86_regs[i].name)) {
+			*reg = x86_regs[i].reg;
+			return 0;
+		}
+	}
+	/* r8..r15 and their d/w/b forms */
+	if (name[0] == 'r' && sscanf(name + 1, "%d", &n) == 1 && n >= 8 && n <= 15) {
+		const char *suffix = name + (n >= 10 ? 3 : 2);
+
+		if (!*suffix || !strcmp(suffix, "d") || !strcmp(suffix, "w") || !strcmp(suffix, "b")) {
+			*reg = EMITD_REG_R8 + (n - 8);
+			return 0;
+		}
+	}
+	return -EPROTO;
+}
+
+/* One operand: "[-]SIZE@OPERAND", OPERAND is %reg, $imm, off(%reg) or (%reg). */
+static int usdt_arg__parse(const char *s, size_t len, struct emitd_arg_loc *l)
+{
+	char buf[64], *at, *end;
+	long size;
+
+	if (len >= sizeof(buf))
+		return -EPROTO;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(l, 0, sizeof(*l));
+	size = strtol(buf, &at, 10);
+	if (at == buf || *at != '@' || !(labs(size) == 1 || labs(size) == 2 ||
+					 labs(size) == 4 || labs(size) == 8))
+		return -EPROTO;
+	l->size = size;
+	at++;
+	if (*at == '%') {
+		l->kind = EMITD_LOC_REG;
+		return parse_reg(at + 1, strlen(at + 1), &l->reg);
+	}
+	if (*at == '$') {
+		l->kind = EMITD_LOC_CONST;
+		errno = 0;
+		l->imm = strtoll(at + 1, &end, 0);
+		return errno || end == at + 1 || *end ? -EPROTO : 0;
+	}
+	l->kind = EMITD_LOC_REG_DEREF;
+	l->off = *at == '(' ? 0 : strtol(at, &end, 0);
+	if (*at != '(') {
+		if (end == at || *end != '(')
+			return -EPROTO;
+		at = end;
+	}
+	end = strchr(at, ')');
+	if (at[1] != '%' || !end || end[1] || memchr(at, ',', end - at))
+		return -EPROTO;
+	return parse_reg(at + 2, end - at - 2, &l->reg);
+}
+
+int usdt_args__parse(const char *s, struct emitd_arg_loc *out, int max)
+{
+	int n = 0, err;
+	size_t len;
+
+	for (;;) {
+		s += strspn(s, " ");
+		if (!*s)
+			return n;
+		if (n == max)
+			return -E2BIG;
+		len = strcspn(s, " ");
+		err = usdt_arg__parse(s, len, &out[n++]);
+		if (err)
+			return err;
+		s += len;
+	}
+}
+
+static int add_usdt_site(struct elf_file *ef, const struct sdt_note *n, uint64_t base_adj,
+			 struct elf_site **v, int *nr)
+{
+	struct elf_site *site, *grown;
+	int err;
+
+	grown = realloc(*v, (*nr + 1) * sizeof(**v));
+	if (!grown)
+		return -ENOMEM;
+	*v = grown;
+	site = &grown[*nr];
+	memset(site, 0, sizeof(*site));
+	err = fill_site(ef, n->pc + base_adj, site);
+	if (!err && n->sema)
+		err = vaddr_to_offset(ef->elf, n->sema + base_adj, &site->sema_offset);
+	if (err)
+		return err;
+	err = usdt_args__parse(n->args, site->args, EMITD_MAX_ARGS);
+	if (err < 0)
+		return err;
+	site->nr_args = err;
+	(*nr)++;
+	return 0;
+}
+
+static int scan_sdt_notes(struct elf_file *ef, const char *provider, const char *name,
+			  struct elf_site **v, int *nr)
+{
+	uint64_t base_sec = 0;
+	bool have_base = !find_base_addr(ef->elf, &base_sec);
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
+	int err;
 
-	*nr = 0;
-	while ((scn = elf_nextscn(elf, scn))) {
+	while ((scn = elf_nextscn(ef->elf, scn))) {
 		Elf_Data *data;
 		GElf_Nhdr nh;
 		size_t off = 0, name_off, desc_off;
@@ -201,45 +358,42 @@ static int scan_sdt_notes(Elf *elf, const char *provider, const char *name,
 		if (!data)
 			continue;
 		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			uint64_t pc, base;
+			struct sdt_note n;
 
 			if (nh.n_type != SDT_NOTE_TYPE || nh.n_namesz != sizeof(SDT_NOTE_NAME) ||
 			    memcmp((char *)data->d_buf + name_off, SDT_NOTE_NAME, nh.n_namesz))
 				continue;
-			if (!sdt_note_matches((char *)data->d_buf + desc_off, nh.n_descsz,
-					      provider, name, &pc, &base))
+			if (!sdt_note_parse((char *)data->d_buf + desc_off, nh.n_descsz, &n) ||
+			    strcmp(n.provider, provider) || strcmp(n.name, name))
 				continue;
-			if (!(*nr)++) {
-				*first_pc = pc;
-				*note_base = base;
-			}
+			/* Prelink may have moved the binary: adjust by the base delta. */
+			err = add_usdt_site(ef, &n, have_base && n.base ? base_sec - n.base : 0, v, nr);
+			if (err)
+				return err;
 		}
 	}
 	return *nr ? 0 : -ENOENT;
 }
 
 int elf_site__find_usdt(const char *path, const char *provider, const char *name,
-			struct elf_site *out)
+			struct elf_site **out)
 {
-	uint64_t pc = 0, note_base = 0, base;
+	struct elf_site *v = NULL;
 	struct elf_file ef;
-	int err, nr;
+	int err, nr = 0;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	err = elf_file__open(path, &ef);
 	if (err)
 		return err;
-	err = scan_sdt_notes(ef.elf, provider, name, &pc, &note_base, &nr);
-	if (err)
-		goto out;
-	/* Prelink may have moved the binary: adjust by the .stapsdt.base delta. */
-	if (note_base && !find_base_addr(ef.elf, &base))
-		pc += base - note_base;
-	err = fill_site(&ef, pc, out);
-	out->nr_sites = nr;
-out:
+	err = scan_sdt_notes(&ef, provider, name, &v, &nr);
 	elf_file__close(&ef);
-	return err;
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	return nr;
 }
 
 static bool is_push(const uint8_t *b, size_t n)

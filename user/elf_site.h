@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emitd.h"
+
 enum site_kind {
 	SITE_UNKNOWN = 0,
 	SITE_NOP5,		/* optimized: the uprobe becomes a call */
@@ -26,18 +28,30 @@ enum site_kind {
 struct elf_site {
 	uint64_t vaddr;			/* link-time virtual address */
 	uint64_t file_offset;		/* what uprobes attach to */
+	uint64_t sema_offset;		/* USDT semaphore's file offset, 0: none */
 	uint8_t bytes[ELF_SITE_BYTES];	/* instruction bytes at the site */
 	size_t nr_bytes;
 	enum site_kind kind;
-	int nr_sites;			/* USDT: sites with this provider:name */
+	int nr_args;
+	struct emitd_arg_loc args[EMITD_MAX_ARGS];	/* where each argument lives */
 };
 
-/* Find function @sym. -ENOENT: no such symbol; -ENOEXEC: not an ELF file. */
+/*
+ * Find function @sym; its arguments are the x86-64 ABI registers.
+ * -ENOENT: no such symbol; -ENOEXEC: not an ELF file.
+ */
 int elf_site__find_symbol(const char *path, const char *sym, struct elf_site *out);
 
-/* Find USDT @provider:@name (the first site; nr_sites tells how many). */
+/*
+ * Find every site of USDT @provider:@name, with its operands decoded. Returns
+ * the number of sites and an array in *@out (free() it), or -ENOENT when there
+ * is none, -EPROTO when an operand is of a form emitd cannot read.
+ */
 int elf_site__find_usdt(const char *path, const char *provider, const char *name,
-			struct elf_site *out);
+			struct elf_site **out);
+
+/* Pure: decode USDT operands such as "-4@%edi 8@16(%rbp) -8@$5". */
+int usdt_args__parse(const char *s, struct emitd_arg_loc *out, int max);
 
 /* Pure: classify the instruction that starts at @b (x86-64). */
 enum site_kind site_kind__classify(const uint8_t *b, size_t n);

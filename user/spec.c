@@ -94,6 +94,11 @@ int spec_diags__add(struct spec_diags *diags, struct spec_mark mark,
 	return err;
 }
 
+static bool diags_full(const struct ctx *c)
+{
+	return c->diags->nr - c->first >= SPEC_MAX_DIAGS;
+}
+
 __attribute__((format(printf, 4, 5)))
 static void diag(struct ctx *c, struct spec_mark mark, const char *field,
 		 const char *fmt, ...)
@@ -101,7 +106,7 @@ static void diag(struct ctx *c, struct spec_mark mark, const char *field,
 	va_list ap;
 
 	c->nr_errors++;
-	if (c->diags->nr - c->first >= SPEC_MAX_DIAGS)
+	if (diags_full(c))
 		return;
 	va_start(ap, fmt);
 	if (diags_vadd(c->diags, mark, field, fmt, ap))
@@ -234,6 +239,12 @@ static bool ends_with(const char *s, const char *suffix)
 	size_t n = strlen(s), m = strlen(suffix);
 
 	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Does <namespace>_<name> end in @suffix ("_..."), whatever the namespace? */
+static bool full_ends_with(const char *name, const char *suffix)
+{
+	return ends_with(name, suffix) || !strcmp(name, suffix + 1);
 }
 
 static bool str_in(const char *s, const char *const *set)
@@ -590,6 +601,19 @@ static void unknown_key(struct ctx *c, const yaml_node_t *k, const char *field,
 		     join_or(list, keys));
 }
 
+static struct slot *find_slot(struct slot *slots, size_t nr, const yaml_node_t *k)
+{
+	size_t i;
+
+	if (strlen(sval(k)) != k->data.scalar.length)
+		return NULL;
+	for (i = 0; i < nr; i++) {
+		if (!strcmp(sval(k), slots[i].key))
+			return &slots[i];
+	}
+	return NULL;
+}
+
 /* Match the keys of mapping @map to @slots; report unknown and duplicate keys. */
 static void map_scan(struct ctx *c, const yaml_node_t *map, const char *field,
 		     struct slot *slots, size_t nr)
@@ -606,12 +630,8 @@ static void map_scan(struct ctx *c, const yaml_node_t *map, const char *field,
 			     describe(d, k));
 			continue;
 		}
-		for (s = slots; s < slots + nr; s++) {
-			if (!strcmp(sval(k), s->key) &&
-			    strlen(sval(k)) == k->data.scalar.length)
-				break;
-		}
-		if (s == slots + nr) {
+		s = find_slot(slots, nr, k);
+		if (!s) {
 			unknown_key(c, k, field, slots, nr);
 		} else if (s->knode) {
 			diag(c, mark_of(k), fkey(f, field, s->key),
@@ -646,7 +666,8 @@ static void parse_target(struct ctx *c, yaml_node_t *n, const char *field,
 {
 	enum { T_NAME, T_BINARY, T_PID, T_NR };
 	struct slot s[T_NR] = {
-		[T_NAME] = { "name" }, [T_BINARY] = { "binary" }, [T_PID] = { "pid" },
+		[T_NAME] = { .key = "name" }, [T_BINARY] = { .key = "binary" },
+		[T_PID] = { .key = "pid" },
 	};
 	char f[FIELD_LEN], q[QUOTE_LEN];
 	long long pid;
@@ -833,8 +854,8 @@ static void parse_src(struct ctx *c, const yaml_node_t *n, const char *field,
 		      struct spec_src *src)
 {
 	struct slot s[S_NR] = {
-		[S_ARG] = { "arg" }, [S_AS] = { "as" },
-		[S_DEREF] = { "deref" }, [S_OFFSET] = { "offset" },
+		[S_ARG] = { .key = "arg" }, [S_AS] = { .key = "as" },
+		[S_DEREF] = { .key = "deref" }, [S_OFFSET] = { .key = "offset" },
 	};
 	char f[FIELD_LEN], d[DESC_LEN];
 
@@ -1003,7 +1024,8 @@ static int label_index(const struct spec_metric *m, const yaml_node_t *k)
 {
 	size_t i;
 
-	if (k->type != YAML_SCALAR_NODE)
+	if (k->type != YAML_SCALAR_NODE ||
+	    strlen(sval(k)) != k->data.scalar.length)
 		return -1;
 	for (i = 0; i < m->nr_labels; i++) {
 		if (m->labels[i].name && !strcmp(m->labels[i].name, sval(k)))
@@ -1081,10 +1103,10 @@ static void parse_probe(struct ctx *c, const yaml_node_t *n, const char *mf,
 			struct spec_metric *m, bool labels_ok)
 {
 	struct slot s[P_NR] = {
-		[P_TARGET] = { "target" }, [P_UPROBE] = { "uprobe" },
-		[P_USDT] = { "usdt" }, [P_VALUE] = { "value" },
-		[P_BEFORE] = { "before" }, [P_AFTER] = { "after" },
-		[P_LABELS] = { "labels" },
+		[P_TARGET] = { .key = "target" }, [P_UPROBE] = { .key = "uprobe" },
+		[P_USDT] = { .key = "usdt" }, [P_VALUE] = { .key = "value" },
+		[P_BEFORE] = { .key = "before" }, [P_AFTER] = { .key = "after" },
+		[P_LABELS] = { .key = "labels" },
 	};
 	struct spec_probe *p = &m->probe;
 	char field[FIELD_LEN], f[FIELD_LEN];
@@ -1132,7 +1154,10 @@ static void parse_exp2(struct ctx *c, const yaml_node_t *n, const char *field,
 		       struct spec_buckets *b)
 {
 	enum { E_MIN, E_MAX, E_NR };
-	struct slot s[E_NR] = { [E_MIN] = { "min" }, [E_MAX] = { "max" } };
+	struct slot s[E_NR] = {
+		[E_MIN] = { .key = "min" },
+		[E_MAX] = { .key = "max" },
+	};
 	char f[FIELD_LEN];
 	long long lo = 0, hi = 0;
 	bool ok = true;
@@ -1205,7 +1230,8 @@ static void parse_linear(struct ctx *c, const yaml_node_t *n, const char *field,
 {
 	enum { L_START, L_WIDTH, L_COUNT, L_NR };
 	struct slot s[L_NR] = {
-		[L_START] = { "start" }, [L_WIDTH] = { "width" }, [L_COUNT] = { "count" },
+		[L_START] = { .key = "start" }, [L_WIDTH] = { .key = "width" },
+		[L_COUNT] = { .key = "count" },
 	};
 	char f[FIELD_LEN];
 	double start = 0, width = 0;
@@ -1281,7 +1307,10 @@ static void parse_buckets(struct ctx *c, const yaml_node_t *n, const char *field
 			  struct spec_buckets *b)
 {
 	enum { B_EXP2, B_LINEAR, B_NR };
-	struct slot s[B_NR] = { [B_EXP2] = { "exp2" }, [B_LINEAR] = { "linear" } };
+	struct slot s[B_NR] = {
+		[B_EXP2] = { .key = "exp2" },
+		[B_LINEAR] = { .key = "linear" },
+	};
 	char f[FIELD_LEN], d[DESC_LEN];
 
 	b->mark = mark_of(n);
@@ -1318,8 +1347,8 @@ static void parse_panel(struct ctx *c, const yaml_node_t *n, const char *field,
 	};
 	enum { PN_TITLE, PN_PROMQL, PN_UNIT, PN_TYPE, PN_NR };
 	struct slot s[PN_NR] = {
-		[PN_TITLE] = { "title" }, [PN_PROMQL] = { "promql" },
-		[PN_UNIT] = { "unit" }, [PN_TYPE] = { "panel_type" },
+		[PN_TITLE] = { .key = "title" }, [PN_PROMQL] = { .key = "promql" },
+		[PN_UNIT] = { .key = "unit" }, [PN_TYPE] = { .key = "panel_type" },
 	};
 	char f[FIELD_LEN], q[QUOTE_LEN], list[LIST_LEN];
 
@@ -1354,8 +1383,9 @@ static void parse_alert(struct ctx *c, const yaml_node_t *n, const char *field,
 	static const char *const severities[] = { "critical", "warning", "info", NULL };
 	enum { A_ALERT, A_EXPR, A_FOR, A_SEVERITY, A_SUMMARY, A_NR };
 	struct slot s[A_NR] = {
-		[A_ALERT] = { "alert" }, [A_EXPR] = { "expr" }, [A_FOR] = { "for" },
-		[A_SEVERITY] = { "severity" }, [A_SUMMARY] = { "summary" },
+		[A_ALERT] = { .key = "alert" }, [A_EXPR] = { .key = "expr" },
+		[A_FOR] = { .key = "for" },
+		[A_SEVERITY] = { .key = "severity" }, [A_SUMMARY] = { .key = "summary" },
 	};
 	char f[FIELD_LEN], q[QUOTE_LEN], list[LIST_LEN];
 
@@ -1477,17 +1507,17 @@ static bool check_type_suffix(struct ctx *c, const yaml_node_t *n,
 	size_t i;
 
 	quote(q, m->name);
-	if (m->type == SPEC_COUNTER && !ends_with(m->name, "_total")) {
+	if (m->type == SPEC_COUNTER && !full_ends_with(m->name, "_total")) {
 		diag(c, mark_of(n), field, "counter name %s must end in \"_total\"", q);
 		return false;
 	}
-	if (m->type != SPEC_COUNTER && ends_with(m->name, "_total")) {
+	if (m->type != SPEC_COUNTER && full_ends_with(m->name, "_total")) {
 		diag(c, mark_of(n), field,
 		     "%s name %s must not end in \"_total\" (only counters do)", tname, q);
 		return false;
 	}
 	for (i = 0; m->type == SPEC_HISTOGRAM && i < ARRAY_SIZE(hist); i++) {
-		if (ends_with(m->name, hist[i])) {
+		if (full_ends_with(m->name, hist[i])) {
 			diag(c, mark_of(n), field,
 			     "histogram name %s must not end in \"%s\" (histograms export _bucket, _count and _sum series)",
 			     q, hist[i]);
@@ -1519,7 +1549,7 @@ static void check_metric_name(struct ctx *c, const yaml_node_t *n,
 		return;
 	snprintf(suffix, sizeof(suffix), "_%s%s", m->unit,
 		 m->type == SPEC_COUNTER ? "_total" : "");
-	if (!ends_with(m->name, suffix))
+	if (!full_ends_with(m->name, suffix))
 		diag(c, mark_of(n), field, "name %s must end in \"%s\" to match its unit",
 		     q, suffix);
 }
@@ -1674,12 +1704,13 @@ static void parse_metric(struct ctx *c, const yaml_node_t *n, const char *field,
 			 struct spec_metric *m)
 {
 	struct slot s[M_NR] = {
-		[M_NAME] = { "name" }, [M_TYPE] = { "type" }, [M_HELP] = { "help" },
-		[M_UNIT] = { "unit" }, [M_FAMILY] = { "family" },
-		[M_LABELS] = { "labels" }, [M_BUDGET] = { "budget" },
-		[M_HOT] = { "hot" }, [M_SIGNAL] = { "signal" },
-		[M_PROBE] = { "probe" }, [M_BUCKETS] = { "buckets" },
-		[M_PANELS] = { "panels" }, [M_ALERTS] = { "alerts" },
+		[M_NAME] = { .key = "name" }, [M_TYPE] = { .key = "type" },
+		[M_HELP] = { .key = "help" },
+		[M_UNIT] = { .key = "unit" }, [M_FAMILY] = { .key = "family" },
+		[M_LABELS] = { .key = "labels" }, [M_BUDGET] = { .key = "budget" },
+		[M_HOT] = { .key = "hot" }, [M_SIGNAL] = { .key = "signal" },
+		[M_PROBE] = { .key = "probe" }, [M_BUCKETS] = { .key = "buckets" },
+		[M_PANELS] = { .key = "panels" }, [M_ALERTS] = { .key = "alerts" },
 	};
 	char f[FIELD_LEN];
 	bool labels_ok = true;
@@ -1758,32 +1789,44 @@ static bool metric_named(const struct spec_metric *m)
 	return m->name && m->type && valid_metric_name(m->name);
 }
 
+/* The first of @a that is also among @b, or NULL. */
+static const struct name_ref *shared_name(const struct name_ref *a, size_t na,
+					  const struct name_ref *b, size_t nb)
+{
+	size_t x, y;
+
+	for (x = 0; x < na; x++) {
+		for (y = 0; y < nb; y++) {
+			if (ref_eq(&a[x], &b[y]))
+				return &a[x];
+		}
+	}
+	return NULL;
+}
+
 /* Report the first name metric @j shares with an earlier metric. */
 static void check_collision(struct ctx *c, const yaml_node_t *n, size_t j)
 {
 	const struct spec_metric *mv = c->spec->metrics, *mj = &mv[j];
+	const struct name_ref *r;
 	struct name_ref a[8], b[8];
-	size_t na, nb, i, x, y;
 	char f[FIELD_LEN], q[QUOTE_LEN];
+	size_t na, i;
 
 	na = reserved_names(mj, a);
 	for (i = 0; i < j; i++) {
 		if (!metric_named(&mv[i]) || !strcmp(mv[i].name, mj->name))
 			continue;
-		nb = reserved_names(&mv[i], b);
-		for (x = 0; x < na; x++) {
-			for (y = 0; y < nb; y++) {
-				if (!ref_eq(&a[x], &b[y]))
-					continue;
-				snprintf(f, sizeof(f), "metrics[%zu].name", j);
-				diag(c, mark_of(n), f,
-				     "name \"%s%s%.*s%s\" collides with a name reserved by metrics[%zu] (%s %s)",
-				     c->ns_ok ? c->spec->namespace_ : "", c->ns_ok ? "_" : "",
-				     (int)a[x].len, a[x].base, a[x].suffix, i,
-				     spec_metric_type__name(mv[i].type), quote(q, mv[i].name));
-				return;
-			}
-		}
+		r = shared_name(a, na, b, reserved_names(&mv[i], b));
+		if (!r)
+			continue;
+		snprintf(f, sizeof(f), "metrics[%zu].name", j);
+		diag(c, mark_of(n), f,
+		     "name \"%s%s%.*s%s\" collides with a name reserved by metrics[%zu] (%s %s)",
+		     c->ns_ok ? c->spec->namespace_ : "", c->ns_ok ? "_" : "",
+		     (int)r->len, r->base, r->suffix, i,
+		     spec_metric_type__name(mv[i].type), quote(q, mv[i].name));
+		return;
 	}
 }
 
@@ -1941,6 +1984,10 @@ static int check_ref(const char *id, size_t len, size_t off, void *arg)
 		return 0;
 	if (series_defined(spec, id + nslen + 1, len - nslen - 1))
 		return 0;
+	if (diags_full(r->c)) {
+		r->c->nr_errors++;	/* counted, not shown: skip the hints */
+		return 0;
+	}
 	name = strndup(id, len);
 	if (!name) {
 		r->c->oom = true;
@@ -2088,9 +2135,9 @@ static void parse_global_budget(struct ctx *c, const yaml_node_t *n)
 static void parse_root(struct ctx *c, const yaml_node_t *root)
 {
 	struct slot s[R_NR] = {
-		[R_VERSION] = { "version" }, [R_NAMESPACE] = { "namespace" },
-		[R_GLOBAL] = { "global_budget" }, [R_TARGETS] = { "targets" },
-		[R_METRICS] = { "metrics" },
+		[R_VERSION] = { .key = "version" }, [R_NAMESPACE] = { .key = "namespace" },
+		[R_GLOBAL] = { .key = "global_budget" }, [R_TARGETS] = { .key = "targets" },
+		[R_METRICS] = { .key = "metrics" },
 	};
 	char d[DESC_LEN];
 

@@ -144,7 +144,10 @@ int spec__promql_for_each_ident(const char *expr,
 			while (expr[i] && expr[i] != '\n')
 				i++;
 		} else if (isdigit((unsigned char)ch) ||
-			   (ch == '.' && isdigit((unsigned char)expr[i + 1]))) {
+			   ((ch == '.' || ch == ':') &&
+			    isdigit((unsigned char)expr[i + 1]))) {
+			/* ":30s" is a subquery step, not a rule name */
+			i += !isdigit((unsigned char)ch);
 			/* numbers, durations (5m, 1h30m), hex, exponents */
 			while (is_ident_char(expr[i]) || expr[i] == '.')
 				i++;

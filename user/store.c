@@ -52,6 +52,10 @@ int store__init(struct store *st, const struct spec *spec)
 		sm->id = emitd_metric_id(sm->full_name);
 		sm->kind = emitd_kind__from_spec(sm->spec->type);
 		sm->value_type = metric_value_type(sm->spec);
+		if (!sm->spec->nr_labels) {
+			sm->fixed = true;
+			sm->slot = st->nr_fixed[sm->kind]++;
+		}
 		for (j = 0; j < i; j++) {
 			if (st->metrics[j].id != sm->id)
 				continue;

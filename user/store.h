@@ -37,6 +37,8 @@ struct store_metric {
 	uint32_t id;
 	enum emitd_kind kind;
 	enum spec_val_type value_type;
+	bool fixed;			/* no labels: a per-CPU array slot in the kernel */
+	uint32_t slot;			/* its index in the kind's *_fixed map */
 	struct series **series;		/* sorted by label values when published */
 	size_t nr_series;
 	size_t cap_series;
@@ -46,6 +48,7 @@ struct store_metric {
 struct store {
 	struct store_metric *metrics;
 	size_t nr_metrics;
+	uint32_t nr_fixed[EMITD_KIND_NORMALIZATION + 1];	/* fixed slots per kind */
 	void *index;			/* tsearch root: series by key */
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
 };

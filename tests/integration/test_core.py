@@ -138,9 +138,11 @@ def test_bpftool_dump_shows_field_names(agent_factory):
     run_demo("--events", "10", "--rate", "0")
     drained(a, "demo_request_latency_us_count", 10)
     for mp, fields in (("counters", ("metric_id", "labels", "value")),
-                       ("hists", ("count", "sum", "slots")),
-                       ("gauges", ("raw", "ktime_ns")),
-                       ("norms", ("events", "zeroed"))):
+                       ("hists_fixed", ("count", "sum", "slots")),
+                       ("gauges", ("metric_id", "raw", "ktime_ns")),
+                       ("gauges_fixed", ("raw", "ktime_ns", "updates")),
+                       ("norms", ("metric_id", "events", "zeroed")),
+                       ("fixed_ids", ())):
         path = os.path.join(a.pin_root, mp)
         st = os.stat(path)
         assert st.st_mode & 0o777 == 0o600, f"{path} mode {oct(st.st_mode)}"

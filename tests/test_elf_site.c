@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Probe sites: instruction classification, USDT operand decoding, and the
+ * lookup of a symbol and of USDT notes in this very test binary.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "elf_site.h"
+#include "emitd_probe.h"
+
+EMITD_PROBE_FUNC long test_site_func(long a, long b)
+{
+	return a * 31 + b;
+}
+
+/* Two sites of one probe: the loop body is emitted twice by the branches. */
+EMITD_PROBE_FUNC void test_site_usdt(long v, int which)
+{
+	if (which)
+		EMITD_PROBE2(emitd_test, hit, v, which);
+	else
+		EMITD_PROBE2(emitd_test, hit, v + 1, which);
+}
+
+static void test_classify_site_kinds(void **state)
+{
+	static const uint8_t nop5[] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
+	static const uint8_t nop5_other_disp[] = { 0x0f, 0x1f, 0x44, 0x00, 0x08 };
+	static const uint8_t nop1[] = { 0x90 };
+	static const uint8_t push_rbp[] = { 0x55 };
+	static const uint8_t push_r12[] = { 0x41, 0x54 };
+	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
+	static const uint8_t mov[] = { 0x48, 0x89, 0xf8 };
+	static const uint8_t movsd[] = { 0xf2, 0x0f, 0x10, 0x15 };
+
+	(void)state;
+	assert_int_equal(site_kind__classify(nop5, sizeof(nop5)), SITE_NOP5);
+	assert_int_equal(site_kind__classify(nop5_other_disp, 5), SITE_EMULATED);
+	assert_int_equal(site_kind__classify(nop1, 1), SITE_EMULATED);
+	assert_int_equal(site_kind__classify(push_rbp, 1), SITE_EMULATED);
+	assert_int_equal(site_kind__classify(push_r12, 2), SITE_EMULATED);
+	assert_int_equal(site_kind__classify(endbr64, 4), SITE_SINGLE_STEP);
+	assert_int_equal(site_kind__classify(mov, 3), SITE_SINGLE_STEP);
+	assert_int_equal(site_kind__classify(movsd, 4), SITE_SINGLE_STEP);
+	assert_int_equal(site_kind__classify(nop5, 0), SITE_UNKNOWN);
+	assert_string_equal(site_kind__name(SITE_NOP5), "nop5");
+	assert_string_equal(site_kind__name(SITE_SINGLE_STEP), "single-step");
+}
+
+static void test_usdt_operands(void **state)
+{
+	struct emitd_arg_loc l[EMITD_MAX_ARGS];
+
+	(void)state;
+	assert_int_equal(usdt_args__parse("-4@%edi 8@%rsi", l, EMITD_MAX_ARGS), 2);
+	assert_int_equal(l[0].kind, EMITD_LOC_REG);
+	assert_int_equal(l[0].reg, EMITD_REG_DI);
+	assert_int_equal(l[0].size, -4);
+	assert_int_equal(l[1].reg, EMITD_REG_SI);
+	assert_int_equal(l[1].size, 8);
+
+	assert_int_equal(usdt_args__parse("8@-16(%rbp) -2@(%r12) 1@$-7 8@%r15d", l,
+					  EMITD_MAX_ARGS), 4);
+	assert_int_equal(l[0].kind, EMITD_LOC_REG_DEREF);
+	assert_int_equal(l[0].reg, EMITD_REG_BP);
+	assert_int_equal(l[0].off, -16);
+	assert_int_equal(l[1].kind, EMITD_LOC_REG_DEREF);
+	assert_int_equal(l[1].reg, EMITD_REG_R12);
+	assert_int_equal(l[1].off, 0);
+	assert_int_equal(l[2].kind, EMITD_LOC_CONST);
+	assert_int_equal(l[2].imm, -7);
+	assert_int_equal(l[3].reg, EMITD_REG_R15);
+
+	assert_int_equal(usdt_args__parse("", l, EMITD_MAX_ARGS), 0);
+	assert_int_equal(usdt_args__parse("8@%xmm0", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8@(%rax,%rbx,2)", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("3@%rax", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8%rax", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8@$", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8@%ah", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8@%rax 8@%rax", l, 1), -E2BIG);
+}
+
+static void test_find_symbol_in_self(void **state)
+{
+	struct elf_site site;
+
+	(void)state;
+	assert_int_equal(elf_site__find_symbol("/proc/self/exe", "test_site_func", &site), 0);
+	assert_true(site.file_offset > 0);
+	assert_int_equal(site.nr_args, 6);
+	assert_int_equal(site.args[0].reg, EMITD_REG_DI);
+	assert_int_equal(site.args[5].reg, EMITD_REG_R9);
+	assert_int_equal(elf_site__find_symbol("/proc/self/exe", "no_such_symbol_xyz", &site),
+			 -ENOENT);
+	assert_int_equal(elf_site__find_symbol("/proc/self/cmdline", "main", &site), -ENOEXEC);
+	assert_int_equal(elf_site__find_symbol("/nonexistent/binary", "main", &site), -ENOENT);
+}
+
+static void test_find_usdt_sites_in_self(void **state)
+{
+	struct elf_site *sites = NULL;
+	int n, i;
+
+	(void)state;
+	n = elf_site__find_usdt("/proc/self/exe", "emitd_test", "hit", &sites);
+	assert_int_equal(n, 2);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(sites[i].kind, SITE_NOP5);
+		assert_int_equal(sites[i].nr_args, 2);
+		assert_int_equal(sites[i].sema_offset, 0);
+	}
+	assert_true(sites[0].file_offset != sites[1].file_offset);
+	free(sites);
+	assert_int_equal(elf_site__find_usdt("/proc/self/exe", "emitd_test", "miss", &sites),
+			 -ENOENT);
+	assert_null(sites);
+	test_site_usdt(test_site_func(1, 2), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify_site_kinds),
+		cmocka_unit_test(test_usdt_operands),
+		cmocka_unit_test(test_find_symbol_in_self),
+		cmocka_unit_test(test_find_usdt_sites_in_self),
+	};
+
+	return cmocka_run_group_tests_name("elf_site", tests, NULL, NULL);
+}

@@ -1,0 +1,760 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Unit tests for user/spec.c and user/spec_lint.c. Run from the repo root:
+ * the bad-spec corpus is read from tests/spec_bad/, and spec/demo.yml is
+ * checked when it exists.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "spec.h"
+
+#define CORPUS_DIR	"tests/spec_bad"
+#define EXPECT_TAG	"# expect: "
+#define MAX_EXPECT	16
+
+static const char demo_yml[] =
+	"version: 1\n"
+	"namespace: demo\n"
+	"global_budget: 1024\n"
+	"targets:\n"
+	"  - name: demo\n"
+	"    binary: build/demo-target\n"
+	"metrics:\n"
+	"  - name: requests_total\n"
+	"    type: counter\n"
+	"    help: Requests handled, by route.\n"
+	"    family: http\n"
+	"    labels: [route]\n"
+	"    budget: 64\n"
+	"    probe:\n"
+	"      target: demo\n"
+	"      uprobe: handle_request\n"
+	"      labels: { route: { arg: 0, as: string } }\n"
+	"    panels:\n"
+	"      - { title: Requests per second by route, promql: 'sum by (route) (rate(demo_requests_total[5m]))' }\n"
+	"    alerts:\n"
+	"      - { alert: DemoNoRequests, expr: 'sum(rate(demo_requests_total[10m])) == 0', for: 10m, severity: warning, summary: No requests for 10 minutes }\n"
+	"  - name: request_latency_us\n"
+	"    type: histogram\n"
+	"    help: Request latency in microseconds.\n"
+	"    unit: us\n"
+	"    family: http\n"
+	"    probe: { target: demo, usdt: 'demo:request_done', value: { arg: 1 } }\n"
+	"    buckets: { exp2: { min: 1, max: 1048576 } }\n"
+	"  - name: payload_ratio\n"
+	"    type: histogram\n"
+	"    help: Compressed over raw payload size.\n"
+	"    unit: ratio\n"
+	"    family: http\n"
+	"    probe: { target: demo, usdt: 'demo:payload', value: { arg: 0, deref: f64 } }\n"
+	"    buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 1]\n"
+	"  - name: queue_depth\n"
+	"    type: gauge\n"
+	"    help: Work items waiting in the queue.\n"
+	"    family: queue\n"
+	"    probe: { target: demo, usdt: 'demo:queue_depth', value: { arg: 0 } }\n"
+	"  - name: sensor_value\n"
+	"    type: gauge\n"
+	"    help: Sensor readings, by sensor id.\n"
+	"    family: sensors\n"
+	"    labels: [sensor]\n"
+	"    signal: true\n"
+	"    probe:\n"
+	"      target: demo\n"
+	"      usdt: 'demo:sensor'\n"
+	"      value: { arg: 1, deref: f64 }\n"
+	"      labels: { sensor: { arg: 0 } }\n"
+	"  - name: trigger_normalization\n"
+	"    type: normalization\n"
+	"    help: Fractional-budget renormalizations, by context.\n"
+	"    family: trigger\n"
+	"    labels: [context]\n"
+	"    probe:\n"
+	"      target: demo\n"
+	"      uprobe: drop_rounding_noise\n"
+	"      before: { arg: 0, deref: f64 }\n"
+	"      after: { arg: 1, deref: f64 }\n"
+	"      labels: { context: { arg: 2, as: string } }\n";
+
+/* A valid spec whose only histogram takes its buckets from @buckets. */
+static int load_hist(const char *buckets, struct spec **out, struct spec_diags *d)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf),
+		 "version: 1\n"
+		 "namespace: t\n"
+		 "targets: [{ name: t, pid: 1 }]\n"
+		 "metrics:\n"
+		 "  - name: h\n"
+		 "    type: histogram\n"
+		 "    help: H.\n"
+		 "    probe: { target: t, usdt: 'p:h', value: { arg: 0 } }\n"
+		 "    buckets: %s\n", buckets);
+	return spec__load_buf("hist.yml", buf, strlen(buf), out, d);
+}
+
+static void assert_src(const struct spec_src *s, enum spec_src_kind kind,
+		       unsigned int arg, enum spec_val_type type)
+{
+	assert_int_equal(s->kind, kind);
+	assert_int_equal(s->arg, arg);
+	assert_int_equal(s->type, type);
+	assert_int_equal(s->offset, 0);
+}
+
+static void check_demo_top(const struct spec *s)
+{
+	assert_int_equal(s->version, 1);
+	assert_string_equal(s->namespace_, "demo");
+	assert_int_equal(s->global_budget, 1024);
+	assert_int_equal(s->nr_targets, 1);
+	assert_string_equal(s->targets[0].name, "demo");
+	assert_string_equal(s->targets[0].binary, "build/demo-target");
+	assert_int_equal(s->targets[0].pid, 0);
+	assert_int_equal(s->targets[0].mark.line, 5);
+	assert_int_equal(s->targets[0].binary_mark.line, 6);
+	assert_int_equal(s->targets[0].binary_mark.col, 13);
+	assert_ptr_equal(spec__find_target(s, "demo"), &s->targets[0]);
+	assert_null(spec__find_target(s, "nope"));
+	assert_int_equal(s->nr_metrics, 6);
+}
+
+static void check_demo_counter(const struct spec *s)
+{
+	const struct spec_metric *m = &s->metrics[0];
+	char *full = spec_metric__full_name(s, m);
+
+	assert_string_equal(full, "demo_requests_total");
+	free(full);
+	assert_int_equal(m->type, SPEC_COUNTER);
+	assert_string_equal(spec_metric_type__name(m->type), "counter");
+	assert_string_equal(m->help, "Requests handled, by route.");
+	assert_null(m->unit);
+	assert_string_equal(m->family, "http");
+	assert_int_equal(m->budget, 64);
+	assert_false(m->hot);
+	assert_false(m->signal);
+	assert_int_equal(m->nr_labels, 1);
+	assert_string_equal(m->labels[0].name, "route");
+	assert_src(&m->labels[0].src, SPEC_SRC_STRING, 0, SPEC_VAL_S64);
+	assert_string_equal(m->probe.target, "demo");
+	assert_int_equal(m->probe.kind, SPEC_PROBE_UPROBE);
+	assert_string_equal(m->probe.symbol, "handle_request");
+	assert_null(m->probe.provider);
+	assert_int_equal(m->probe.value.kind, SPEC_SRC_NONE);
+	assert_int_equal(m->probe.site_mark.line, 16);
+	assert_int_equal(m->probe.site_mark.col, 15);
+	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_NONE);
+	assert_int_equal(m->nr_panels, 1);
+	assert_string_equal(m->panels[0].title, "Requests per second by route");
+	assert_string_equal(m->panels[0].promql,
+			    "sum by (route) (rate(demo_requests_total[5m]))");
+	assert_null(m->panels[0].unit);
+	assert_string_equal(m->panels[0].panel_type, "timeseries");
+	assert_int_equal(m->nr_alerts, 1);
+	assert_string_equal(m->alerts[0].alert, "DemoNoRequests");
+	assert_string_equal(m->alerts[0].for_, "10m");
+	assert_string_equal(m->alerts[0].severity, "warning");
+	assert_string_equal(m->alerts[0].summary, "No requests for 10 minutes");
+}
+
+static void check_demo_histograms(const struct spec *s)
+{
+	const struct spec_metric *m = &s->metrics[1];
+	static const double ratio[] = { 0.1, 0.25, 0.5, 0.75, 0.9, 1 };
+	size_t i;
+
+	assert_int_equal(m->type, SPEC_HISTOGRAM);
+	assert_string_equal(m->unit, "us");
+	assert_int_equal(m->budget, SPEC_DEFAULT_BUDGET);
+	assert_int_equal(m->probe.kind, SPEC_PROBE_USDT);
+	assert_string_equal(m->probe.provider, "demo");
+	assert_string_equal(m->probe.name, "request_done");
+	assert_null(m->probe.symbol);
+	assert_src(&m->probe.value, SPEC_SRC_ARG, 1, SPEC_VAL_S64);
+	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_EXP2);
+	assert_int_equal(m->buckets.nr_bounds, 21);
+	for (i = 0; i < 21; i++)
+		assert_true(m->buckets.bounds[i] == (double)(1u << i));
+
+	m = &s->metrics[2];
+	assert_string_equal(m->name, "payload_ratio");
+	assert_src(&m->probe.value, SPEC_SRC_DEREF, 0, SPEC_VAL_F64);
+	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_EXPLICIT);
+	assert_int_equal(m->buckets.nr_bounds, 6);
+	for (i = 0; i < 6; i++)
+		assert_true(m->buckets.bounds[i] == ratio[i]);
+}
+
+static void check_demo_rest(const struct spec *s)
+{
+	const struct spec_metric *m = &s->metrics[3];
+
+	assert_int_equal(m->type, SPEC_GAUGE);
+	assert_string_equal(m->family, "queue");
+	assert_int_equal(m->nr_labels, 0);
+	assert_src(&m->probe.value, SPEC_SRC_ARG, 0, SPEC_VAL_S64);
+
+	m = &s->metrics[4];
+	assert_true(m->signal);
+	assert_src(&m->probe.value, SPEC_SRC_DEREF, 1, SPEC_VAL_F64);
+	assert_string_equal(m->labels[0].name, "sensor");
+	assert_src(&m->labels[0].src, SPEC_SRC_ARG, 0, SPEC_VAL_S64);
+
+	m = &s->metrics[5];
+	assert_int_equal(m->type, SPEC_NORMALIZATION);
+	assert_int_equal(m->probe.kind, SPEC_PROBE_UPROBE);
+	assert_string_equal(m->probe.symbol, "drop_rounding_noise");
+	assert_int_equal(m->probe.value.kind, SPEC_SRC_NONE);
+	assert_src(&m->probe.before, SPEC_SRC_DEREF, 0, SPEC_VAL_F64);
+	assert_src(&m->probe.after, SPEC_SRC_DEREF, 1, SPEC_VAL_F64);
+	assert_string_equal(m->labels[0].name, "context");
+	assert_src(&m->labels[0].src, SPEC_SRC_STRING, 2, SPEC_VAL_S64);
+	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_NONE);
+}
+
+static void test_demo_spec(void **state)
+{
+	struct spec_diags d = { 0 };
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("demo.yml", demo_yml, strlen(demo_yml), &s, &d), 0);
+	assert_int_equal(d.nr, 0);
+	assert_non_null(s);
+	assert_string_equal(s->path, "demo.yml");
+	check_demo_top(s);
+	check_demo_counter(s);
+	check_demo_histograms(s);
+	check_demo_rest(s);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+/* The lead's spec/demo.yml, once committed, must lint clean. */
+static void test_demo_file(void **state)
+{
+	struct spec_diags d = { 0 };
+	struct spec *s;
+	int err;
+
+	(void)state;
+	if (access("spec/demo.yml", R_OK)) {
+		print_message("spec/demo.yml not present yet, skipped\n");
+		skip();
+	}
+	err = spec__load("spec/demo.yml", &s, &d);
+	spec_diags__print(&d, "spec/demo.yml", stderr);
+	assert_int_equal(err, 0);
+	assert_int_equal(d.nr, 0);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+static void test_defaults(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, pid: 4242 }]\n"
+		"metrics:\n"
+		"  - { name: hits_total, type: counter, help: Hits., hot: true,\n"
+		"      probe: { target: t, uprobe: f, value: { arg: 5, as: u64 } } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("d.yml", y, strlen(y), &s, &d), 0);
+	assert_int_equal(s->global_budget, SPEC_DEFAULT_GLOBAL_BUDGET);
+	assert_null(s->targets[0].binary);
+	assert_int_equal(s->targets[0].pid, 4242);
+	assert_int_equal(s->metrics[0].budget, SPEC_DEFAULT_BUDGET);
+	assert_string_equal(s->metrics[0].family, "default");
+	assert_true(s->metrics[0].hot);
+	assert_src(&s->metrics[0].probe.value, SPEC_SRC_ARG, 5, SPEC_VAL_U64);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+static void test_deref_offset(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: g, type: gauge, help: G.,\n"
+		"      probe: { target: t, usdt: 'p:g', value: { arg: 11, deref: u64, offset: 0x10 } } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("o.yml", y, strlen(y), &s, &d), 0);
+	assert_int_equal(s->metrics[0].probe.value.kind, SPEC_SRC_DEREF);
+	assert_int_equal(s->metrics[0].probe.value.arg, 11);
+	assert_int_equal(s->metrics[0].probe.value.type, SPEC_VAL_U64);
+	assert_int_equal(s->metrics[0].probe.value.offset, 16);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+static void test_exp2_bounds(void **state)
+{
+	struct spec_diags d = { 0 };
+	struct spec_buckets *b;
+	struct spec *s;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(load_hist("{ exp2: { min: 4, max: 64 } }", &s, &d), 0);
+	b = &s->metrics[0].buckets;
+	assert_int_equal(b->kind, SPEC_BUCKETS_EXP2);
+	assert_int_equal(b->nr_bounds, 5);
+	for (i = 0; i < 5; i++)
+		assert_true(b->bounds[i] == 4.0 * (1 << i));
+	spec__free(s);
+
+	/* the widest range that fits: 2^0 .. 2^61 */
+	assert_int_equal(load_hist("{ exp2: { min: 1, max: 2305843009213693952 } }", &s, &d), 0);
+	b = &s->metrics[0].buckets;
+	assert_int_equal(b->nr_bounds, SPEC_MAX_BOUNDS);
+	assert_true(b->bounds[SPEC_MAX_BOUNDS - 1] == ldexp(1, 61));
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+static void test_linear_bounds(void **state)
+{
+	static const double want[] = { -1, -0.5, 0, 0.5, 1 };
+	struct spec_diags d = { 0 };
+	struct spec_buckets *b;
+	struct spec *s;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(load_hist("{ linear: { start: -1, width: 0.5, count: 5 } }", &s, &d), 0);
+	b = &s->metrics[0].buckets;
+	assert_int_equal(b->kind, SPEC_BUCKETS_LINEAR);
+	assert_int_equal(b->nr_bounds, 5);
+	for (i = 0; i < 5; i++)
+		assert_true(b->bounds[i] == want[i]);
+	spec__free(s);
+
+	assert_int_equal(load_hist("{ linear: { start: 0, width: 10, count: 1 } }", &s, &d), 0);
+	assert_int_equal(s->metrics[0].buckets.nr_bounds, 1);
+	assert_true(s->metrics[0].buckets.bounds[0] == 0);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+static void test_explicit_bounds(void **state)
+{
+	static const double want[] = { -2.5, 0, 1e-3, 7, 1.5e6 };
+	struct spec_diags d = { 0 };
+	struct spec_buckets *b;
+	struct spec *s;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(load_hist("\n      - -2.5\n      - 0\n      - 1e-3\n"
+				   "      - 7\n      - 1.5e+6\n", &s, &d), 0);
+	b = &s->metrics[0].buckets;
+	assert_int_equal(b->kind, SPEC_BUCKETS_EXPLICIT);
+	assert_int_equal(b->nr_bounds, 5);
+	for (i = 0; i < 5; i++)
+		assert_true(b->bounds[i] == want[i]);
+	spec__free(s);
+
+	assert_int_equal(load_hist("[42]", &s, &d), 0);
+	assert_int_equal(s->metrics[0].buckets.nr_bounds, 1);
+	assert_true(s->metrics[0].buckets.bounds[0] == 42);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+/* "line:col: field: message", as in the corpus' expect lines. */
+static void format_diag(const struct spec_diag *dg, char *buf, size_t size)
+{
+	if (dg->field && *dg->field)
+		snprintf(buf, size, "%u:%u: %s: %s", dg->mark.line, dg->mark.col,
+			 dg->field, dg->msg);
+	else
+		snprintf(buf, size, "%u:%u: %s", dg->mark.line, dg->mark.col, dg->msg);
+}
+
+static size_t read_expects(const char *path, char expect[][512])
+{
+	char line[512];
+	size_t nr = 0;
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) && nr < MAX_EXPECT) {
+		if (strncmp(line, EXPECT_TAG, strlen(EXPECT_TAG)))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		strcpy(expect[nr++], line + strlen(EXPECT_TAG));
+	}
+	fclose(f);
+	return nr;
+}
+
+/* Returns whether @path produced exactly its expected diagnostics. */
+static bool check_corpus_file(const char *path)
+{
+	char expect[MAX_EXPECT][512], got[1024];
+	struct spec_diags d = { 0 };
+	struct spec *s = NULL;
+	size_t nr = read_expects(path, expect), i;
+	bool ok = nr > 0;
+	int err;
+
+	err = spec__load(path, &s, &d);
+	if (err != -EINVAL || s) {
+		print_error("%s: spec__load returned %d, want -EINVAL\n", path, err);
+		ok = false;
+	}
+	if (d.nr != nr) {
+		print_error("%s: %zu diagnostics, want %zu\n", path, d.nr, nr);
+		ok = false;
+	}
+	for (i = 0; i < d.nr || i < nr; i++) {
+		if (i < d.nr)
+			format_diag(&d.v[i], got, sizeof(got));
+		if (i < d.nr && i < nr && !strcmp(got, expect[i]))
+			continue;
+		print_error("%s:\n  got:  %s\n  want: %s\n", path,
+			    i < d.nr ? got : "(none)", i < nr ? expect[i] : "(none)");
+		ok = false;
+	}
+	spec__free(s);
+	spec_diags__free(&d);
+	return ok;
+}
+
+static void test_bad_corpus(void **state)
+{
+	char path[512];
+	struct dirent *e;
+	size_t files = 0, failed = 0, len;
+	DIR *dir;
+
+	(void)state;
+	dir = opendir(CORPUS_DIR);
+	assert_non_null(dir);
+	while ((e = readdir(dir))) {
+		len = strlen(e->d_name);
+		if (len < 5 || strcmp(e->d_name + len - 4, ".yml"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, e->d_name);
+		files++;
+		failed += !check_corpus_file(path);
+	}
+	closedir(dir);
+	print_message("%zu corpus files, %zu failed\n", files, failed);
+	assert_true(files >= 25);
+	assert_int_equal(failed, 0);
+}
+
+static void test_io_errors(void **state)
+{
+	struct spec_diags d = { 0 };
+	struct spec *s = (struct spec *)1;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(spec__load("tests/spec_bad/no-such-file.yml", &s, &d), -ENOENT);
+	assert_null(s);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.nr_errors, 1);
+	assert_int_equal(d.v[0].mark.line, 0);
+	assert_string_equal(d.v[0].msg, "cannot open: No such file or directory");
+
+	assert_int_equal(spec__load("tests", &s, &d), -EISDIR);
+	assert_int_equal(d.nr, 2);
+
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	spec_diags__print(&d, "x.yml", f);
+	fclose(f);
+	assert_string_equal(out, "x.yml: error: cannot open: No such file or directory\n"
+				 "x.yml: error: cannot read: Is a directory\n");
+	free(out);
+	spec_diags__free(&d);
+	assert_int_equal(d.nr, 0);
+	assert_null(d.v);
+}
+
+static void test_print_format(void **state)
+{
+	static const char y[] = "version: 1\nnamespace: n\ntargets: []\nmetrics: {}\n";
+	struct spec_diags d = { 0 };
+	struct spec *s;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("p.yml", y, strlen(y), &s, &d), -EINVAL);
+	f = open_memstream(&out, &len);
+	spec_diags__print(&d, "p.yml", f);
+	fclose(f);
+	assert_string_equal(out,
+		"p.yml:3:10: error: targets: must list at least one target\n"
+		"p.yml:4:10: error: metrics: expected a list of metrics, got a mapping\n");
+	free(out);
+	spec_diags__free(&d);
+}
+
+/* Errors are capped; the rest are counted in a last line. */
+static void test_diag_cap(void **state)
+{
+	struct spec_diags d = { 0 };
+	struct spec *s;
+	size_t len = 0, i;
+	char *buf = malloc(64 * 1024);
+
+	(void)state;
+	assert_non_null(buf);
+	len += sprintf(buf, "version: 1\nnamespace: n\n");
+	for (i = 0; i < 250; i++)
+		len += sprintf(buf + len, "bad%zu: 1\n", i);
+	assert_int_equal(spec__load_buf("cap.yml", buf, len, &s, &d), -EINVAL);
+	assert_int_equal(d.nr, SPEC_MAX_DIAGS + 1);
+	assert_int_equal(d.v[SPEC_MAX_DIAGS].mark.line, 0);
+	/* 250 unknown keys + targets and metrics missing */
+	assert_string_equal(d.v[SPEC_MAX_DIAGS].msg, "152 more errors not shown");
+	/* the first 100 found are kept, then sorted by position */
+	assert_int_equal(d.v[0].mark.line, 3);
+	assert_string_equal(d.v[0].msg, "unknown key \"bad0\" (expected version, namespace, global_budget, targets or metrics)");
+	assert_int_equal(d.v[SPEC_MAX_DIAGS - 1].mark.line, 102);
+	spec_diags__free(&d);
+	free(buf);
+}
+
+static void expect_rejected(const char *what, const char *buf, size_t len)
+{
+	struct spec_diags d = { 0 };
+	struct spec *s = NULL;
+	int err;
+
+	err = spec__load_buf(what, buf, len, &s, &d);
+	if (err >= 0 || s || !d.nr)
+		print_error("%s: err %d, spec %p, %zu diags\n", what, err, (void *)s, d.nr);
+	assert_true(err < 0);
+	assert_null(s);
+	assert_true(d.nr >= 1);
+	assert_true(d.nr <= SPEC_MAX_DIAGS + 1);
+	spec_diags__free(&d);
+}
+
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+	size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
+	char *buf = malloc(hl + ul * n + tl + 1), *p;
+
+	assert_non_null(buf);
+	memcpy(buf, head, hl);
+	for (i = 0, p = buf + hl; i < n; i++, p += ul)
+		memcpy(p, unit, ul);
+	memcpy(p, tail, tl + 1);
+	return buf;
+}
+
+static void test_hostile_nesting(void **state)
+{
+	char *open_, *close_, *buf;
+
+	(void)state;
+	open_ = repeat("version: 1\nnamespace: n\nmetrics: ", "[", 200000, "");
+	close_ = repeat(open_, "]", 200000, "\n");
+	expect_rejected("deep flow", close_, strlen(close_));
+	free(open_);
+	free(close_);
+
+	buf = repeat("version: 1\nmetrics: ", "{a: ", 50000, "");
+	expect_rejected("deep unclosed", buf, strlen(buf));
+	free(buf);
+
+	buf = repeat("version: 1\nmetrics:\n", "- ", 100000, "x\n");
+	expect_rejected("deep block", buf, strlen(buf));
+	free(buf);
+}
+
+static void test_hostile_size(void **state)
+{
+	char *buf;
+
+	(void)state;
+	buf = repeat("version: 1\nnamespace: n\n", "k", 900000, ": 1\n");
+	expect_rejected("huge key", buf, strlen(buf));
+	free(buf);
+
+	buf = repeat("version: 1\nnamespace: n\nmetrics:\n  - help: ", "h", 900000, "\n");
+	expect_rejected("huge help", buf, strlen(buf));
+	free(buf);
+
+	buf = repeat("version: 1\nnamespace: n\ntargets: [", "1,", 450000, "]\n");
+	expect_rejected("wide sequence", buf, strlen(buf));
+	free(buf);
+
+	buf = repeat("version: 1\nnamespace: n\nmetrics: [{panels: [{promql: '",
+		     "n_x ", 200000, "'}]}]\n");
+	expect_rejected("many references", buf, strlen(buf));
+	free(buf);
+
+	buf = repeat("", "#", SPEC_MAX_FILE_SIZE + 1, "");
+	expect_rejected("over the size limit", buf, strlen(buf));
+	free(buf);
+}
+
+static void test_hostile_content(void **state)
+{
+	static const char nul[] = "version: 1\nnamespace: \"a\\0b\"\n\0\0\0";
+	static const char cycle[] =
+		"version: 1\nnamespace: n\ntargets: &t [*t]\nmetrics: &m [*m, *m]\n";
+	static const char bomb[] =
+		"version: 1\nnamespace: n\n"
+		"a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		"targets: *d\nmetrics: [{ labels: *d, buckets: *d, panels: *d, probe: *d }]\n";
+	static const char anchors[] =
+		"version: 1\nnamespace: n\ntargets: [&x {name: a, pid: 1}]\n"
+		"metrics: [{name: a_total, type: counter, help: &h H, probe: {target: a, uprobe: *h}},\n"
+		"          {name: *h, type: *h, help: *h, probe: *x}]\n";
+	char buf[4096];
+	unsigned int seed, i;
+
+	(void)state;
+	expect_rejected("nul", nul, sizeof(nul) - 1);
+	expect_rejected("cycle", cycle, strlen(cycle));
+	expect_rejected("bomb", bomb, strlen(bomb));
+	expect_rejected("anchors", anchors, strlen(anchors));
+	expect_rejected("empty buffer", "", 0);
+	expect_rejected("only a document marker", "---\n", 4);
+	expect_rejected("scalar", "hello", 5);
+	expect_rejected("utf16 bom", "\xff\xfe\x00", 3);
+	for (seed = 1; seed <= 64; seed++) {
+		srandom(seed);
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = random() & 0xff;
+		expect_rejected("garbage", buf, sizeof(buf));
+		/* printable garbage gets further into the parser */
+		for (i = 0; i < sizeof(buf); i++)
+			buf[i] = "{}[],:- \n\t'\"&*!|>#%@`abc12"[random() % 27];
+		expect_rejected("yaml-ish garbage", buf, sizeof(buf));
+	}
+}
+
+static int collect_ident(const char *id, size_t len, size_t off, void *arg)
+{
+	char *out = arg;
+
+	sprintf(out + strlen(out), "%.*s@%zu ", (int)len, id, off);
+	return 0;
+}
+
+static void test_promql_idents(void **state)
+{
+	char out[512] = "";
+
+	(void)state;
+	spec__promql_for_each_ident(
+		"sum by (route) (rate(demo_x{a=\"demo_y\",b=~'q\\'z'}[5m:30s])) "
+		"/ 1e3 + 0x1f + .5 # demo_z\n+ demo:rule offset 1h30m", collect_ident, out);
+	assert_string_equal(out, "sum@0 by@4 route@8 rate@16 demo_x@21 a@28 b@39 "
+				 "demo:rule@89 offset@99 ");
+}
+
+static void test_durations(void **state)
+{
+	static const char *const good[] = {
+		"10m", "1h30m", "500ms", "0s", "1y2w3d4h5m6s7ms", "90s",
+	};
+	static const char *const bad[] = {
+		"", "10", "m", "1m1h", "10 m", "1.5h", "10mm", "1h1h", "-1m", "1ms5s",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(spec__valid_duration(good[i]));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(spec__valid_duration(bad[i]));
+}
+
+static void test_helpers(void **state)
+{
+	const char *const *sfx;
+
+	(void)state;
+	assert_int_equal(spec_metric_type__suffixes(SPEC_COUNTER, &sfx), 1);
+	assert_string_equal(sfx[0], "");
+	assert_int_equal(spec_metric_type__suffixes(SPEC_HISTOGRAM, &sfx), 3);
+	assert_string_equal(sfx[2], "_sum");
+	assert_int_equal(spec_metric_type__suffixes(SPEC_NORMALIZATION, &sfx), 5);
+	assert_string_equal(sfx[4], "_samples_total");
+	assert_int_equal(spec_metric_type__suffixes(0, &sfx), 0);
+	assert_int_equal(spec__edit_distance("hepl", "help"), 2);
+	assert_int_equal(spec__edit_distance("", "abc"), 3);
+	assert_int_equal(spec__edit_distance("kitten", "sitting"), 3);
+	assert_true(spec__valid_ident("_a1"));
+	assert_false(spec__valid_ident("1a"));
+	assert_false(spec__valid_ident(""));
+	assert_string_equal(spec_metric_type__name(0), "unknown");
+}
+
+/* A second load appends to the same diags and is judged on its own. */
+static void test_diags_accumulate(void **state)
+{
+	struct spec_diags d = { 0 };
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("a", "x: 1\n", 5, &s, &d), -EINVAL);
+	assert_int_equal(d.nr, 5);
+	assert_int_equal(spec__load_buf("b", demo_yml, strlen(demo_yml), &s, &d), 0);
+	assert_int_equal(d.nr, 5);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_demo_spec),
+		cmocka_unit_test(test_demo_file),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_deref_offset),
+		cmocka_unit_test(test_exp2_bounds),
+		cmocka_unit_test(test_linear_bounds),
+		cmocka_unit_test(test_explicit_bounds),
+		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_io_errors),
+		cmocka_unit_test(test_print_format),
+		cmocka_unit_test(test_diag_cap),
+		cmocka_unit_test(test_hostile_nesting),
+		cmocka_unit_test(test_hostile_size),
+		cmocka_unit_test(test_hostile_content),
+		cmocka_unit_test(test_promql_idents),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_diags_accumulate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
