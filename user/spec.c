@@ -989,6 +989,9 @@ static void parse_probe_value(struct ctx *c, const yaml_node_t *n,
 		     "not allowed for normalization metrics (they read before and after)");
 	} else if (v) {
 		parse_src(c, v, f, SRC_VALUE, m->probe.kind, &m->probe.value);
+		if (m->type == SPEC_COUNTER && m->probe.value.type == SPEC_VAL_F64)
+			diag(c, mark_of(v), f,
+			     "a counter adds its increments in the kernel, which has no floating point: use an integer (u64 or s64) increment");
 	} else if (m->type == SPEC_GAUGE || m->type == SPEC_HISTOGRAM) {
 		snprintf(why, sizeof(why), "a %s needs a value",
 			 spec_metric_type__name(m->type));
