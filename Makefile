@@ -44,7 +44,7 @@ else
 endif
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all clean deps run test test-unit test-integration bench gen-check lint-specs
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
