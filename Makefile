@@ -14,13 +14,14 @@ VMLINUX		:= vmlinux/$(ARCH)/vmlinux.h
 CFLAGS		?= -O2 -g
 CFLAGS		+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
 INCLUDES	:= -I$(OUTPUT) -Iinclude -Iuser
-LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcrypto -lpthread -lm
+LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		   -I$(dir $(VMLINUX)) -Iinclude \
 		   -I/usr/include/$(shell $(CC) -dumpmachine)
 
 DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 		   libcmocka-dev libyaml-dev libmicrohttpd-dev libjansson-dev libssl-dev \
+		   libcurl4-openssl-dev \
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
 		   curl bpftrace prometheus wrk binutils
 

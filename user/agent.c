@@ -40,6 +40,7 @@ struct agent {
 	pthread_mutex_t lock;		/* guards `cur` */
 	struct view *cur;
 	atomic_bool ready;
+	struct agent_signal *signal;
 };
 
 static void view__put(struct view *v)
@@ -75,6 +76,13 @@ static int http_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
 	err = expo_buf__append(out, b->data, b->len);
 	view__put(v);
 	return err;
+}
+
+static int http_snapshot(void *ctx, struct expo_buf *out)
+{
+	struct agent *a = ctx;
+
+	return agent_signal__snapshot(a->signal, out);
 }
 
 static bool http_ready(void *ctx)
@@ -241,6 +249,7 @@ static int render_view(struct agent *a, struct view *v)
 	add_map_metrics(&fb, &a->col);
 	add_kernel_stats(&fb, &a->col);
 	add_agent_metrics(&fb, a);
+	agent_signal__add_metrics(a->signal, &fb);
 	err = fb.err;
 	if (!err)
 		err = expo__render(&v->text, fb.fams, fb.nr_fams, EXPO_FMT_TEXT_004);
@@ -283,6 +292,45 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Sample the signal channels; compute on schedule over the last rendering. */
+static void agent__signal(struct agent *a, bool force)
+{
+	uint64_t t = (uint64_t)now_ms();
+	struct view *v;
+	int err;
+
+	agent_signal__sample(a->signal, &a->col.store, t);
+	if (!force && !agent_signal__due(a->signal, t))
+		return;
+	v = agent__get_view(a);
+	err = agent_signal__compute(a->signal, t, wall_ms(), v ? v->text.data : "",
+				    v ? v->text.len : 0);
+	view__put(v);
+	if (err)
+		log_warn("signal metrics: %s", strerror(-err));
+}
+
+/* One cycle: drain the maps, feed the signal channels, publish. */
+static int agent__cycle(struct agent *a, bool first)
+{
+	int err = collector__drain(&a->col);
+
+	if (err)
+		return err;
+	if (first)
+		err = agent__publish(a);
+	agent__signal(a, first);
+	return err ? err : agent__publish(a);
+}
+
 static int agent__loop(struct agent *a)
 {
 	double start = now_ms(), next = start + a->opts->interval_ms, t;
@@ -301,9 +349,7 @@ static int agent__loop(struct agent *a)
 			continue;
 		}
 		next = t + a->opts->interval_ms;
-		err = collector__drain(&a->col);
-		if (!err)
-			err = agent__publish(a);
+		err = agent__cycle(a, false);
 		if (err)
 			return err;
 	}
@@ -316,6 +362,7 @@ static int start_http(struct agent *a)
 		.sz = sizeof(ho),
 		.listen = a->opts->listen,
 		.render = http_render,
+		.snapshot = http_snapshot,
 		.ready = http_ready,
 		.ctx = a,
 	};
@@ -361,6 +408,11 @@ int agent__run(const struct agent_opts *opts)
 
 	pthread_mutex_init(&a.lock, NULL);
 	install_signals();
+	err = agent_signal__new(&opts->signal, &a.signal);
+	if (err) {
+		log_err("signal metrics configuration: %s", strerror(-err));
+		goto out;
+	}
 	err = load_spec(opts->spec_path, &a.spec);
 	if (err)
 		goto out;
@@ -378,9 +430,7 @@ int agent__run(const struct agent_opts *opts)
 	err = collector__attach(&a.col);
 	if (err)
 		goto out_col;
-	err = collector__drain(&a.col);
-	if (!err)
-		err = agent__publish(&a);
+	err = agent__cycle(&a, true);
 	if (err)
 		goto out_col;
 	atomic_store(&a.ready, true);
@@ -397,6 +447,7 @@ out_spec:
 	spec__free(a.spec);
 out:
 	view__put(a.cur);
+	agent_signal__free(a.signal);
 	pthread_mutex_destroy(&a.lock);
 	return err;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "agent_signal.h"
+
 struct agent_opts {
 	const char *spec_path;
 	const char *listen;		/* ADDR:PORT */
@@ -19,6 +21,7 @@ struct agent_opts {
 	const char *pin_root;
 	size_t ringbuf_bytes;
 	unsigned int exit_after_ms;	/* 0: run until signalled */
+	struct agent_signal_opts signal;
 };
 
 /* Returns 0 on a clean, signalled exit; a negative errno otherwise. */

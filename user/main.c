@@ -13,6 +13,8 @@
 #include <bpf/libbpf.h>
 
 #include "agent.h"
+#include "expo.h"
+#include "fetch.h"
 #include "emitd.h"
 #include "log.h"
 #include "spec.h"
@@ -34,6 +36,8 @@ static void usage(FILE *f)
 		"  run --spec FILE [--listen ADDR:PORT] [--pid PID ...] [--interval-ms MS]\n"
 		"                     attach the spec's probes, aggregate in the kernel, serve /metrics\n"
 		"  lint FILE          validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE\n"
+		"  snapshot [--url URL]\n"
+		"                     print a running agent's signal snapshot (MetricsSnapshot v1 JSON)\n"
 		"  version            print the version\n"
 		"  help               this text\n"
 		"\n"
@@ -46,6 +50,14 @@ static void usage(FILE *f)
 		"      --pin-root DIR     where maps are pinned (default %s)\n"
 		"      --ringbuf-bytes N  sample-lane ring buffer size, a power of two (default 262144)\n"
 		"      --exit-after-ms MS exit cleanly after MS milliseconds (tests, benchmarks)\n"
+		"\n"
+		"signal metrics (channels: the series of `signal: true` metrics):\n"
+		"      --signal-estimator gaussian|histogram   entropy estimator (default gaussian)\n"
+		"      --signal-window W      60s (default), 1500ms, 5m, or a sample count\n"
+		"      --signal-align A       sample-and-hold (default), nearest or linear\n"
+		"      --signal-missing M     drop-incomplete (default), allow-partial:N, fill-last-known\n"
+		"      --signal-every-drains N  compute every N drains (default 10) ...\n"
+		"      --signal-every-ms MS     ... or every MS ms, whichever comes first (default 10000)\n"
 		"  -v, --verbose          debug logs, including libbpf's\n"
 		"\n"
 		"Exit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
@@ -73,6 +85,57 @@ static int parse_uint(const char *flag, const char *s, unsigned long max, unsign
 	return 0;
 }
 
+static int parse_signal_opt(int c, const char *arg, struct agent_signal_opts *o)
+{
+	struct chan_config *ch = &o->chan;
+	const char *flag, *expect;
+	unsigned long v;
+
+	switch (c) {
+	case 'E':
+		flag = "--signal-estimator";
+		expect = "gaussian or histogram";
+		if (!strcmp(arg, "gaussian"))
+			o->math.estimator = SIGNAL_EST_GAUSSIAN;
+		else if (!strcmp(arg, "histogram"))
+			o->math.estimator = SIGNAL_EST_HISTOGRAM;
+		else
+			goto bad;
+		return 0;
+	case 'W':
+		flag = "--signal-window";
+		expect = "e.g. 60s, 1500ms, 5m or a sample count";
+		if (chan_config__parse_window(arg, &ch->window_kind, &ch->window_value))
+			goto bad;
+		return 0;
+	case 'A':
+		flag = "--signal-align";
+		expect = "sample-and-hold, nearest or linear";
+		if (chan_config__parse_align(arg, &ch->align))
+			goto bad;
+		return 0;
+	case 'M':
+		flag = "--signal-missing";
+		expect = "drop-incomplete, allow-partial:N or fill-last-known";
+		if (chan_config__parse_missing(arg, &ch->missing, &ch->min_channels))
+			goto bad;
+		return 0;
+	case 'D':
+		if (parse_uint("--signal-every-drains", arg, 1000000, &v) || !v)
+			return -EINVAL;
+		o->every_drains = v;
+		return 0;
+	default:
+		if (parse_uint("--signal-every-ms", arg, 86400000, &v) || !v)
+			return -EINVAL;
+		o->every_ms = v;
+		return 0;
+	}
+bad:
+	fprintf(stderr, "%s: %s: '%s': expected %s\n", prog, flag, arg, expect);
+	return -EINVAL;
+}
+
 static int do_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -83,6 +146,12 @@ static int do_run(int argc, char **argv)
 		{ "pin-root", required_argument, NULL, 'R' },
 		{ "ringbuf-bytes", required_argument, NULL, 'B' },
 		{ "exit-after-ms", required_argument, NULL, 'X' },
+		{ "signal-estimator", required_argument, NULL, 'E' },
+		{ "signal-window", required_argument, NULL, 'W' },
+		{ "signal-align", required_argument, NULL, 'A' },
+		{ "signal-missing", required_argument, NULL, 'M' },
+		{ "signal-every-drains", required_argument, NULL, 'D' },
+		{ "signal-every-ms", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -96,6 +165,7 @@ static int do_run(int argc, char **argv)
 	unsigned long v;
 	int c;
 
+	agent_signal_opts__init(&ao.signal);
 	while ((c = getopt_long(argc, argv, "s:l:p:i:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -133,6 +203,15 @@ static int do_run(int argc, char **argv)
 			if (parse_uint("--exit-after-ms", optarg, UINT_MAX, &v))
 				return 2;
 			ao.exit_after_ms = v;
+			break;
+		case 'E':
+		case 'W':
+		case 'A':
+		case 'M':
+		case 'D':
+		case 'T':
+			if (parse_signal_opt(c, optarg, &ao.signal))
+				return 2;
 			break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -176,6 +255,57 @@ static int do_lint(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+/* Fetch @path from a running agent and print the body. */
+static int print_from_agent(int argc, char **argv, const char *cmd, const char *path)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	char def[128], err[256] = "";
+	struct expo_buf body = {};
+	const char *url = def;
+	long status;
+	int c, ret;
+
+	snprintf(def, sizeof(def), "http://127.0.0.1:9477%s", path);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			url = optarg;
+			break;
+		case 'h':
+			printf("Usage: %s %s [--url URL]   (default %s)\n", prog, cmd, def);
+			return 0;
+		default:
+			fprintf(stderr, "Usage: %s %s [--url URL]\n", prog, cmd);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "Usage: %s %s [--url URL]\n", prog, cmd);
+		return 2;
+	}
+	ret = fetch__get(url, &body, &status, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "%s %s: %s: %s\n", prog, cmd, url, err);
+		expo_buf__free(&body);
+		return 1;
+	}
+	fwrite(body.data, 1, body.len, stdout);
+	if (body.len && body.data[body.len - 1] != '\n')
+		putchar('\n');
+	expo_buf__free(&body);
+	return 0;
+}
+
+static int do_snapshot(int argc, char **argv)
+{
+	return print_from_agent(argc, argv, "snapshot", "/snapshot");
+}
+
 static int do_version(int argc, char **argv)
 {
 	(void)argc;
@@ -199,6 +329,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", do_run },
 	{ "lint", do_lint },
+	{ "snapshot", do_snapshot },
 	{ "version", do_version },
 	{ "help", do_help },
 	{ "--help", do_help },
