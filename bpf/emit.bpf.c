@@ -122,18 +122,14 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } samples SEC(".maps");
 
-/* Per-event scratch lives here, not on the 512-byte BPF stack. */
+/*
+ * Per-event scratch, on the stack (288 bytes of 512): a per-CPU map would be
+ * shared by two tasks that a preemptible kernel interleaves on one CPU.
+ */
 struct scratch {
-	__u64 regs[EMITD_NR_REGS + 15];	/* padded to a power of two for bounds */
+	__u64 regs[EMITD_NR_REGS + 1];
 	struct emitd_series_key key;
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch_map SEC(".maps");
 
 /* What a new series starts from: read-only data, no per-event zeroing. */
 static const struct emitd_counter zero_counter;
@@ -146,7 +142,7 @@ static __always_inline void stat_inc(__u32 idx)
 	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
 
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 /*
@@ -225,10 +221,10 @@ static __always_inline long get_arg(const struct emitd_probe_cfg *c, const struc
 		*out = l->imm;
 		return 0;
 	case EMITD_LOC_REG:
-		v = sc->regs[l->reg & 31];
+		v = sc->regs[l->reg < EMITD_NR_REGS ? l->reg : 0];
 		break;
 	case EMITD_LOC_REG_DEREF:
-		if (read_mem(sc->regs[l->reg & 31] + l->off, l->size, &v))
+		if (read_mem(sc->regs[l->reg < EMITD_NR_REGS ? l->reg : 0] + l->off, l->size, &v))
 			return -14;
 		break;
 	default:
@@ -348,7 +344,7 @@ static __always_inline void do_counter(const struct scratch *sc, const struct em
 	v = series_value(c, &counters_fixed, &counters, sc, &zero_counter,
 			 EMITD_STAT_FULL_COUNTERS);
 	if (v)
-		v->value += raw;
+		__sync_fetch_and_add(&v->value, raw);
 }
 
 static __always_inline void do_gauge(const struct scratch *sc, const struct emitd_probe_cfg *c,
@@ -374,10 +370,10 @@ static __always_inline void do_hist(const struct scratch *sc, const struct emitd
 	if (!v)
 		return;
 	slot = emitd_bucket_slot(c->bounds, c->nr_bounds, emitd_image(raw, c->value.type));
-	v->slots[slot & (EMITD_NR_SLOTS - 1)] += 1;
-	v->count += 1;
+	__sync_fetch_and_add(&v->slots[slot & (EMITD_NR_SLOTS - 1)], 1);
+	__sync_fetch_and_add(&v->count, 1);
 	if (c->value.type != EMITD_VAL_F64)
-		v->sum += (__s64)raw;
+		__sync_fetch_and_add(&v->sum, (__s64)raw);
 }
 
 static __always_inline bool is_zero(__u64 raw, __u8 type)
@@ -395,24 +391,22 @@ static __always_inline void do_norm(const struct scratch *sc, const struct emitd
 	v = series_value(c, &norms_fixed, &norms, sc, &zero_norm, EMITD_STAT_FULL_NORMS);
 	if (!v)
 		return;
-	v->events += 1;
+	__sync_fetch_and_add(&v->events, 1);
 	if (is_zero(after, c->value2.type))
-		v->zeroed += 1;
+		__sync_fetch_and_add(&v->zeroed, 1);
 }
 
 static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 {
 	const struct emitd_probe_cfg *c;
-	struct scratch *sc;
+	struct scratch scratch, *sc = &scratch;
 	__u64 raw = 0, raw2 = 0, *hits;
-	__u32 zero = 0;
 
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
-		*hits += 1;
+		__sync_fetch_and_add(hits, 1);
 	c = bpf_map_lookup_elem(&cfg, &probe_id);
-	sc = bpf_map_lookup_elem(&scratch_map, &zero);
-	if (!c || !sc || !c->kind) {
+	if (!c || !c->kind) {
 		stat_inc(EMITD_STAT_NO_CONFIG);
 		return 0;
 	}

@@ -119,6 +119,28 @@ def test_exact_counts_attach_by_pid(agent_factory):
     assert sample(a.metrics(), "demo_request_latency_us_count") == N
 
 
+def test_exact_counts_from_concurrent_processes(agent_factory):
+    """Two targets at once, on both CPUs: per-CPU sums stay exact."""
+    a = agent_factory()
+    a.wait_ready()
+    procs = [subprocess.Popen([DEMO, "--events", str(N), "--rate", "0"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    m = drained(a, "demo_request_latency_us_count", 2 * N)
+    one = demo_summary(outs[0])
+    assert demo_summary(outs[1]) == one      # the demo is deterministic
+    for (name, labels), v in one.items():
+        if name == "requests_total":
+            assert sample(m, "demo_requests_total", **dict(labels)) == 2 * v
+        if name == "request_latency_us_bucket":
+            le = float(dict(labels)["le"])
+            got = [val for (n, l), val in m.items() if n == "demo_request_latency_us_bucket"
+                   and float(dict(l)["le"]) == le]
+            assert got == [2 * v]
+    assert sample(m, "demo_request_latency_us_sum") == 2 * one[("request_latency_us_sum", frozenset())]
+
+
 def test_site_kinds_reported(agent_factory):
     a = agent_factory()
     a.wait_ready()
