@@ -57,6 +57,39 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } norms SEC(".maps");
 
+/* The hot lane: metrics marked `hot: true`, drained first, never shed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct emitd_series_key);
+	__type(value, struct emitd_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} counters_hot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct emitd_series_key);
+	__type(value, struct emitd_gauge);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} gauges_hot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct emitd_series_key);
+	__type(value, struct emitd_hist);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} hists_hot SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct emitd_series_key);
+	__type(value, struct emitd_norm);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} norms_hot SEC(".maps");
+
 /*
  * Series without labels are known when the spec is loaded: they live in
  * per-CPU arrays at a slot the agent assigns, with no key to hash.
@@ -121,6 +154,55 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } samples SEC(".maps");
+
+/* Cardinality guard: series admitted per metric, and in all at the end. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EMITD_MAX_METRICS + 1);
+	__type(key, __u32);
+	__type(value, struct emitd_series_count);
+} series_count SEC(".maps");
+
+/* Series already folded, so each is counted once in folded_series. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct emitd_series_key);
+	__type(value, __u8);
+} folded_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct emitd_ctl);
+} ctl SEC(".maps");
+
+/*
+ * The adaptive cadence: each CPU counts its events; when its count reaches
+ * the mark the agent set for it, the agent is woken through `wake`.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} cpu_wake SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} wake SEC(".maps");
+
+/* Set before load: the spec's global series budget. */
+const volatile __u64 global_budget = ~0ULL;
 
 /*
  * Per-event scratch, on the stack (288 bytes of 512): a per-CPU map would be
@@ -282,19 +364,75 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 	return 0;
 }
 
-/*
- * Find the series' per-CPU value, creating it zeroed when new. Returns NULL
- * and counts the drop under @full_stat when the map has no room.
- */
-static __always_inline void *series_get(void *map, const struct emitd_series_key *key,
-					const void *zero, __u32 full_stat)
+static __always_inline bool shedding(const struct emitd_probe_cfg *c, __u32 what)
 {
-	void *v = bpf_map_lookup_elem(map, key);
-	long err;
+	__u32 zero = 0;
+	struct emitd_ctl *k;
 
-	if (v)
-		return v;
-	err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+	if (c->flags & EMITD_CFG_HOT)
+		return false;
+	k = bpf_map_lookup_elem(&ctl, &zero);
+	return k && (k->shed & what);
+}
+
+/* Take one series of the metric's and of the global budget, or none. */
+static __always_inline bool admit(const struct emitd_probe_cfg *c)
+{
+	__u32 idx = c->metric_idx, all = EMITD_MAX_METRICS;
+	struct emitd_series_count *m, *g;
+
+	m = bpf_map_lookup_elem(&series_count, &idx);
+	g = bpf_map_lookup_elem(&series_count, &all);
+	if (!m || !g || m->admitted >= c->budget || g->admitted >= global_budget)
+		return false;
+	if (__sync_fetch_and_add(&m->admitted, 1) >= c->budget)
+		goto undo_metric;
+	if (__sync_fetch_and_add(&g->admitted, 1) >= global_budget)
+		goto undo_global;
+	return true;
+
+undo_global:
+	__sync_fetch_and_sub(&g->admitted, 1);
+undo_metric:
+	__sync_fetch_and_sub(&m->admitted, 1);
+	return false;
+}
+
+static __always_inline void unadmit(const struct emitd_probe_cfg *c)
+{
+	__u32 idx = c->metric_idx, all = EMITD_MAX_METRICS;
+	struct emitd_series_count *m, *g;
+
+	m = bpf_map_lookup_elem(&series_count, &idx);
+	g = bpf_map_lookup_elem(&series_count, &all);
+	if (m)
+		__sync_fetch_and_sub(&m->admitted, 1);
+	if (g)
+		__sync_fetch_and_sub(&g->admitted, 1);
+}
+
+/* Over budget: count the series once, then send its event to __other__. */
+static __always_inline void fold(const struct emitd_probe_cfg *c, struct emitd_series_key *key)
+{
+	__u32 idx = c->metric_idx;
+	struct emitd_series_count *m;
+	__u8 one = 1;
+
+	m = bpf_map_lookup_elem(&series_count, &idx);
+	if (m) {
+		if (!bpf_map_update_elem(&folded_keys, key, &one, BPF_NOEXIST))
+			__sync_fetch_and_add(&m->folded_series, 1);
+		__sync_fetch_and_add(&m->folded_events, 1);
+	}
+	__builtin_memset(key->labels, 0, sizeof(key->labels));
+	key->flags = EMITD_KEY_OTHER;
+}
+
+static __always_inline void *insert(void *map, const struct emitd_series_key *key,
+				    const void *zero, __u32 full_stat)
+{
+	long err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
+
 	if (err && err != -17 /* EEXIST: another CPU won the race */) {
 		stat_inc(full_stat);
 		return NULL;
@@ -302,11 +440,44 @@ static __always_inline void *series_get(void *map, const struct emitd_series_key
 	return bpf_map_lookup_elem(map, key);
 }
 
-static __always_inline void send_sample(__u32 probe_id, const struct emitd_series_key *key,
-					__u64 v1, __u64 v2)
+/*
+ * Find the series' per-CPU value, creating it zeroed when new. A new series
+ * takes a place in the metric's budget or folds into the metric's __other__
+ * series; under backpressure a non-hot metric's new series is shed. Every
+ * event that is not counted is counted somewhere else.
+ */
+static __always_inline void *series_get(const struct emitd_probe_cfg *c, void *map,
+					struct emitd_series_key *key, const void *zero,
+					__u32 full_stat)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+
+	if (v)
+		return v;
+	if (shedding(c, EMITD_SHED_NEW_SERIES)) {
+		stat_inc(EMITD_STAT_SHED_NEW_SERIES);
+		return NULL;
+	}
+	if (admit(c)) {
+		v = insert(map, key, zero, full_stat);
+		if (!v)
+			unadmit(c);
+		return v;
+	}
+	fold(c, key);
+	v = bpf_map_lookup_elem(map, key);
+	return v ? v : insert(map, key, zero, full_stat);
+}
+
+static __always_inline void send_sample(const struct emitd_probe_cfg *c, __u32 probe_id,
+					const struct emitd_series_key *key, __u64 v1, __u64 v2)
 {
 	struct emitd_sample *s;
 
+	if (shedding(c, EMITD_SHED_SAMPLES)) {
+		stat_inc(EMITD_STAT_SHED_SAMPLES);
+		return;
+	}
 	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
 	if (!s) {
 		stat_inc(EMITD_STAT_RINGBUF_DROPPED);
@@ -323,36 +494,54 @@ static __always_inline void send_sample(__u32 probe_id, const struct emitd_serie
 
 /*
  * The series' per-CPU value: its fixed slot when it has no labels, else its
- * hash entry, created from @zero when new.
+ * hash entry in the metric's lane.
  */
 static __always_inline void *series_value(const struct emitd_probe_cfg *c, void *fixed,
-					  void *map, const struct scratch *sc,
+					  void *map, void *hot, struct scratch *sc,
 					  const void *zero, __u32 full_stat)
 {
 	__u32 slot = c->slot;
 
 	if (c->flags & EMITD_CFG_FIXED)
 		return bpf_map_lookup_elem(fixed, &slot);
-	return series_get(map, &sc->key, zero, full_stat);
+	if (c->flags & EMITD_CFG_HOT)
+		return series_get(c, hot, &sc->key, zero, full_stat);
+	return series_get(c, map, &sc->key, zero, full_stat);
 }
 
-static __always_inline void do_counter(const struct scratch *sc, const struct emitd_probe_cfg *c,
+/* Count this CPU's event; wake the agent when the CPU reaches its mark. */
+static __always_inline void count_pending(void)
+{
+	__u64 *events, *mark, n;
+	__u32 zero = 0;
+
+	events = bpf_map_lookup_elem(&cpu_events, &zero);
+	mark = bpf_map_lookup_elem(&cpu_wake, &zero);
+	if (!events || !mark)
+		return;
+	n = __sync_fetch_and_add(events, 1) + 1;
+	if (n == *mark && bpf_ringbuf_output(&wake, &n, sizeof(n), BPF_RB_FORCE_WAKEUP))
+		stat_inc(EMITD_STAT_WAKE_DROPPED);
+}
+
+static __always_inline void do_counter(struct scratch *sc, const struct emitd_probe_cfg *c,
 				       __u64 raw)
 {
 	struct emitd_counter *v;
 
-	v = series_value(c, &counters_fixed, &counters, sc, &zero_counter,
+	v = series_value(c, &counters_fixed, &counters, &counters_hot, sc, &zero_counter,
 			 EMITD_STAT_FULL_COUNTERS);
 	if (v)
 		__sync_fetch_and_add(&v->value, raw);
 }
 
-static __always_inline void do_gauge(const struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline void do_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
 				     __u64 raw)
 {
 	struct emitd_gauge *v;
 
-	v = series_value(c, &gauges_fixed, &gauges, sc, &zero_gauge, EMITD_STAT_FULL_GAUGES);
+	v = series_value(c, &gauges_fixed, &gauges, &gauges_hot, sc, &zero_gauge,
+			 EMITD_STAT_FULL_GAUGES);
 	if (!v)
 		return;
 	v->raw = raw;
@@ -360,13 +549,14 @@ static __always_inline void do_gauge(const struct scratch *sc, const struct emit
 	v->updates += 1;
 }
 
-static __always_inline void do_hist(const struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline void do_hist(struct scratch *sc, const struct emitd_probe_cfg *c,
 				    __u64 raw)
 {
 	struct emitd_hist *v;
 	__u32 slot;
 
-	v = series_value(c, &hists_fixed, &hists, sc, &zero_hist, EMITD_STAT_FULL_HISTS);
+	v = series_value(c, &hists_fixed, &hists, &hists_hot, sc, &zero_hist,
+			 EMITD_STAT_FULL_HISTS);
 	if (!v)
 		return;
 	slot = emitd_bucket_slot(c->bounds, c->nr_bounds, emitd_image(raw, c->value.type));
@@ -383,12 +573,13 @@ static __always_inline bool is_zero(__u64 raw, __u8 type)
 	return raw == 0;
 }
 
-static __always_inline void do_norm(const struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline void do_norm(struct scratch *sc, const struct emitd_probe_cfg *c,
 				    __u64 after)
 {
 	struct emitd_norm *v;
 
-	v = series_value(c, &norms_fixed, &norms, sc, &zero_norm, EMITD_STAT_FULL_NORMS);
+	v = series_value(c, &norms_fixed, &norms, &norms_hot, sc, &zero_norm,
+			 EMITD_STAT_FULL_NORMS);
 	if (!v)
 		return;
 	__sync_fetch_and_add(&v->events, 1);
@@ -405,6 +596,7 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
 		__sync_fetch_and_add(hits, 1);
+	count_pending();
 	c = bpf_map_lookup_elem(&cfg, &probe_id);
 	if (!c || !c->kind) {
 		stat_inc(EMITD_STAT_NO_CONFIG);
@@ -443,7 +635,7 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 		break;
 	}
 	if (c->flags & EMITD_CFG_SAMPLE)
-		send_sample(probe_id, &sc->key, raw, raw2);
+		send_sample(c, probe_id, &sc->key, raw, raw2);
 	return 0;
 }
 

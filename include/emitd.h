@@ -17,6 +17,7 @@
 #define EMITD_MAX_BOUNDS	63	/* finite histogram bounds */
 #define EMITD_NR_SLOTS		64	/* bounds + the +Inf slot, a power of two */
 #define EMITD_MAX_PROBES	64	/* attached sites, each with its config */
+#define EMITD_MAX_METRICS	64	/* metrics of one spec */
 #define EMITD_MAX_ARGS		12	/* probe arguments a config can locate */
 #define EMITD_NR_REGS		17	/* x86-64 registers an argument can live in */
 #define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
@@ -44,6 +45,14 @@ enum emitd_val_type {
 /* struct emitd_probe_cfg.flags */
 #define EMITD_CFG_SAMPLE	(1U << 0)	/* also send raw values down the sample lane */
 #define EMITD_CFG_FIXED		(1U << 1)	/* no labels: per-CPU array slot, no hashing */
+#define EMITD_CFG_HOT		(1U << 2)	/* hot lane: own maps, never shed */
+
+/* struct emitd_series_key.flags */
+#define EMITD_KEY_OTHER		(1U << 0)	/* the metric's overflow series, labels "__other__" */
+
+/* struct emitd_ctl.shed: what the kernel sheds for non-hot metrics */
+#define EMITD_SHED_SAMPLES	(1U << 0)	/* sample-lane records */
+#define EMITD_SHED_NEW_SERIES	(1U << 1)	/* creation of new series (the event is shed) */
 
 /*
  * Where a probe argument lives at the probe site. uprobes on a function use
@@ -86,6 +95,9 @@ enum emitd_stat {
 	EMITD_STAT_FULL_HISTS,
 	EMITD_STAT_FULL_NORMS,
 	EMITD_STAT_RINGBUF_DROPPED,	/* sample-lane reserve failed */
+	EMITD_STAT_SHED_SAMPLES,	/* sample-lane records shed under backpressure */
+	EMITD_STAT_SHED_NEW_SERIES,	/* events of new series shed under backpressure */
+	EMITD_STAT_WAKE_DROPPED,	/* wake-up notifications the ring had no room for */
 	EMITD_STAT_MAX,
 };
 
@@ -111,7 +123,8 @@ struct emitd_probe_cfg {
 	__u8 nr_bounds;
 	__u8 flags;		/* EMITD_CFG_* */
 	__u32 slot;		/* EMITD_CFG_FIXED: index in the kind's *_fixed map */
-	__u32 pad;
+	__u32 metric_idx;	/* index in `series_count` */
+	__u64 budget;		/* series admitted before folding into __other__ */
 	struct emitd_src value;	/* NORMALIZATION: before */
 	struct emitd_src value2;	/* NORMALIZATION: after */
 	struct emitd_src labels[EMITD_MAX_LABELS];
@@ -128,7 +141,7 @@ union emitd_label {
 /* Key of every aggregation map. Unused label slots are all-zero. */
 struct emitd_series_key {
 	__u32 metric_id;
-	__u32 pad;
+	__u32 flags;		/* EMITD_KEY_* */
 	union emitd_label labels[EMITD_MAX_LABELS];
 };
 
@@ -151,6 +164,22 @@ struct emitd_hist {
 struct emitd_norm {
 	__u64 events;
 	__u64 zeroed;		/* after == 0 exactly */
+};
+
+/*
+ * Cardinality guard state per metric (index metric_idx), and the global one
+ * at index EMITD_MAX_METRICS.
+ */
+struct emitd_series_count {
+	__u64 admitted;		/* distinct series in the maps, __other__ excluded */
+	__u64 folded_series;	/* distinct series folded into __other__ (see README) */
+	__u64 folded_events;	/* events that went to __other__ */
+};
+
+/* Written by the agent, read by every event. */
+struct emitd_ctl {
+	__u32 shed;		/* EMITD_SHED_* */
+	__u32 pad;
 };
 
 /* Sample-lane record (ring buffer `samples`). */

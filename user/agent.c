@@ -167,10 +167,15 @@ static void add_map_metrics(struct fam_builder *fb, const struct collector *c)
 	int m;
 
 	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
+		uint64_t n = c->map_entries[COLLECTOR_LANE_NORMAL][m] +
+			     c->map_entries[COLLECTOR_LANE_HOT][m];
+		uint64_t cap = c->map_max[COLLECTOR_LANE_NORMAL][m] +
+			       c->map_max[COLLECTOR_LANE_HOT][m];
+
 		maps[m] = collector_map__name(m);
 		drops[m] = c->stats[full_stat[m]];
-		entries[m] = c->map_entries[m];
-		fill[m] = c->map_max[m] ? (double)c->map_entries[m] / c->map_max[m] : 0;
+		entries[m] = n;
+		fill[m] = cap ? (double)n / cap : 0;
 	}
 	fam_builder__add_simple(fb, "emitd_map_full_drops_total",
 				"Events dropped because their map had no room for a new series.",
@@ -321,7 +326,7 @@ static void agent__signal(struct agent *a, bool force)
 /* One cycle: drain the maps, feed the signal channels, publish. */
 static int agent__cycle(struct agent *a, bool first)
 {
-	int err = collector__drain(&a->col);
+	int err = collector__drain(&a->col, 0);
 
 	if (err)
 		return err;

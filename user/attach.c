@@ -44,6 +44,10 @@ int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg 
 	cfg->metric_id = sm->id;
 	cfg->kind = sm->kind;
 	cfg->nr_labels = m->nr_labels;
+	cfg->metric_idx = sm->idx;
+	cfg->budget = m->budget > 1 ? m->budget - 1 : 0;	/* one is __other__'s */
+	if (m->hot)
+		cfg->flags |= EMITD_CFG_HOT;
 	if (sm->fixed) {
 		cfg->flags |= EMITD_CFG_FIXED;
 		cfg->slot = sm->slot;

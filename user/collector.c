@@ -45,20 +45,33 @@ const char *collector_map__name(enum collector_map m)
 	return m < COLLECTOR_MAP_MAX ? map_names[m] : "?";
 }
 
-static struct bpf_map *agg_map(struct collector *c, enum collector_map m)
+const char *collector_lane__name(enum collector_lane l)
 {
+	return l == COLLECTOR_LANE_HOT ? "hot" : "normal";
+}
+
+static struct bpf_map *agg_map(struct collector *c, enum collector_map m,
+			       enum collector_lane lane)
+{
+	bool hot = lane == COLLECTOR_LANE_HOT;
+
 	switch (m) {
 	case COLLECTOR_MAP_COUNTERS:
-		return c->skel->maps.counters;
+		return hot ? c->skel->maps.counters_hot : c->skel->maps.counters;
 	case COLLECTOR_MAP_GAUGES:
-		return c->skel->maps.gauges;
+		return hot ? c->skel->maps.gauges_hot : c->skel->maps.gauges;
 	case COLLECTOR_MAP_HISTS:
-		return c->skel->maps.hists;
+		return hot ? c->skel->maps.hists_hot : c->skel->maps.hists;
 	case COLLECTOR_MAP_NORMS:
-		return c->skel->maps.norms;
+		return hot ? c->skel->maps.norms_hot : c->skel->maps.norms;
 	default:
 		return NULL;
 	}
+}
+
+static enum collector_lane lane_of(const struct store_metric *sm)
+{
+	return sm->spec->hot ? COLLECTOR_LANE_HOT : COLLECTOR_LANE_NORMAL;
 }
 
 static struct bpf_map *fixed_map(struct collector *c, enum collector_map m)
@@ -241,28 +254,36 @@ static int write_fixed_ids(struct collector *c)
 	return 0;
 }
 
+/*
+ * Each hash map holds the budgets of its metrics (their __other__ series
+ * included): the hard ceiling the kernel enforces.
+ */
 static void size_maps(struct collector *c)
 {
-	uint64_t want[COLLECTOR_MAP_MAX] = {};
+	uint64_t want[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX] = {};
 	size_t i;
-	int m;
+	int m, l;
 
 	for (i = 0; i < c->spec->nr_metrics; i++) {
 		const struct store_metric *sm = &c->store.metrics[i];
 
 		if (!sm->fixed)
-			want[map_of_kind(sm->kind)] += sm->spec->budget;
+			want[lane_of(sm)][map_of_kind(sm->kind)] += sm->spec->budget;
 	}
-	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
-		if (!want[m])
-			want[m] = 1;
-		if (want[m] > UINT32_MAX / 2)
-			want[m] = UINT32_MAX / 2;
-		c->map_max[m] = want[m];
-		bpf_map__set_max_entries(agg_map(c, m), want[m]);
+	for (l = 0; l < COLLECTOR_LANE_MAX; l++) {
+		for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
+			uint64_t w = want[l][m] ? want[l][m] : 1;
+
+			if (w > UINT32_MAX / 2)
+				w = UINT32_MAX / 2;
+			c->map_max[l][m] = w;
+			bpf_map__set_max_entries(agg_map(c, m, l), w);
+		}
+	}
+	for (m = 0; m < COLLECTOR_MAP_MAX; m++)
 		bpf_map__set_max_entries(fixed_map(c, m),
 					 c->store.nr_fixed[kind_of_map(m)] ?: 1);
-	}
+	c->skel->rodata->global_budget = c->spec->global_budget;
 }
 
 static void pin_modes(struct collector *c)
@@ -279,6 +300,49 @@ static void pin_modes(struct collector *c)
 
 static int handle_sample(void *ctx, void *data, size_t len);
 
+static int handle_wake(void *ctx, void *data, size_t len)
+{
+	struct collector *c = ctx;
+
+	(void)data;
+	(void)len;
+	c->wakeups++;
+	c->woken = true;
+	return 0;
+}
+
+/*
+ * The kernel's budget counts start from what the (possibly pinned) maps
+ * already hold, so a restarted agent keeps enforcing the same budgets.
+ */
+static int reconcile_budgets(struct collector *c)
+{
+	struct emitd_series_count cnt;
+	uint64_t total = 0;
+	__u32 idx;
+	size_t j;
+	int fd = bpf_map__fd(c->skel->maps.series_count), err;
+
+	err = collector__drain(c, 0);
+	if (err)
+		return err;
+	for (idx = 0; idx < c->store.nr_metrics; idx++) {
+		const struct store_metric *sm = &c->store.metrics[idx];
+
+		memset(&cnt, 0, sizeof(cnt));
+		for (j = 0; j < sm->nr_series && !sm->fixed; j++)
+			cnt.admitted += !(sm->series[j]->key.flags & EMITD_KEY_OTHER);
+		total += cnt.admitted;
+		err = bpf_map_update_elem(fd, &idx, &cnt, BPF_ANY);
+		if (err)
+			return err;
+	}
+	memset(&cnt, 0, sizeof(cnt));
+	cnt.admitted = total;
+	idx = EMITD_MAX_METRICS;
+	return bpf_map_update_elem(fd, &idx, &cnt, BPF_ANY);
+}
+
 static int alloc_drain_buffers(struct collector *c)
 {
 	size_t vsz = (sizeof(struct emitd_hist) + 7) & ~7UL;
@@ -286,7 +350,8 @@ static int alloc_drain_buffers(struct collector *c)
 	c->buf_entries = DRAIN_CHUNK;
 	c->keybuf = calloc(c->buf_entries, sizeof(struct emitd_series_key));
 	c->valbuf = calloc(c->buf_entries * c->ncpus, vsz);
-	return c->keybuf && c->valbuf ? 0 : -ENOMEM;
+	c->cpu_events = calloc(c->ncpus, sizeof(*c->cpu_events));
+	return c->keybuf && c->valbuf && c->cpu_events ? 0 : -ENOMEM;
 }
 
 int collector__open(struct collector *c, const struct collector_opts *opts)
@@ -346,7 +411,14 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 		log_err("cannot open the sample ring buffer: %s", strerror(-err));
 		goto err_out;
 	}
+	err = ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.wake), handle_wake, c);
+	if (err) {
+		log_err("cannot open the wake-up ring buffer: %s", strerror(-err));
+		goto err_out;
+	}
 	err = alloc_drain_buffers(c);
+	if (!err)
+		err = reconcile_budgets(c);
 	if (err)
 		goto err_out;
 	return 0;
@@ -472,7 +544,8 @@ static size_t value_size(enum collector_map map)
 }
 
 /* Per-key reads: the fallback when the kernel refuses batch operations. */
-static int drain_map_keys(struct collector *c, enum collector_map map, int fd)
+static int drain_map_keys(struct collector *c, enum collector_map map,
+			  enum collector_lane lane, int fd)
 {
 	struct emitd_series_key key, next;
 	size_t vsz = value_size(map);
@@ -487,14 +560,14 @@ static int drain_map_keys(struct collector *c, enum collector_map map, int fd)
 		key = next;
 		prev = &key;
 	}
-	c->map_entries[map] = n;
+	c->map_entries[lane][map] = n;
 	return 0;
 }
 
-static int drain_map(struct collector *c, enum collector_map map)
+static int drain_map(struct collector *c, enum collector_map map, enum collector_lane lane)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	int fd = bpf_map__fd(agg_map(c, map));
+	int fd = bpf_map__fd(agg_map(c, map, lane));
 	size_t vsz = value_size(map), i;
 	__u64 in = 0, out = 0;
 	bool first = true;
@@ -509,7 +582,7 @@ static int drain_map(struct collector *c, enum collector_map map)
 		if (err && errno != ENOENT) {
 			if (errno == EINVAL || errno == ENOTSUP || errno == ENOSPC) {
 				c->batch_fallbacks++;
-				return drain_map_keys(c, map, fd);
+				return drain_map_keys(c, map, lane, fd);
 			}
 			return -errno;
 		}
@@ -522,12 +595,12 @@ static int drain_map(struct collector *c, enum collector_map map)
 		in = out;
 		first = false;
 	}
-	c->map_entries[map] = n;
+	c->map_entries[lane][map] = n;
 	return 0;
 }
 
 /* Series without labels: one array slot each, keyed by their metric. */
-static int drain_fixed(struct collector *c, enum collector_map map)
+static int drain_fixed(struct collector *c, enum collector_map map, enum collector_lane lane)
 {
 	int fd = bpf_map__fd(fixed_map(c, map));
 	struct emitd_series_key key;
@@ -536,7 +609,7 @@ static int drain_fixed(struct collector *c, enum collector_map map)
 	for (i = 0; i < c->store.nr_metrics; i++) {
 		const struct store_metric *sm = &c->store.metrics[i];
 
-		if (!sm->fixed || map_of_kind(sm->kind) != map)
+		if (!sm->fixed || map_of_kind(sm->kind) != map || lane_of(sm) != lane)
 			continue;
 		if (bpf_map_lookup_elem(fd, &sm->slot, c->valbuf))
 			return -errno;
@@ -570,24 +643,85 @@ static double now_seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int collector__drain(struct collector *c)
+static int drain_lane(struct collector *c, enum collector_lane lane)
+{
+	double t = now_seconds();
+	int m, err;
+
+	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
+		err = drain_map(c, m, lane);
+		if (!err)
+			err = drain_fixed(c, m, lane);
+		if (err) {
+			log_err("draining map %s (%s lane): %s", collector_map__name(m),
+				collector_lane__name(lane), strerror(-err));
+			return err;
+		}
+	}
+	if (c->lane_last_s[lane])
+		c->lane_delay_s[lane] = t - c->lane_last_s[lane];
+	c->lane_last_s[lane] = t;
+	return 0;
+}
+
+static void read_cpu_events(struct collector *c)
+{
+	__u32 zero = 0;
+	int cpu;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.cpu_events), &zero, c->cpu_events))
+		return;
+	c->events_total = 0;
+	for (cpu = 0; cpu < c->ncpus; cpu++)
+		c->events_total += c->cpu_events[cpu];
+}
+
+uint64_t collector__pending(struct collector *c)
+{
+	read_cpu_events(c);
+	return c->events_total - c->events_at_drain;
+}
+
+int collector__set_wake(struct collector *c, uint64_t target)
+{
+	uint64_t per_cpu = (target + c->ncpus - 1) / c->ncpus, marks[c->ncpus];
+	__u32 zero = 0;
+	int cpu;
+
+	if (!per_cpu)
+		per_cpu = 1;
+	for (cpu = 0; cpu < c->ncpus; cpu++)
+		marks[cpu] = c->cpu_events[cpu] + per_cpu;
+	c->woken = false;
+	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.cpu_wake), &zero, marks, BPF_ANY);
+}
+
+int collector__set_shed(struct collector *c, uint32_t shed)
+{
+	struct emitd_ctl ctl = { .shed = shed };
+	__u32 zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.ctl), &zero, &ctl, BPF_ANY);
+}
+
+int collector__drain(struct collector *c, double budget_s)
 {
 	double t0 = now_seconds();
-	int m, err;
+	int err;
 
 	/* Samples first, so f64 sums are at least as fresh as the counts. */
 	err = collector__poll(c, 0);
 	if (err < 0)
 		return err;
-	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
-		err = drain_map(c, m);
-		if (!err)
-			err = drain_fixed(c, m);
-		if (err) {
-			log_err("draining map %s: %s", collector_map__name(m), strerror(-err));
-			return err;
-		}
-	}
+	read_cpu_events(c);
+	c->events_at_drain = c->events_total;
+	err = drain_lane(c, COLLECTOR_LANE_HOT);
+	if (err)
+		return err;
+	if (budget_s > 0 && now_seconds() - t0 >= budget_s)
+		c->lane_deferrals++;
+	else if ((err = drain_lane(c, COLLECTOR_LANE_NORMAL)))
+		return err;
 	read_percpu_array(bpf_map__fd(c->skel->maps.stats), EMITD_STAT_MAX, c->stats, c->ncpus);
 	read_percpu_array(bpf_map__fd(c->skel->maps.probe_hits), EMITD_MAX_PROBES, c->hits,
 			  c->ncpus);
@@ -612,5 +746,6 @@ void collector__close(struct collector *c)
 	store__free(&c->store);
 	free(c->keybuf);
 	free(c->valbuf);
+	free(c->cpu_events);
 	memset(c, 0, sizeof(*c));
 }

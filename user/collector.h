@@ -44,6 +44,12 @@ enum collector_map {
 	COLLECTOR_MAP_MAX,
 };
 
+enum collector_lane {
+	COLLECTOR_LANE_HOT,		/* `hot: true` metrics: drained first, never shed */
+	COLLECTOR_LANE_NORMAL,
+	COLLECTOR_LANE_MAX,
+};
+
 struct collector {
 	struct emit_bpf *skel;
 	struct ring_buffer *rb;
@@ -58,8 +64,18 @@ struct collector {
 	size_t buf_entries;
 	uint64_t stats[EMITD_STAT_MAX];
 	uint64_t hits[EMITD_MAX_PROBES];
-	uint64_t map_entries[COLLECTOR_MAP_MAX];
-	uint32_t map_max[COLLECTOR_MAP_MAX];
+	uint64_t map_entries[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
+	uint32_t map_max[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
+	/* cadence: per-CPU event counts at the last drain, wake-ups */
+	uint64_t *cpu_events;
+	uint64_t events_total;		/* all CPUs, at the last read */
+	uint64_t events_at_drain;	/* all CPUs, at the last drain */
+	uint64_t wakeups;
+	bool woken;
+	/* lanes */
+	double lane_last_s[COLLECTOR_LANE_MAX];	/* monotonic time of the last full drain */
+	double lane_delay_s[COLLECTOR_LANE_MAX];	/* its staleness when last drained */
+	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
 	uint64_t drains;
 	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
 	uint64_t samples_seen;
@@ -73,8 +89,19 @@ int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg 
 int collector__attach(struct collector *c);
 /* Consume the sample lane for up to @timeout_ms (0: what is there now). */
 int collector__poll(struct collector *c, int timeout_ms);
-/* Read every map into the store. */
-int collector__drain(struct collector *c);
+/*
+ * Read the maps into the store: the hot lane first, then the normal lane
+ * unless @budget_s (> 0) is already spent, in which case it is deferred to
+ * the next call.
+ */
+int collector__drain(struct collector *c, double budget_s);
+/* Events since the last drain, from the per-CPU counters. */
+uint64_t collector__pending(struct collector *c);
+/* Wake the agent once @target more events have arrived (spread over CPUs). */
+int collector__set_wake(struct collector *c, uint64_t target);
+/* What the kernel sheds for non-hot metrics: EMITD_SHED_* bits. */
+int collector__set_shed(struct collector *c, uint32_t shed);
+const char *collector_lane__name(enum collector_lane l);
 void collector__close(struct collector *c);
 
 const char *collector_map__name(enum collector_map m);

@@ -46,6 +46,7 @@ int store__init(struct store *st, const struct spec *spec)
 		struct store_metric *sm = &st->metrics[i];
 
 		sm->spec = &spec->metrics[i];
+		sm->idx = i;
 		sm->full_name = spec_metric__full_name(spec, sm->spec);
 		if (!sm->full_name)
 			goto err_nomem;
@@ -132,7 +133,10 @@ static struct series *series__new(const struct store_metric *m,
 		return NULL;
 	s->key = *key;
 	for (i = 0; i < m->spec->nr_labels; i++) {
-		s->labels[i] = format_label(&m->spec->labels[i], &key->labels[i]);
+		if (key->flags & EMITD_KEY_OTHER)
+			s->labels[i] = strdup("__other__");
+		else
+			s->labels[i] = format_label(&m->spec->labels[i], &key->labels[i]);
 		if (!s->labels[i])
 			goto err;
 	}

@@ -35,6 +35,7 @@ struct store_metric {
 	const struct spec_metric *spec;
 	char *full_name;
 	uint32_t id;
+	uint32_t idx;			/* position in the spec and in `series_count` */
 	enum emitd_kind kind;
 	enum spec_val_type value_type;
 	bool fixed;			/* no labels: a per-CPU array slot in the kernel */
