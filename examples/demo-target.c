@@ -82,6 +82,7 @@ struct options {
 	unsigned long nr_routes;
 	enum sensor_mode sensor_mode;
 	bool wait_signal;
+	const char *trace_norm;		/* write every normalization event here */
 };
 
 /*
@@ -124,6 +125,9 @@ struct norm_stats {
 
 /* What drop_rounding_noise() saw, by context: the process-wide collector. */
 static struct norm_stats norm_stats[NR_CONTEXTS];
+
+/* --trace-norm: every event as "context,before,after" with exact doubles. */
+static FILE *norm_trace;
 
 struct loss_std_trigger {
 	double losses[LOSS_WINDOW];
@@ -232,6 +236,8 @@ void drop_rounding_noise(double *before, double *after, const char *context)
 		ns->before_abs_sum += fabs(*before);
 		ns->after_abs_sum += fabs(*after);
 	}
+	if (norm_trace)
+		fprintf(norm_trace, "%s,%.17g,%.17g\n", context, *before, *after);
 	*before = *after;
 }
 
@@ -670,6 +676,8 @@ static void usage(FILE *out, const char *prog)
 "                   stuck: sensor 3 stays at %g\n"
 "  --wait-signal    print the pid to stderr and wait for SIGUSR1 before\n"
 "                   emitting anything (attach by pid first)\n"
+"  --trace-norm F   write every drop_rounding_noise() event to file F as\n"
+"                   context,before,after (doubles in %%.17g)\n"
 "  -h, --help       this text\n"
 "\n"
 "Bad arguments exit 2.\n", prog, MAX_ROUTES, SENSOR_STUCK_VALUE);
@@ -733,6 +741,7 @@ static int parse_args(int argc, char **argv, struct options *opts)
 		{ "routes", required_argument, NULL, 'k' },
 		{ "sensor-mode", required_argument, NULL, 's' },
 		{ "wait-signal", no_argument, NULL, 'w' },
+		{ "trace-norm", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -763,6 +772,9 @@ static int parse_args(int argc, char **argv, struct options *opts)
 			break;
 		case 'w':
 			opts->wait_signal = true;
+			break;
+		case 't':
+			opts->trace_norm = optarg;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -839,6 +851,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "demo-target: setup failed: %s\n", strerror(-err));
 		goto out_free;
 	}
+	if (opts.trace_norm) {
+		norm_trace = fopen(opts.trace_norm, "w");
+		if (!norm_trace) {
+			err = -errno;
+			fprintf(stderr, "demo-target: --trace-norm %s: %s\n", opts.trace_norm,
+				strerror(errno));
+			goto out_free;
+		}
+	}
 	if (opts.wait_signal) {
 		err = wait_for_usr1();
 		if (err) {
@@ -850,6 +871,8 @@ int main(int argc, char **argv)
 	print_summary(&d, stdout);
 
 out_free:
+	if (norm_trace && fclose(norm_trace) && !err)
+		err = -errno;
 	demo_free(&d);
 	return err ? 1 : 0;
 }

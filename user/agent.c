@@ -41,6 +41,8 @@ struct agent {
 	struct view *cur;
 	atomic_bool ready;
 	struct agent_signal *signal;
+	struct agent_norm *norm;
+	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 };
 
 static void view__put(struct view *v)
@@ -83,6 +85,14 @@ static int http_snapshot(void *ctx, struct expo_buf *out)
 	struct agent *a = ctx;
 
 	return agent_signal__snapshot(a->signal, out);
+}
+
+static int http_normalization(void *ctx, struct expo_buf *out)
+{
+	struct agent *a = ctx;
+
+	/* ready is set after the collectors exist: it orders the pointer read */
+	return atomic_load(&a->ready) ? agent_norm__json(a->norm, out) : -EAGAIN;
 }
 
 static bool http_ready(void *ctx)
@@ -323,13 +333,39 @@ static void agent__signal(struct agent *a, bool force)
 		log_warn("signal metrics: %s", strerror(-err));
 }
 
+static void clock_offset(struct agent *a)
+{
+	struct timespec mono;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	a->mono_to_wall_ms = (int64_t)wall_ms() -
+			     (int64_t)(mono.tv_sec * 1000LL + mono.tv_nsec / 1000000);
+}
+
+/* The sample lane's normalization events, with wall-clock timestamps. */
+static void on_sample(void *ctx, const struct store_metric *m, const struct series *s,
+		      const struct emitd_sample *smp)
+{
+	struct agent *a = ctx;
+
+	if (m->kind != EMITD_KIND_NORMALIZATION || !a->norm)
+		return;
+	agent_norm__record(a->norm, m, s, smp->ktime_ns / 1000000 + a->mono_to_wall_ms,
+			   collector__raw_to_double(smp->v1, m->spec->probe.before.type),
+			   collector__raw_to_double(smp->v2, m->spec->probe.after.type));
+}
+
 /* One cycle: drain the maps, feed the signal channels, publish. */
 static int agent__cycle(struct agent *a, bool first)
 {
-	int err = collector__drain(&a->col, 0);
+	int err;
 
+	clock_offset(a);
+	err = collector__drain(&a->col, 0);
 	if (err)
 		return err;
+	agent_norm__update(a->norm, &a->col.store);
+	agent_norm__tick(a->norm, now_ms() / 1000.0);
 	if (first)
 		err = agent__publish(a);
 	agent__signal(a, first);
@@ -368,6 +404,7 @@ static int start_http(struct agent *a)
 		.listen = a->opts->listen,
 		.render = http_render,
 		.snapshot = http_snapshot,
+		.normalization = http_normalization,
 		.ready = http_ready,
 		.ctx = a,
 	};
@@ -432,6 +469,11 @@ int agent__run(const struct agent_opts *opts)
 	err = collector__open(&a.col, &co);
 	if (err)
 		goto out_http;
+	err = agent_norm__new(&a.col.store, &opts->norm, &a.norm);
+	if (err)
+		goto out_col;
+	a.col.on_sample = on_sample;
+	a.col.sample_ctx = &a;
 	err = collector__attach(&a.col);
 	if (err)
 		goto out_col;
@@ -445,6 +487,8 @@ int agent__run(const struct agent_opts *opts)
 	log_info("%s: detaching and exiting", exiting ? "signal received" : "done");
 out_col:
 	atomic_store(&a.ready, false);
+	if (a.norm)
+		agent_norm__tick(a.norm, 1e18);	/* a last CSV with everything seen */
 	collector__close(&a.col);
 out_http:
 	http_server__stop(a.http);
@@ -453,6 +497,7 @@ out_spec:
 out:
 	view__put(a.cur);
 	agent_signal__free(a.signal);
+	agent_norm__free(a.norm);
 	pthread_mutex_destroy(&a.lock);
 	return err;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "agent_norm.h"
 #include "agent_signal.h"
 
 struct agent_opts {
@@ -22,6 +23,7 @@ struct agent_opts {
 	size_t ringbuf_bytes;
 	unsigned int exit_after_ms;	/* 0: run until signalled */
 	struct agent_signal_opts signal;
+	struct agent_norm_opts norm;
 };
 
 /* Returns 0 on a clean, signalled exit; a negative errno otherwise. */

@@ -435,7 +435,7 @@ int collector__poll(struct collector *c, int timeout_ms)
 	return n == -EINTR ? 0 : n;
 }
 
-static double raw_to_double(__u64 raw, enum spec_val_type t)
+double collector__raw_to_double(__u64 raw, enum spec_val_type t)
 {
 	double d;
 
@@ -465,13 +465,15 @@ static int handle_sample(void *ctx, void *data, size_t len)
 	if (!s)
 		return 0;
 	if (m->kind == EMITD_KIND_HISTOGRAM) {
-		s->fsum += raw_to_double(smp->v1, m->value_type);
+		s->fsum += collector__raw_to_double(smp->v1, m->value_type);
 		s->fsum_samples++;
 	} else if (m->kind == EMITD_KIND_NORMALIZATION) {
-		s->before_abs_sum += fabs(raw_to_double(smp->v1, m->spec->probe.before.type));
-		s->after_abs_sum += fabs(raw_to_double(smp->v2, m->spec->probe.after.type));
+		s->before_abs_sum += fabs(collector__raw_to_double(smp->v1, m->spec->probe.before.type));
+		s->after_abs_sum += fabs(collector__raw_to_double(smp->v2, m->spec->probe.after.type));
 		s->samples++;
 	}
+	if (c->on_sample)
+		c->on_sample(c->sample_ctx, m, s, smp);
 	return 0;
 }
 
@@ -507,7 +509,7 @@ static void apply_entry(struct collector *c, enum collector_map map,
 
 			if (g->updates && g->ktime_ns >= s->gauge_ktime) {
 				s->gauge_ktime = g->ktime_ns;
-				s->gauge = raw_to_double(g->raw, m->value_type);
+				s->gauge = collector__raw_to_double(g->raw, m->value_type);
 			}
 			break;
 		}

@@ -50,6 +50,12 @@ enum collector_lane {
 	COLLECTOR_LANE_MAX,
 };
 
+struct emitd_sample;
+
+/* Called for every sample-lane record, after the store took it. */
+typedef void (*collector_sample_fn)(void *ctx, const struct store_metric *m,
+				    const struct series *s, const struct emitd_sample *smp);
+
 struct collector {
 	struct emit_bpf *skel;
 	struct ring_buffer *rb;
@@ -76,6 +82,8 @@ struct collector {
 	double lane_last_s[COLLECTOR_LANE_MAX];	/* monotonic time of the last full drain */
 	double lane_delay_s[COLLECTOR_LANE_MAX];	/* its staleness when last drained */
 	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
+	collector_sample_fn on_sample;
+	void *sample_ctx;
 	uint64_t drains;
 	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
 	uint64_t samples_seen;
@@ -102,6 +110,8 @@ int collector__set_wake(struct collector *c, uint64_t target);
 /* What the kernel sheds for non-hot metrics: EMITD_SHED_* bits. */
 int collector__set_shed(struct collector *c, uint32_t shed);
 const char *collector_lane__name(enum collector_lane l);
+/* A raw map or sample value as a double, by the value's type. */
+double collector__raw_to_double(__u64 raw, enum spec_val_type t);
 void collector__close(struct collector *c);
 
 const char *collector_map__name(enum collector_map m);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * http: /metrics, /healthz and /snapshot on libmicrohttpd. See http.h.
+ * http: /metrics, /healthz, /snapshot and /normalization on libmicrohttpd. See http.h.
  *
  * The listening socket is bound here rather than by MHD so that a port in
  * use is reported as -EADDRINUSE (MHD only says "failed"), and so that port 0
@@ -335,21 +335,23 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 	return reply_buf(s, conn, MHD_HTTP_OK, &body, &h);
 }
 
-static enum MHD_Result serve_snapshot(struct http_server *s, struct MHD_Connection *conn)
+/* A JSON document from @fn: /snapshot, /normalization. */
+static enum MHD_Result serve_json(struct http_server *s, struct MHD_Connection *conn,
+				  http_snapshot_fn fn)
 {
 	struct reply_hdrs h = { .content_type = CT_JSON, .vary = true };
 	struct expo_buf body = { 0 };
 	int err;
 
-	if (!s->opts.snapshot)
+	if (!fn)
 		return reply_text(s, conn, MHD_HTTP_NOT_FOUND, "not found\n", false);
-	err = s->opts.snapshot(s->opts.ctx, &body);
+	err = fn(s->opts.ctx, &body);
 	if (err >= 0)
 		err = maybe_gzip(conn, &body);
 	if (err < 0) {
 		expo_buf__free(&body);
 		return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-				  "snapshot failed\n", false);
+				  "document failed\n", false);
 	}
 	h.gzip = err == 1;
 	return reply_buf(s, conn, MHD_HTTP_OK, &body, &h);
@@ -389,7 +391,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (!strcmp(url, "/healthz"))
 		return serve_healthz(s, conn);
 	if (!strcmp(url, "/snapshot"))
-		return serve_snapshot(s, conn);
+		return serve_json(s, conn, s->opts.snapshot);
+	if (!strcmp(url, "/normalization"))
+		return serve_json(s, conn, s->opts.normalization);
 	return reply_text(s, conn, MHD_HTTP_NOT_FOUND, "not found\n", false);
 }
 

@@ -7,6 +7,7 @@
  *                       always "Vary: Accept, Accept-Encoding"
  *   GET|HEAD /healthz   200 "ok\n" once ready() says so, 503 "starting\n" before
  *   GET|HEAD /snapshot  JSON from snapshot(), 404 when no snapshot callback
+ *   GET|HEAD /normalization  JSON from normalization(), likewise
  *   other paths         404;  other methods: 405 with "Allow: GET, HEAD"
  *
  * Paths match exactly; a query string is ignored. A callback returning < 0
@@ -72,6 +73,7 @@ struct http_opts {
 	size_t max_request_bytes;	/* 0 → HTTP_DEFAULT_MAX_REQUEST; >= HTTP_MIN_MAX_REQUEST */
 	http_render_fn render;		/* required */
 	http_snapshot_fn snapshot;	/* NULL → /snapshot is 404 */
+	http_snapshot_fn normalization;	/* NULL → /normalization is 404 */
 	http_ready_fn ready;		/* NULL → always ready */
 	void *ctx;			/* passed to the callbacks */
 };

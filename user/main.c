@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "agent.h"
 #include "expo.h"
 #include "fetch.h"
+#include "norm.h"
 #include "emitd.h"
 #include "log.h"
 #include "spec.h"
@@ -36,6 +38,8 @@ static void usage(FILE *f)
 		"  run --spec FILE [--listen ADDR:PORT] [--pid PID ...] [--interval-ms MS]\n"
 		"                     attach the spec's probes, aggregate in the kernel, serve /metrics\n"
 		"  lint FILE          validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE\n"
+		"  norm report [--url URL]\n"
+		"                     print a running agent's normalization report\n"
 		"  snapshot [--url URL]\n"
 		"                     print a running agent's signal snapshot (MetricsSnapshot v1 JSON)\n"
 		"  version            print the version\n"
@@ -58,6 +62,12 @@ static void usage(FILE *f)
 		"      --signal-missing M     drop-incomplete (default), allow-partial:N, fill-last-known\n"
 		"      --signal-every-drains N  compute every N drains (default 10) ...\n"
 		"      --signal-every-ms MS     ... or every MS ms, whichever comes first (default 10000)\n"
+		"\n"
+		"normalization telemetry:\n"
+		"      --norm-csv PATH        export each normalization window as CSV (atomic\n"
+		"                             replace); a second metric writes PATH-stem-<metric>.csv\n"
+		"      --norm-csv-interval S  seconds between exports (default 10)\n"
+		"      --norm-history N       events in the rolling window (default 2048)\n"
 		"  -v, --verbose          debug logs, including libbpf's\n"
 		"\n"
 		"Exit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
@@ -80,6 +90,20 @@ static int parse_uint(const char *flag, const char *s, unsigned long max, unsign
 	*out = strtoul(s, &end, 10);
 	if (errno || end == s || *end || *out > max || s[0] == '-') {
 		fprintf(stderr, "%s: %s: invalid value '%s' (expected 0..%lu)\n", prog, flag, s, max);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_seconds(const char *flag, const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	if (errno || end == s || *end || !(*out >= 0.01 && *out <= 86400)) {
+		fprintf(stderr, "%s: %s: invalid value '%s' (expected seconds, 0.01..86400)\n",
+			prog, flag, s);
 		return -EINVAL;
 	}
 	return 0;
@@ -152,6 +176,9 @@ static int do_run(int argc, char **argv)
 		{ "signal-missing", required_argument, NULL, 'M' },
 		{ "signal-every-drains", required_argument, NULL, 'D' },
 		{ "signal-every-ms", required_argument, NULL, 'T' },
+		{ "norm-csv", required_argument, NULL, 'C' },
+		{ "norm-csv-interval", required_argument, NULL, 'I' },
+		{ "norm-history", required_argument, NULL, 'H' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -166,6 +193,9 @@ static int do_run(int argc, char **argv)
 	int c;
 
 	agent_signal_opts__init(&ao.signal);
+	ao.norm.history_limit = 2048;
+	ao.norm.csv_interval_s = 10;
+	ao.norm.json_last = 256;
 	while ((c = getopt_long(argc, argv, "s:l:p:i:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -212,6 +242,18 @@ static int do_run(int argc, char **argv)
 		case 'T':
 			if (parse_signal_opt(c, optarg, &ao.signal))
 				return 2;
+			break;
+		case 'C':
+			ao.norm.csv_path = optarg;
+			break;
+		case 'I':
+			if (parse_seconds("--norm-csv-interval", optarg, &ao.norm.csv_interval_s))
+				return 2;
+			break;
+		case 'H':
+			if (parse_uint("--norm-history", optarg, 1U << 20, &v) || !v)
+				return 2;
+			ao.norm.history_limit = v;
 			break;
 		case 'v':
 			log_set_level(LOG_LEVEL_DEBUG);
@@ -301,6 +343,56 @@ static int print_from_agent(int argc, char **argv, const char *cmd, const char *
 	return 0;
 }
 
+/* Fetch @url into @body; prints the reason on failure. */
+static int fetch_or_report(const char *cmd, const char *url, struct expo_buf *body)
+{
+	char err[256] = "";
+	long status;
+
+	if (!fetch__get(url, body, &status, err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "%s %s: %s: %s\n", prog, cmd, url, err);
+	return -EIO;
+}
+
+static int do_norm(int argc, char **argv)
+{
+	const char *url = "http://127.0.0.1:9477/normalization";
+	struct expo_buf body = {};
+	json_error_t jerr;
+	json_t *root = NULL, *one;
+	const char *name;
+	int ret = 1;
+
+	if (argc == 4 && !strcmp(argv[1], "report") && !strcmp(argv[2], "--url"))
+		url = argv[3];
+	else if (argc != 2 || strcmp(argv[1], "report")) {
+		fprintf(stderr, "Usage: %s norm report [--url URL]   (default %s)\n", prog, url);
+		return 2;
+	}
+	if (fetch_or_report("norm report", url, &body))
+		goto out;
+	root = json_loadb(body.data, body.len, 0, &jerr);
+	if (!root || !json_is_object(json_object_get(root, "metrics"))) {
+		fprintf(stderr, "%s norm report: %s: not a normalization document\n", prog, url);
+		goto out;
+	}
+	ret = 0;
+	json_object_foreach(json_object_get(root, "metrics"), name, one) {
+		printf("== %s\n", name);
+		if (norm__report_from_json(one, stdout)) {
+			fprintf(stderr, "%s norm report: %s: malformed report for %s\n", prog, url, name);
+			ret = 1;
+		}
+	}
+	if (!json_object_size(json_object_get(root, "metrics")))
+		printf("no normalization metrics in this agent's spec\n");
+out:
+	json_decref(root);
+	expo_buf__free(&body);
+	return ret;
+}
+
 static int do_snapshot(int argc, char **argv)
 {
 	return print_from_agent(argc, argv, "snapshot", "/snapshot");
@@ -330,6 +422,7 @@ static const struct cmd {
 	{ "run", do_run },
 	{ "lint", do_lint },
 	{ "snapshot", do_snapshot },
+	{ "norm", do_norm },
 	{ "version", do_version },
 	{ "help", do_help },
 	{ "--help", do_help },

@@ -17,8 +17,8 @@
  * At most NORM_MAX_CONTEXTS distinct contexts are kept; any further one is
  * folded into NORM_OTHER_CONTEXT, which always has room. Folding keeps totals
  * exact: samples simply add up, and the cumulative counts of folded contexts
- * are tracked by a 64-bit hash of their name (NORM_MAX_FOLDED of them; past
- * that norm__set_counts() returns -ENOSPC and counts the update as dropped).
+ * are kept by name, without samples (NORM_MAX_FOLDED of them; past that
+ * norm__set_counts() returns -ENOSPC and counts the update as dropped).
  *
  * Undefined ratios are never NaN: a field whose *_valid flag is false is 0 in
  * the structs and the JSON and "n/a" in the text report. Non-finite samples
@@ -114,11 +114,12 @@ void norm_summary__free(struct norm_summary *s);
 
 /*
  * The window as CSV at @path, replaced atomically: a temp file in the same
- * directory (mkstemp), fsync, rename. Header `timestamp_ms,context,before,after`,
- * one event a line (LF), numbers in the shortest form that strtod() reads back
- * bit-exactly (inf, -inf, nan spelled so), contexts quoted per RFC 4180 when
- * they hold a comma, quote, CR or LF. A new file gets mode 0644, a replaced
- * one keeps its mode. On error the temp file is removed and -errno returned.
+ * directory (mkostemp), fsync, rename. Header `timestamp_ms,context,before,after`,
+ * one event a line (LF), numbers as the first of %.15g/%.16g/%.17g that strtod()
+ * reads back bit-exactly (inf, -inf, nan spelled so; C locale), contexts
+ * quoted per RFC 4180 when they hold a comma, quote, CR or LF. A new file gets
+ * mode 0644, a replaced one keeps its mode. On error the temp file is removed
+ * and -errno returned.
  */
 int norm__export_csv(const struct norm_collector *c, const char *path);
 /* The same for events the caller copied out (norm__to_timeseries()). */
@@ -135,9 +136,9 @@ int norm__report(const struct norm_collector *c, FILE *f);
  */
 int norm__to_json(const struct norm_collector *c, json_t **out);
 int norm__to_json_last(const struct norm_collector *c, size_t last_n, json_t **out);
-/* Summary from norm__to_json() output; -EINVAL (-EPROTO) if malformed. */
+/* Summary from norm__to_json() output: -EINVAL, -ENOMEM, -EPROTO if malformed. */
 int norm__summary_from_json(const json_t *j, struct norm_summary *out);
-/* The text of norm__report() from norm__to_json() output. */
+/* The text of norm__report() from norm__to_json() output; errors as above, -EIO. */
 int norm__report_from_json(json_t *j, FILE *f);
 
 #endif /* EMITD_NORM_H */
