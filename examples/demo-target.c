@@ -236,8 +236,6 @@ void drop_rounding_noise(double *before, double *after, const char *context)
 		ns->before_abs_sum += fabs(*before);
 		ns->after_abs_sum += fabs(*after);
 	}
-	if (norm_trace)
-		fprintf(norm_trace, "%s,%.17g,%.17g\n", context, *before, *after);
 	*before = *after;
 }
 
@@ -355,9 +353,14 @@ static void trigger_clean_up(struct loss_std_trigger *t, uint64_t i)
 	unsigned int k = (unsigned int)(i % NR_CONTEXTS);
 	double after = *acc[k];
 
+	double before = *acc[k];
+
 	if (fabs(after) < FRACTION_NORMALIZATION_EPS)
 		after = 0.0;
 	drop_rounding_noise(acc[k], &after, trigger_contexts[k]);
+	/* traced here, so drop_rounding_noise keeps its ordinary first insn */
+	if (norm_trace)
+		fprintf(norm_trace, "%s,%.17g,%.17g\n", trigger_contexts[k], before, after);
 }
 
 /* ---- one iteration -------------------------------------------------------- */

@@ -711,7 +711,6 @@ int collector__drain(struct collector *c, double budget_s)
 	double t0 = now_seconds();
 	int err;
 
-	/* Samples first, so f64 sums are at least as fresh as the counts. */
 	err = collector__poll(c, 0);
 	if (err < 0)
 		return err;
@@ -723,6 +722,14 @@ int collector__drain(struct collector *c, double budget_s)
 	if (budget_s > 0 && now_seconds() - t0 >= budget_s)
 		c->lane_deferrals++;
 	else if ((err = drain_lane(c, COLLECTOR_LANE_NORMAL)))
+		return err;
+	/*
+	 * A sample is submitted just after its map update: take the samples of
+	 * the events the maps just showed, so sums from the sample lane trail
+	 * the counts only by events still in flight on another CPU.
+	 */
+	err = collector__poll(c, 0);
+	if (err < 0)
 		return err;
 	read_percpu_array(bpf_map__fd(c->skel->maps.stats), EMITD_STAT_MAX, c->stats, c->ncpus);
 	read_percpu_array(bpf_map__fd(c->skel->maps.probe_hits), EMITD_MAX_PROBES, c->hits,
