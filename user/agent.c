@@ -466,6 +466,7 @@ int agent__run(const struct agent_opts *opts)
 	co.nr_pids = opts->nr_pids;
 	co.pin_root = opts->pin_root;
 	co.ringbuf_bytes = opts->ringbuf_bytes;
+	co.per_key = opts->per_key;
 	err = collector__open(&a.col, &co);
 	if (err)
 		goto out_http;

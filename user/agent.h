@@ -21,6 +21,7 @@ struct agent_opts {
 	unsigned int interval_ms;	/* fixed drain interval */
 	const char *pin_root;
 	size_t ringbuf_bytes;
+	bool per_key;			/* --drain-per-key */
 	unsigned int exit_after_ms;	/* 0: run until signalled */
 	struct agent_signal_opts signal;
 	struct agent_norm_opts norm;

@@ -363,6 +363,7 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 	memset(c, 0, sizeof(*c));
 	c->spec = opts->spec;
 	c->pids_req = opts->pids;
+	c->per_key = opts->per_key;
 	c->nr_pids_req = opts->nr_pids;
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0)
@@ -577,6 +578,8 @@ static int drain_map(struct collector *c, enum collector_map map, enum collector
 	__u32 count;
 	int err;
 
+	if (c->per_key)
+		return drain_map_keys(c, map, lane, fd);
 	for (;;) {
 		count = c->buf_entries;
 		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, c->keybuf, c->valbuf,

@@ -24,6 +24,7 @@ struct collector_opts {
 	size_t nr_pids;
 	const char *pin_root;		/* default EMITD_PIN_ROOT */
 	size_t ringbuf_bytes;		/* sample lane size, power of two */
+	bool per_key;			/* never use batch lookups (old kernels, tests) */
 };
 
 struct collector_probe {
@@ -86,6 +87,7 @@ struct collector {
 	void *sample_ctx;
 	uint64_t drains;
 	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
+	bool per_key;
 	uint64_t samples_seen;
 	double last_drain_seconds;
 };

@@ -54,6 +54,8 @@ static void usage(FILE *f)
 		"      --pin-root DIR     where maps are pinned (default %s)\n"
 		"      --ringbuf-bytes N  sample-lane ring buffer size, a power of two (default 262144)\n"
 		"      --exit-after-ms MS exit cleanly after MS milliseconds (tests, benchmarks)\n"
+		"      --drain-per-key    read maps key by key, never in batches (what emitd\n"
+		"                         falls back to when the kernel refuses batch lookups)\n"
 		"\n"
 		"signal metrics (channels: the series of `signal: true` metrics):\n"
 		"      --signal-estimator gaussian|histogram   entropy estimator (default gaussian)\n"
@@ -176,6 +178,7 @@ static int do_run(int argc, char **argv)
 		{ "signal-missing", required_argument, NULL, 'M' },
 		{ "signal-every-drains", required_argument, NULL, 'D' },
 		{ "signal-every-ms", required_argument, NULL, 'T' },
+		{ "drain-per-key", no_argument, NULL, 'K' },
 		{ "norm-csv", required_argument, NULL, 'C' },
 		{ "norm-csv-interval", required_argument, NULL, 'I' },
 		{ "norm-history", required_argument, NULL, 'H' },
@@ -242,6 +245,9 @@ static int do_run(int argc, char **argv)
 		case 'T':
 			if (parse_signal_opt(c, optarg, &ao.signal))
 				return 2;
+			break;
+		case 'K':
+			ao.per_key = true;
 			break;
 		case 'C':
 			ao.norm.csv_path = optarg;

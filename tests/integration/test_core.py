@@ -94,6 +94,18 @@ def test_exact_counts_attach_by_binary(agent_factory):
     check_counts(m, summ)
 
 
+def test_exact_counts_with_per_key_reads(agent_factory):
+    """The fallback path for kernels that refuse batch lookups is exact too."""
+    a = agent_factory(extra=("--drain-per-key",))
+    a.wait_ready()
+    summ = demo_summary(run_demo("--events", str(N), "--rate", "0"))
+    m = drained(a, "demo_request_latency_us_count", N)
+    m = drained(a, "demo_trigger_normalization_events_total",
+                summ[("trigger_normalization_events", frozenset({("context", "budget_buffer")}))],
+                context="budget_buffer")
+    check_counts(m, summ)
+
+
 def test_exact_counts_attach_by_pid(agent_factory):
     require_environment()
     demo = subprocess.Popen([DEMO, "--events", str(N), "--rate", "0", "--wait-signal"],
