@@ -46,7 +46,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean deps run test test-unit test-integration bench gen-check lint-specs
+.PHONY: all clean deps run test test-unit test-integration bench gen gen-check
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -111,6 +111,21 @@ test-integration: all
 bench: all $(BENCH_BINS)
 	@set -e; for b in $(filter $(OUTPUT)/bench/bench_%,$(BENCH_BINS)); do echo "== $$b"; $$b; done
 	./bench/run.sh
+
+# Generated artifacts users consume are committed: spec/demo.yml's at the repo
+# root, any other spec's under generated/<name>/. `gen` rewrites them,
+# `gen-check` fails (exit 6/8/9/10) when they drift from their spec.
+GEN_SPECS	:= $(wildcard spec/*.yml)
+
+gen: $(OUTPUT)/emitd
+	@set -e; for s in $(GEN_SPECS); do n=$$(basename $$s .yml); \
+		o=$$([ $$n = demo ] && echo . || echo generated/$$n); \
+		echo "  GEN      $$s -> $$o"; $(OUTPUT)/emitd gen --spec $$s --out $$o; done
+
+gen-check: $(OUTPUT)/emitd
+	@set -e; for s in $(GEN_SPECS); do n=$$(basename $$s .yml); \
+		o=$$([ $$n = demo ] && echo . || echo generated/$$n); \
+		echo "  CHECK    $$s -> $$o"; $(OUTPUT)/emitd gen --spec $$s --out $$o --check; done
 
 clean:
 	$(call msg,CLEAN)

@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "expo.h"
 #include "fetch.h"
+#include "gen.h"
 #include "norm.h"
 #include "emitd.h"
 #include "log.h"
@@ -38,6 +39,9 @@ static void usage(FILE *f)
 		"  run --spec FILE [--listen ADDR:PORT] [--pid PID ...] [--interval-ms MS]\n"
 		"                     attach the spec's probes, aggregate in the kernel, serve /metrics\n"
 		"  lint FILE          validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE\n"
+		"  gen --spec FILE --out DIR [--check]\n"
+		"                     generate the metric-ID header, catalog, Grafana dashboards and\n"
+		"                     Prometheus rules; --check exits 6/8/9/10 on drift\n"
 		"  norm report [--url URL]\n"
 		"                     print a running agent's normalization report\n"
 		"  snapshot [--url URL]\n"
@@ -427,6 +431,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", do_run },
 	{ "lint", do_lint },
+	{ "gen", gen__main },
 	{ "snapshot", do_snapshot },
 	{ "norm", do_norm },
 	{ "version", do_version },
