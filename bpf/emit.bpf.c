@@ -166,7 +166,7 @@ struct {
 /* Series already folded, so each is counted once in folded_series. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 8192);
+	__uint(max_entries, EMITD_FOLDED_KEYS);
 	__type(key, struct emitd_series_key);
 	__type(value, __u8);
 } folded_keys SEC(".maps");
@@ -443,7 +443,8 @@ static __always_inline void *insert(void *map, const struct emitd_series_key *ke
 /*
  * Find the series' per-CPU value, creating it zeroed when new. A new series
  * takes a place in the metric's budget or folds into the metric's __other__
- * series; under backpressure a non-hot metric's new series is shed. Every
+ * series; under backpressure a non-hot metric's new series is shed (folding
+ * into an existing __other__ is not a new series). Every
  * event that is not counted is counted somewhere else.
  */
 static __always_inline void *series_get(const struct emitd_probe_cfg *c, void *map,
@@ -454,11 +455,12 @@ static __always_inline void *series_get(const struct emitd_probe_cfg *c, void *m
 
 	if (v)
 		return v;
-	if (shedding(c, EMITD_SHED_NEW_SERIES)) {
-		stat_inc(EMITD_STAT_SHED_NEW_SERIES);
-		return NULL;
-	}
 	if (admit(c)) {
+		if (shedding(c, EMITD_SHED_NEW_SERIES)) {
+			unadmit(c);
+			stat_inc(EMITD_STAT_SHED_NEW_SERIES);
+			return NULL;
+		}
 		v = insert(map, key, zero, full_stat);
 		if (!v)
 			unadmit(c);
@@ -490,6 +492,7 @@ static __always_inline void send_sample(const struct emitd_probe_cfg *c, __u32 p
 	s->ktime_ns = bpf_ktime_get_ns();
 	__builtin_memcpy(&s->key, key, sizeof(*key));
 	bpf_ringbuf_submit(s, 0);
+	stat_inc(EMITD_STAT_SAMPLES_SUBMITTED);
 }
 
 /*

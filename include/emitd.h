@@ -18,6 +18,7 @@
 #define EMITD_NR_SLOTS		64	/* bounds + the +Inf slot, a power of two */
 #define EMITD_MAX_PROBES	64	/* attached sites, each with its config */
 #define EMITD_MAX_METRICS	64	/* metrics of one spec */
+#define EMITD_FOLDED_KEYS	16384	/* folded series remembered, to count each once */
 #define EMITD_MAX_ARGS		12	/* probe arguments a config can locate */
 #define EMITD_NR_REGS		17	/* x86-64 registers an argument can live in */
 #define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
@@ -98,6 +99,7 @@ enum emitd_stat {
 	EMITD_STAT_SHED_SAMPLES,	/* sample-lane records shed under backpressure */
 	EMITD_STAT_SHED_NEW_SERIES,	/* events of new series shed under backpressure */
 	EMITD_STAT_WAKE_DROPPED,	/* wake-up notifications the ring had no room for */
+	EMITD_STAT_SAMPLES_SUBMITTED,	/* sample-lane records submitted (ring fill) */
 	EMITD_STAT_MAX,
 };
 

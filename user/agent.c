@@ -3,6 +3,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +45,12 @@ struct agent {
 	atomic_bool ready;
 	struct agent_signal *signal;
 	struct agent_norm *norm;
+	struct agent_batch *batch;
 	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	/* --drain-on-scrape: scrapes ask the loop for a drain and wait for it */
+	int scrape_fd;			/* eventfd */
+	pthread_cond_t published;
+	uint64_t publish_seq;		/* under `lock` */
 };
 
 static void view__put(struct view *v)
@@ -66,12 +74,33 @@ static struct view *agent__get_view(struct agent *a)
 	return v;
 }
 
+/* Ask the drain loop for a drain and wait (at most 2 s) for its rendering. */
+static void wait_fresh_drain(struct agent *a)
+{
+	struct timespec until;
+	uint64_t one = 1, seq;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&a->lock);
+	seq = a->publish_seq;
+	if (write(a->scrape_fd, &one, sizeof(one)) == sizeof(one))
+		while (a->publish_seq == seq &&
+		       !pthread_cond_timedwait(&a->published, &a->lock, &until))
+			;
+	pthread_mutex_unlock(&a->lock);
+}
+
 static int http_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
 {
-	struct view *v = agent__get_view(ctx);
+	struct agent *a = ctx;
 	const struct expo_buf *b;
+	struct view *v;
 	int err;
 
+	if (a->opts->drain_on_scrape && atomic_load(&a->ready))
+		wait_fresh_drain(a);
+	v = agent__get_view(a);
 	if (!v)
 		return -EAGAIN;
 	b = fmt == EXPO_FMT_OPENMETRICS_100 ? &v->om : &v->text;
@@ -265,6 +294,7 @@ static int render_view(struct agent *a, struct view *v)
 	add_kernel_stats(&fb, &a->col);
 	add_agent_metrics(&fb, a);
 	agent_signal__add_metrics(a->signal, &fb);
+	agent_batch__add_metrics(a->batch, &fb);
 	err = fb.err;
 	if (!err)
 		err = expo__render(&v->text, fb.fams, fb.nr_fams, EXPO_FMT_TEXT_004);
@@ -294,6 +324,8 @@ static int agent__publish(struct agent *a)
 	pthread_mutex_lock(&a->lock);
 	old = a->cur;
 	a->cur = v;
+	a->publish_seq++;
+	pthread_cond_broadcast(&a->published);
 	pthread_mutex_unlock(&a->lock);
 	view__put(old);
 	return 0;
@@ -348,6 +380,8 @@ static void on_sample(void *ctx, const struct store_metric *m, const struct seri
 {
 	struct agent *a = ctx;
 
+	if (m->trial && a->batch)
+		agent_batch__on_sample(a->batch, m, collector__raw_to_double(smp->v1, m->value_type));
 	if (m->kind != EMITD_KIND_NORMALIZATION || !a->norm)
 		return;
 	agent_norm__record(a->norm, m, s, smp->ktime_ns / 1000000 + a->mono_to_wall_ms,
@@ -358,10 +392,12 @@ static void on_sample(void *ctx, const struct store_metric *m, const struct seri
 /* One cycle: drain the maps, feed the signal channels, publish. */
 static int agent__cycle(struct agent *a, bool first)
 {
+	double t0 = now_ms();
 	int err;
 
-	clock_offset(a);
-	err = collector__drain(&a->col, 0);
+	err = collector__drain(&a->col, a->batch ? agent_batch__budget_s(a->batch) : 0);
+	if (!err && a->batch)
+		err = agent_batch__drained(a->batch, (uint64_t)now_ms(), (now_ms() - t0) / 1e3);
 	if (err)
 		return err;
 	agent_norm__update(a->norm, &a->col.store);
@@ -372,29 +408,79 @@ static int agent__cycle(struct agent *a, bool first)
 	return err ? err : agent__publish(a);
 }
 
+static int loop_epoll(struct agent *a)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int efd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (efd < 0)
+		return -errno;
+	ev.data.u32 = 0;
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, collector__epoll_fd(&a->col), &ev))
+		goto err;
+	ev.data.u32 = 1;
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, a->scrape_fd, &ev))
+		goto err;
+	return efd;
+err:
+	close(efd);
+	return -errno;
+}
+
+/* Sleep until the kernel's wake-up, a sample, a scrape request or @timeout_ms. */
+static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape)
+{
+	struct epoll_event evs[2];
+	uint64_t n;
+	int i, nr;
+
+	nr = epoll_wait(efd, evs, 2, timeout_ms);
+	if (nr < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (i = 0; i < nr; i++) {
+		if (evs[i].data.u32 == 1) {
+			if (read(a->scrape_fd, &n, sizeof(n)) == sizeof(n))
+				*scrape = true;
+		} else if (collector__poll(&a->col, 0) < 0) {
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The drain loop: the cadence decides when to drain (pending >= target, the
+ * interval elapsed, or a scrape asked); in between the loop sleeps in epoll
+ * until the kernel's wake-up or the next deadline.
+ */
 static int agent__loop(struct agent *a)
 {
-	double start = now_ms(), next = start + a->opts->interval_ms, t;
-	int err;
+	double start = now_ms(), t;
+	int efd, timeout, err = 0;
+	bool scrape = false;
 
-	while (!exiting) {
+	efd = loop_epoll(a);
+	if (efd < 0) {
+		log_err("epoll: %s", strerror(-efd));
+		return efd;
+	}
+	while (!exiting && !err) {
 		t = now_ms();
 		if (a->opts->exit_after_ms && t - start >= a->opts->exit_after_ms)
 			break;
-		if (t < next) {
-			err = collector__poll(&a->col, (int)(next - t) + 1);
-			if (err < 0) {
-				log_err("sample lane: %s", strerror(-err));
-				return err;
-			}
+		if (agent_batch__due(a->batch, (uint64_t)t, &timeout) || scrape) {
+			scrape = false;
+			err = agent__cycle(a, false);
 			continue;
 		}
-		next = t + a->opts->interval_ms;
-		err = agent__cycle(a, false);
+		if (a->opts->exit_after_ms && t + timeout > start + a->opts->exit_after_ms)
+			timeout = (int)(start + a->opts->exit_after_ms - t) + 1;
+		err = agent__wait(a, efd, timeout, &scrape);
 		if (err)
-			return err;
+			log_err("drain loop: %s", strerror(-err));
 	}
-	return 0;
+	close(efd);
+	return err;
 }
 
 static int start_http(struct agent *a)
@@ -449,6 +535,10 @@ int agent__run(const struct agent_opts *opts)
 	int err;
 
 	pthread_mutex_init(&a.lock, NULL);
+	pthread_cond_init(&a.published, NULL);
+	a.scrape_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a.scrape_fd < 0)
+		return -errno;
 	install_signals();
 	err = agent_signal__new(&opts->signal, &a.signal);
 	if (err) {
@@ -471,8 +561,11 @@ int agent__run(const struct agent_opts *opts)
 	if (err)
 		goto out_http;
 	err = agent_norm__new(&a.col.store, &opts->norm, &a.norm);
+	if (!err)
+		err = agent_batch__new(&opts->batch, &a.col, (uint64_t)now_ms(), &a.batch);
 	if (err)
 		goto out_col;
+	clock_offset(&a);	/* once: sample timestamps stay monotonic */
 	a.col.on_sample = on_sample;
 	a.col.sample_ctx = &a;
 	err = collector__attach(&a.col);
@@ -482,8 +575,10 @@ int agent__run(const struct agent_opts *opts)
 	if (err)
 		goto out_col;
 	atomic_store(&a.ready, true);
-	log_info("%zu probes attached; serving http://%s/metrics, draining every %u ms",
-		 a.col.nr_probes, opts->listen, opts->interval_ms);
+	log_info("%zu probes attached; serving http://%s/metrics; adaptive drain: target interval %llu ms, at most %llu ms apart",
+		 a.col.nr_probes, opts->listen,
+		 (unsigned long long)opts->batch.cadence.target_interval_ms,
+		 (unsigned long long)opts->batch.cadence.max_interval_ms);
 	err = agent__loop(&a);
 	log_info("%s: detaching and exiting", exiting ? "signal received" : "done");
 out_col:
@@ -499,6 +594,9 @@ out:
 	view__put(a.cur);
 	agent_signal__free(a.signal);
 	agent_norm__free(a.norm);
+	agent_batch__free(a.batch);
+	close(a.scrape_fd);
+	pthread_cond_destroy(&a.published);
 	pthread_mutex_destroy(&a.lock);
 	return err;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "agent_batch.h"
 #include "agent_norm.h"
 #include "agent_signal.h"
 
@@ -18,7 +19,8 @@ struct agent_opts {
 	const char *listen;		/* ADDR:PORT */
 	const pid_t *pids;
 	size_t nr_pids;
-	unsigned int interval_ms;	/* fixed drain interval */
+	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */
+	bool drain_on_scrape;		/* each /metrics waits for a fresh drain */
 	const char *pin_root;
 	size_t ringbuf_bytes;
 	bool per_key;			/* --drain-per-key */

@@ -68,8 +68,8 @@ int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg 
 			     cfg->bounds);
 	if (err)
 		return err;
-	if (cfg->value.type == EMITD_VAL_F64)
-		cfg->flags |= EMITD_CFG_SAMPLE;	/* the f64 _sum is summed in userspace */
+	if (cfg->value.type == EMITD_VAL_F64 || sm->trial)
+		cfg->flags |= EMITD_CFG_SAMPLE;	/* f64 _sum in userspace; trial mode */
 	return 0;
 }
 

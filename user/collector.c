@@ -386,6 +386,7 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 	size_maps(c);
 	if (opts->ringbuf_bytes)
 		bpf_map__set_max_entries(c->skel->maps.samples, opts->ringbuf_bytes);
+	c->ringbuf_bytes = bpf_map__max_entries(c->skel->maps.samples);
 	drop_incompatible_pins(pin_root, c);
 	drop_moved_fixed_slots(pin_root, c);
 
@@ -681,6 +682,33 @@ static void read_cpu_events(struct collector *c)
 		c->events_total += c->cpu_events[cpu];
 }
 
+double collector__ring_fill(const struct collector *c)
+{
+	const double rec = (sizeof(struct emitd_sample) + 8 + 7) & ~7UL;	/* + ring header */
+	uint64_t sub = c->stats[EMITD_STAT_SAMPLES_SUBMITTED];
+	double f;
+
+	if (!c->ringbuf_bytes || sub <= c->samples_seen)
+		return 0;
+	f = (double)(sub - c->samples_seen) * rec / (double)c->ringbuf_bytes;
+	return f > 1 ? 1 : f;
+}
+
+int collector__epoll_fd(const struct collector *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+static void read_series_count(struct collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.series_count);
+	__u32 i;
+
+	for (i = 0; i <= EMITD_MAX_METRICS; i++)
+		if (bpf_map_lookup_elem(fd, &i, &c->series_count[i]))
+			memset(&c->series_count[i], 0, sizeof(c->series_count[i]));
+}
+
 uint64_t collector__pending(struct collector *c)
 {
 	read_cpu_events(c);
@@ -737,6 +765,7 @@ int collector__drain(struct collector *c, double budget_s)
 	read_percpu_array(bpf_map__fd(c->skel->maps.stats), EMITD_STAT_MAX, c->stats, c->ncpus);
 	read_percpu_array(bpf_map__fd(c->skel->maps.probe_hits), EMITD_MAX_PROBES, c->hits,
 			  c->ncpus);
+	read_series_count(c);
 	store__sort(&c->store);
 	c->drains++;
 	c->last_drain_seconds = now_seconds() - t0;

@@ -83,6 +83,8 @@ struct collector {
 	double lane_last_s[COLLECTOR_LANE_MAX];	/* monotonic time of the last full drain */
 	double lane_delay_s[COLLECTOR_LANE_MAX];	/* its staleness when last drained */
 	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
+	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];	/* guard, per metric */
+	size_t ringbuf_bytes;
 	collector_sample_fn on_sample;
 	void *sample_ctx;
 	uint64_t drains;
@@ -105,8 +107,12 @@ int collector__poll(struct collector *c, int timeout_ms);
  * the next call.
  */
 int collector__drain(struct collector *c, double budget_s);
+/* Fill of the sample ring buffer: records submitted, not yet consumed. */
+double collector__ring_fill(const struct collector *c);
 /* Events since the last drain, from the per-CPU counters. */
 uint64_t collector__pending(struct collector *c);
+/* The fd to poll for samples and wake-ups (then call collector__poll(c, 0)). */
+int collector__epoll_fd(const struct collector *c);
 /* Wake the agent once @target more events have arrived (spread over CPUs). */
 int collector__set_wake(struct collector *c, uint64_t target);
 /* What the kernel sheds for non-hot metrics: EMITD_SHED_* bits. */

@@ -263,3 +263,15 @@ void fam_builder__add_simple(struct fam_builder *fb, const char *name, const cha
 	fam_builder__add_labelled(fb, name, help, type, names, label_name ? 1 : 0,
 				  label_values, values, nr);
 }
+
+void fam_builder__add_family(struct fam_builder *fb, const struct expo_family *f)
+{
+	struct expo_family *nf = fb_new(fb);
+	struct expo_series *es = fb_calloc(fb, f->nr_series, sizeof(*es));
+
+	if (!nf || !es)
+		return;
+	*nf = *f;
+	memcpy(es, f->series, f->nr_series * sizeof(*es));
+	nf->series = es;
+}

@@ -39,4 +39,10 @@ void fam_builder__add_labelled(struct fam_builder *fb, const char *name, const c
 			       enum expo_type type, const char *const *label_names, size_t nl,
 			       const char *const *lv, const double *values, size_t nr);
 
+/*
+ * A family as given; its series array is copied, everything else it points
+ * to must outlive the rendering.
+ */
+void fam_builder__add_family(struct fam_builder *fb, const struct expo_family *f);
+
 #endif /* EMITD_FAMILIES_H */

@@ -166,112 +166,220 @@ bad:
 	return -EINVAL;
 }
 
+enum {
+	OPT_PIN_ROOT = 256, OPT_RINGBUF, OPT_EXIT_AFTER, OPT_PER_KEY, OPT_NORM_CSV,
+	OPT_NORM_INTERVAL, OPT_NORM_HISTORY, OPT_DRAIN_BUDGET, OPT_HIST_TRIAL,
+	OPT_DRAIN_ON_SCRAPE, OPT_CADENCE = 512,	/* + the cadence setting's index */
+};
+
+static const struct option run_base_opts[] = {
+	{ "spec", required_argument, NULL, 's' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "interval-ms", required_argument, NULL, 'i' },
+	{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
+	{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
+	{ "exit-after-ms", required_argument, NULL, OPT_EXIT_AFTER },
+	{ "signal-estimator", required_argument, NULL, 'E' },
+	{ "signal-window", required_argument, NULL, 'W' },
+	{ "signal-align", required_argument, NULL, 'A' },
+	{ "signal-missing", required_argument, NULL, 'M' },
+	{ "signal-every-drains", required_argument, NULL, 'D' },
+	{ "signal-every-ms", required_argument, NULL, 'T' },
+	{ "drain-per-key", no_argument, NULL, OPT_PER_KEY },
+	{ "drain-budget-ms", required_argument, NULL, OPT_DRAIN_BUDGET },
+	{ "drain-on-scrape", no_argument, NULL, OPT_DRAIN_ON_SCRAPE },
+	{ "hist-trial", required_argument, NULL, OPT_HIST_TRIAL },
+	{ "norm-csv", required_argument, NULL, OPT_NORM_CSV },
+	{ "norm-csv-interval", required_argument, NULL, OPT_NORM_INTERVAL },
+	{ "norm-history", required_argument, NULL, OPT_NORM_HISTORY },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+};
+
+#define NR_BASE_OPTS (sizeof(run_base_opts) / sizeof(run_base_opts[0]))
+#define MAX_CADENCE_OPTS 32
+
+/* The base options, then one --drain-* flag per cadence setting. */
+static void build_run_opts(struct option *o)
+{
+	const struct cadence_setting_info *si;
+	unsigned int i;
+
+	memcpy(o, run_base_opts, sizeof(run_base_opts));
+	for (i = 0; i < MAX_CADENCE_OPTS && (si = cadence_config__setting(i)); i++)
+		o[NR_BASE_OPTS + i] = (struct option){ si->flag, required_argument, NULL,
+						       OPT_CADENCE + i };
+	memset(&o[NR_BASE_OPTS + i], 0, sizeof(*o));
+}
+
+static const char *getenv_lookup(const char *name, void *ctx)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+/* --interval-ms N: drain at least every N ms (the cadence's max interval). */
+static void set_fixed_interval(struct cadence_config *cfg, unsigned long ms)
+{
+	cfg->max_interval_ms = ms;
+	if (cfg->target_interval_ms > ms)
+		cfg->target_interval_ms = ms;
+	if (cfg->aggressive_interval_ms > ms)
+		cfg->aggressive_interval_ms = 0;
+}
+
+static int parse_pid(struct agent_opts *ao, pid_t *pids, const char *arg)
+{
+	unsigned long v;
+
+	if (ao->nr_pids == MAX_PIDS) {
+		fprintf(stderr, "%s: --pid: at most %d PIDs\n", prog, MAX_PIDS);
+		return -EINVAL;
+	}
+	if (parse_uint("--pid", arg, INT_MAX, &v) || !v)
+		return -EINVAL;
+	pids[ao->nr_pids++] = v;
+	return 0;
+}
+
+static int parse_ringbuf(struct agent_opts *ao, const char *arg)
+{
+	unsigned long v;
+
+	if (parse_uint("--ringbuf-bytes", arg, 1UL << 30, &v) || v < 4096 || (v & (v - 1))) {
+		fprintf(stderr, "%s: --ringbuf-bytes must be a power of two >= 4096\n", prog);
+		return -EINVAL;
+	}
+	ao->ringbuf_bytes = v;
+	return 0;
+}
+
+static int parse_misc_opt(int c, const char *arg, struct agent_opts *ao)
+{
+	struct agent_batch_opts *b = &ao->batch;
+	unsigned long v;
+
+	switch (c) {
+	case OPT_EXIT_AFTER:
+		if (parse_uint("--exit-after-ms", arg, UINT_MAX, &v))
+			return -EINVAL;
+		ao->exit_after_ms = v;
+		return 0;
+	case OPT_DRAIN_BUDGET:
+		if (parse_uint("--drain-budget-ms", arg, 60000, &v))
+			return -EINVAL;
+		b->drain_budget_s = v / 1e3;
+		return 0;
+	case OPT_HIST_TRIAL:
+		if (b->nr_trial == AGENT_BATCH_MAX_TRIAL) {
+			fprintf(stderr, "%s: --hist-trial: at most %d metrics\n", prog,
+				AGENT_BATCH_MAX_TRIAL);
+			return -EINVAL;
+		}
+		b->trial[b->nr_trial++] = arg;
+		return 0;
+	case OPT_NORM_CSV:
+		ao->norm.csv_path = arg;
+		return 0;
+	case OPT_NORM_INTERVAL:
+		return parse_seconds("--norm-csv-interval", arg, &ao->norm.csv_interval_s);
+	default:	/* OPT_NORM_HISTORY */
+		if (parse_uint("--norm-history", arg, 1U << 20, &v) || !v)
+			return -EINVAL;
+		ao->norm.history_limit = v;
+		return 0;
+	}
+}
+
+static int parse_cadence_opt(int idx, const char *arg, struct cadence_config *cfg)
+{
+	char err[CADENCE_ERR_LEN];
+
+	if (!cadence_config__set(cfg, cadence_config__setting(idx)->flag, arg, err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "%s: --%s\n", prog, err);
+	return -EINVAL;
+}
+
+/* One run option; 1 for --help, 0 to go on, negative on a usage error. */
+static int parse_run_opt(int c, const char *arg, struct agent_opts *ao, pid_t *pids)
+{
+	unsigned long v;
+
+	switch (c) {
+	case 's':
+		ao->spec_path = arg;
+		return 0;
+	case 'l':
+		ao->listen = arg;
+		return 0;
+	case 'p':
+		return parse_pid(ao, pids, arg);
+	case 'i':
+		if (parse_uint("--interval-ms", arg, 3600000, &v) || v < 10)
+			return -EINVAL;
+		set_fixed_interval(&ao->batch.cadence, v);
+		return 0;
+	case OPT_PIN_ROOT:
+		ao->pin_root = arg;
+		return 0;
+	case OPT_RINGBUF:
+		return parse_ringbuf(ao, arg);
+	case OPT_PER_KEY:
+		ao->per_key = true;
+		return 0;
+	case OPT_DRAIN_ON_SCRAPE:
+		ao->drain_on_scrape = true;
+		return 0;
+	case 'E': case 'W': case 'A': case 'M': case 'D': case 'T':
+		return parse_signal_opt(c, arg, &ao->signal);
+	case 'v':
+		log_set_level(LOG_LEVEL_DEBUG);
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 1;
+	case '?':
+		return -EINVAL;
+	}
+	if (c >= OPT_CADENCE)
+		return parse_cadence_opt(c - OPT_CADENCE, arg, &ao->batch.cadence);
+	return parse_misc_opt(c, arg, ao);
+}
+
+static void run_opts__init(struct agent_opts *ao)
+{
+	memset(ao, 0, sizeof(*ao));
+	ao->listen = "127.0.0.1:9477";
+	ao->pin_root = EMITD_PIN_ROOT;
+	agent_signal_opts__init(&ao->signal);
+	agent_batch_opts__init(&ao->batch);
+	ao->norm.history_limit = 2048;
+	ao->norm.csv_interval_s = 10;
+	ao->norm.json_last = 256;
+}
+
 static int do_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "spec", required_argument, NULL, 's' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "interval-ms", required_argument, NULL, 'i' },
-		{ "pin-root", required_argument, NULL, 'R' },
-		{ "ringbuf-bytes", required_argument, NULL, 'B' },
-		{ "exit-after-ms", required_argument, NULL, 'X' },
-		{ "signal-estimator", required_argument, NULL, 'E' },
-		{ "signal-window", required_argument, NULL, 'W' },
-		{ "signal-align", required_argument, NULL, 'A' },
-		{ "signal-missing", required_argument, NULL, 'M' },
-		{ "signal-every-drains", required_argument, NULL, 'D' },
-		{ "signal-every-ms", required_argument, NULL, 'T' },
-		{ "drain-per-key", no_argument, NULL, 'K' },
-		{ "norm-csv", required_argument, NULL, 'C' },
-		{ "norm-csv-interval", required_argument, NULL, 'I' },
-		{ "norm-history", required_argument, NULL, 'H' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	struct agent_opts ao = {
-		.listen = "127.0.0.1:9477",
-		.interval_ms = 1000,
-		.pin_root = EMITD_PIN_ROOT,
-	};
+	struct option opts[NR_BASE_OPTS + MAX_CADENCE_OPTS + 1];
+	char err[CADENCE_ERR_LEN];
 	pid_t pids[MAX_PIDS];
-	unsigned long v;
-	int c;
+	struct agent_opts ao;
+	int c, ret;
 
-	agent_signal_opts__init(&ao.signal);
-	ao.norm.history_limit = 2048;
-	ao.norm.csv_interval_s = 10;
-	ao.norm.json_last = 256;
+	run_opts__init(&ao);
+	build_run_opts(opts);
+	/* the environment first, flags override it */
+	if (cadence_config__from_env(&ao.batch.cadence, getenv_lookup, NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		return 2;
+	}
 	while ((c = getopt_long(argc, argv, "s:l:p:i:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			ao.spec_path = optarg;
-			break;
-		case 'l':
-			ao.listen = optarg;
-			break;
-		case 'p':
-			if (ao.nr_pids == MAX_PIDS) {
-				fprintf(stderr, "%s: --pid: at most %d PIDs\n", prog, MAX_PIDS);
-				return 2;
-			}
-			if (parse_uint("--pid", optarg, INT_MAX, &v) || !v)
-				return 2;
-			pids[ao.nr_pids++] = v;
-			break;
-		case 'i':
-			if (parse_uint("--interval-ms", optarg, 3600000, &v) || !v)
-				return 2;
-			ao.interval_ms = v;
-			break;
-		case 'R':
-			ao.pin_root = optarg;
-			break;
-		case 'B':
-			if (parse_uint("--ringbuf-bytes", optarg, 1UL << 30, &v) || v < 4096 ||
-			    (v & (v - 1))) {
-				fprintf(stderr, "%s: --ringbuf-bytes must be a power of two >= 4096\n", prog);
-				return 2;
-			}
-			ao.ringbuf_bytes = v;
-			break;
-		case 'X':
-			if (parse_uint("--exit-after-ms", optarg, UINT_MAX, &v))
-				return 2;
-			ao.exit_after_ms = v;
-			break;
-		case 'E':
-		case 'W':
-		case 'A':
-		case 'M':
-		case 'D':
-		case 'T':
-			if (parse_signal_opt(c, optarg, &ao.signal))
-				return 2;
-			break;
-		case 'K':
-			ao.per_key = true;
-			break;
-		case 'C':
-			ao.norm.csv_path = optarg;
-			break;
-		case 'I':
-			if (parse_seconds("--norm-csv-interval", optarg, &ao.norm.csv_interval_s))
-				return 2;
-			break;
-		case 'H':
-			if (parse_uint("--norm-history", optarg, 1U << 20, &v) || !v)
-				return 2;
-			ao.norm.history_limit = v;
-			break;
-		case 'v':
-			log_set_level(LOG_LEVEL_DEBUG);
-			break;
-		case 'h':
-			usage(stdout);
+		ret = parse_run_opt(c, optarg, &ao, pids);
+		if (ret > 0)
 			return 0;
-		default:
+		if (ret) {
 			usage(stderr);
 			return 2;
 		}
@@ -280,6 +388,10 @@ static int do_run(int argc, char **argv)
 		fprintf(stderr, "%s run: %s\n", prog,
 			!ao.spec_path ? "--spec FILE is required" : "unexpected argument");
 		usage(stderr);
+		return 2;
+	}
+	if (cadence_config__validate(&ao.batch.cadence, err, sizeof(err))) {
+		fprintf(stderr, "%s: drain settings: %s\n", prog, err);
 		return 2;
 	}
 	ao.pids = pids;

@@ -39,6 +39,7 @@ struct store_metric {
 	enum emitd_kind kind;
 	enum spec_val_type value_type;
 	bool fixed;			/* no labels: a per-CPU array slot in the kernel */
+	bool trial;			/* histogram trial mode: raw values on the sample lane */
 	uint32_t slot;			/* its index in the kind's *_fixed map */
 	struct series **series;		/* sorted by label values when published */
 	size_t nr_series;
