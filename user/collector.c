@@ -712,6 +712,8 @@ static void read_series_count(struct collector *c)
 uint64_t collector__pending(struct collector *c)
 {
 	read_cpu_events(c);
+	/* the ring's fill needs a fresh count of records submitted */
+	read_percpu_array(bpf_map__fd(c->skel->maps.stats), EMITD_STAT_MAX, c->stats, c->ncpus);
 	return c->events_total - c->events_at_drain;
 }
 
