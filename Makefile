@@ -111,6 +111,7 @@ test-integration: all
 bench: all $(BENCH_BINS)
 	@set -e; for b in $(filter $(OUTPUT)/bench/bench_%,$(BENCH_BINS)); do echo "== $$b"; $$b; done
 	./bench/run.sh
+	./bench/drain.sh
 
 # Generated artifacts users consume are committed: spec/demo.yml's at the repo
 # root, any other spec's under generated/<name>/. `gen` rewrites them,

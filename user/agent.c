@@ -33,7 +33,19 @@ struct view {
 	atomic_int refs;
 	struct expo_buf text;
 	struct expo_buf om;
+	bool has_om;
 };
+
+/* How long one OpenMetrics scrape keeps OpenMetrics rendered at each drain. */
+#define OM_KEEP_MS	(10 * 60 * 1000)
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
 
 struct agent {
 	const struct agent_opts *opts;
@@ -46,6 +58,7 @@ struct agent {
 	struct agent_signal *signal;
 	struct agent_norm *norm;
 	struct agent_batch *batch;
+	_Atomic uint64_t om_wanted_until;	/* monotonic ms */
 	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	/* --drain-on-scrape: scrapes ask the loop for a drain and wait for it */
 	int scrape_fd;			/* eventfd */
@@ -98,9 +111,21 @@ static int http_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
 	struct view *v;
 	int err;
 
+	if (fmt == EXPO_FMT_OPENMETRICS_100)
+		atomic_store(&a->om_wanted_until, mono_ms() + OM_KEEP_MS);
 	if (a->opts->drain_on_scrape && atomic_load(&a->ready))
 		wait_fresh_drain(a);
 	v = agent__get_view(a);
+	if (v && fmt == EXPO_FMT_OPENMETRICS_100 && !v->has_om) {
+		/* the first OpenMetrics scrape in a while: wait for a rendering */
+		view__put(v);
+		wait_fresh_drain(a);
+		v = agent__get_view(a);
+		if (v && !v->has_om) {
+			view__put(v);
+			return -EAGAIN;
+		}
+	}
 	if (!v)
 		return -EAGAIN;
 	b = fmt == EXPO_FMT_OPENMETRICS_100 ? &v->om : &v->text;
@@ -300,9 +325,11 @@ static int render_view(struct agent *a, struct view *v)
 		err = expo__render(&v->text, fb.fams, fb.nr_fams, EXPO_FMT_TEXT_004);
 	if (!err)
 		err = expo__finish(&v->text, EXPO_FMT_TEXT_004);
-	if (!err)
+	/* OpenMetrics only while OpenMetrics scrapers come: it doubles the memory */
+	v->has_om = mono_ms() < atomic_load(&a->om_wanted_until);
+	if (!err && v->has_om)
 		err = expo__render(&v->om, fb.fams, fb.nr_fams, EXPO_FMT_OPENMETRICS_100);
-	if (!err)
+	if (!err && v->has_om)
 		err = expo__finish(&v->om, EXPO_FMT_OPENMETRICS_100);
 	fam_builder__free(&fb);
 	return err;

@@ -480,15 +480,12 @@ static int handle_sample(void *ctx, void *data, size_t len)
 }
 
 /* Sum one entry's per-CPU values into its series. */
-static void apply_entry(struct collector *c, enum collector_map map,
-			const struct emitd_series_key *key, const void *vals, size_t vsz)
+static void apply_values(struct collector *c, enum collector_map map, struct series *s,
+			 const void *vals, size_t vsz)
 {
-	struct store_metric *m = store__metric_by_id(&c->store, key->metric_id);
-	struct series *s = m ? store__series(&c->store, key) : NULL;
+	const struct store_metric *m = s->metric;
 	int cpu, i;
 
-	if (!s)
-		return;
 	if (map == COLLECTOR_MAP_GAUGES)
 		s->gauge_ktime = 0;
 	if (map == COLLECTOR_MAP_COUNTERS || map == COLLECTOR_MAP_HISTS ||
@@ -535,6 +532,42 @@ static void apply_entry(struct collector *c, enum collector_map map,
 	}
 }
 
+static void apply_entry(struct collector *c, enum collector_map map,
+			const struct emitd_series_key *key, const void *vals, size_t vsz)
+{
+	struct series *s = store__series(&c->store, key);
+
+	if (s)
+		apply_values(c, map, s, vals, vsz);
+}
+
+/* The series at position @pos of this map's iteration, cached across drains. */
+static struct series *series_at(struct collector *c, enum collector_lane lane,
+				enum collector_map map, size_t pos,
+				const struct emitd_series_key *key)
+{
+	struct series ***order = &c->order[lane][map], *s;
+	size_t *cap = &c->order_cap[lane][map];
+
+	if (pos < *cap && (*order)[pos] && !memcmp(&(*order)[pos]->key, key, sizeof(*key))) {
+		c->order_hits++;
+		return (*order)[pos];
+	}
+	s = store__series(&c->store, key);
+	if (pos >= *cap) {
+		size_t ncap = pos < 1024 ? 1024 : pos * 2;
+		struct series **v = realloc(*order, ncap * sizeof(*v));
+
+		if (!v)
+			return s;
+		memset(v + *cap, 0, (ncap - *cap) * sizeof(*v));
+		*order = v;
+		*cap = ncap;
+	}
+	(*order)[pos] = s;
+	return s;
+}
+
 static size_t value_size(enum collector_map map)
 {
 	static const size_t sz[COLLECTOR_MAP_MAX] = {
@@ -558,7 +591,10 @@ static int drain_map_keys(struct collector *c, enum collector_map map,
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		if (!bpf_map_lookup_elem(fd, &next, c->valbuf)) {
-			apply_entry(c, map, &next, c->valbuf, vsz);
+			struct series *s = series_at(c, lane, map, n, &next);
+
+			if (s)
+				apply_values(c, map, s, c->valbuf, vsz);
 			n++;
 		}
 		key = next;
@@ -592,9 +628,13 @@ static int drain_map(struct collector *c, enum collector_map map, enum collector
 			}
 			return -errno;
 		}
-		for (i = 0; i < count; i++)
-			apply_entry(c, map, (struct emitd_series_key *)c->keybuf + i,
-				    (char *)c->valbuf + i * vsz * c->ncpus, vsz);
+		for (i = 0; i < count; i++) {
+			struct series *s = series_at(c, lane, map, n + i,
+						     (struct emitd_series_key *)c->keybuf + i);
+
+			if (s)
+				apply_values(c, map, s, (char *)c->valbuf + i * vsz * c->ncpus, vsz);
+		}
 		n += count;
 		if (err)
 			break;
@@ -790,5 +830,7 @@ void collector__close(struct collector *c)
 	free(c->keybuf);
 	free(c->valbuf);
 	free(c->cpu_events);
+	for (i = 0; i < COLLECTOR_LANE_MAX * COLLECTOR_MAP_MAX; i++)
+		free(c->order[i / COLLECTOR_MAP_MAX][i % COLLECTOR_MAP_MAX]);
 	memset(c, 0, sizeof(*c));
 }

@@ -85,6 +85,14 @@ struct collector {
 	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
 	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];	/* guard, per metric */
 	size_t ringbuf_bytes;
+	/*
+	 * A hash map iterates in the same order from drain to drain while its
+	 * keys do not change: remember which series stood at each position and
+	 * skip the store lookup when the key there is the same.
+	 */
+	struct series **order[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
+	size_t order_cap[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
+	uint64_t order_hits;
 	collector_sample_fn on_sample;
 	void *sample_ctx;
 	uint64_t drains;

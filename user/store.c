@@ -123,8 +123,7 @@ static char *format_label(const struct spec_label *l, const union emitd_label *v
 	return strdup(buf);
 }
 
-static struct series *series__new(const struct store_metric *m,
-				  const struct emitd_series_key *key)
+static struct series *series__new(struct store_metric *m, const struct emitd_series_key *key)
 {
 	struct series *s = calloc(1, sizeof(*s));
 	size_t i;
@@ -132,6 +131,7 @@ static struct series *series__new(const struct store_metric *m,
 	if (!s)
 		return NULL;
 	s->key = *key;
+	s->metric = m;
 	for (i = 0; i < m->spec->nr_labels; i++) {
 		if (key->flags & EMITD_KEY_OTHER)
 			s->labels[i] = strdup("__other__");

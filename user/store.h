@@ -15,8 +15,11 @@
 #include "emitd.h"
 #include "spec.h"
 
+struct store_metric;
+
 struct series {
 	struct emitd_series_key key;
+	struct store_metric *metric;
 	char *labels[EMITD_MAX_LABELS];	/* formatted label values */
 	uint64_t count;			/* counter value, histogram count, norm events */
 	uint64_t zeroed;		/* normalization */
