@@ -6,7 +6,7 @@ import math
 import subprocess
 import time
 
-from conftest import DEMO, DEMO_SPEC, ROOT, run_demo, sample, wait_until
+from conftest import DEMO, DEMO_SPEC, EMITD, ROOT, run_demo, sample, wait_until
 from test_core import drained
 
 ROUTES = 10000
@@ -128,3 +128,27 @@ def test_backpressure_sheds_and_counts_what_it_sheds(agent_factory):
     wait_until(lambda: sample(a.metrics(), "emitd_drain_shedding") == 0, timeout=10)
     assert sample(a.metrics(), "emitd_drain_shedding") == 0
     assert "starting shedding" in a.log_text() and "stopping shedding" in a.log_text()
+
+
+def test_scrapes_serve_the_last_drain_unless_drain_on_scrape(agent_factory):
+    # batches far above what the demo emits, and a minute between drains
+    slow = ("--drain-min-batch", "5000", "--drain-max-batch", "5000",
+            "--drain-target-interval-ms", "60000", "--drain-max-interval-ms", "60000")
+    a = agent_factory(extra=slow)
+    b = agent_factory(extra=slow + ("--drain-on-scrape",))
+    a.wait_ready()
+    b.wait_ready()
+    run_demo("--events", "10", "--rate", "0")
+    time.sleep(0.3)
+    assert sample(a.metrics(), "demo_request_latency_us_count") == 0   # not drained yet
+    assert sample(b.metrics(), "demo_request_latency_us_count") == 10  # drained for the scrape
+
+
+def test_drain_settings_from_environment_are_validated():
+    p = subprocess.run([EMITD, "run", "--spec", DEMO_SPEC], cwd=ROOT, capture_output=True,
+                       text=True, timeout=10, env={"EMITD_DRAIN_MIN_BATCH": "6000"})
+    assert p.returncode == 2
+    assert "EMITD_DRAIN_MIN_BATCH" in p.stderr and "6000" in p.stderr, p.stderr
+    p = subprocess.run([EMITD, "run", "--spec", DEMO_SPEC, "--drain-max-batch", "lots"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=10)
+    assert p.returncode == 2 and "lots" in p.stderr, p.stderr
