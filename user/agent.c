@@ -251,12 +251,6 @@ static void add_map_metrics(struct fam_builder *fb, const struct collector *c)
 				EXPO_GAUGE, "map", maps, fill, COLLECTOR_MAP_MAX);
 }
 
-static void add_one(struct fam_builder *fb, const char *name, const char *help,
-		    enum expo_type t, double v)
-{
-	fam_builder__add_simple(fb, name, help, t, NULL, NULL, &v, 1);
-}
-
 static void add_kernel_stats(struct fam_builder *fb, const struct collector *c)
 {
 	const char *what[] = { "value", "label", "config" };
@@ -269,20 +263,20 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector *c)
 
 	for (i = 0; i < EMITD_MAX_PROBES; i++)
 		events += c->hits[i];
-	add_one(fb, "emitd_events_total", "Probe hits handled by the BPF programs.",
+	fam_builder__add_value(fb, "emitd_events_total", "Probe hits handled by the BPF programs.",
 		EXPO_COUNTER, events);
 	fam_builder__add_simple(fb, "emitd_probe_read_errors_total",
 				"Events dropped because a user-memory read failed, by what was read.",
 				EXPO_COUNTER, "what", what, errs, 3);
-	add_one(fb, "emitd_label_truncated_total",
+	fam_builder__add_value(fb, "emitd_label_truncated_total",
 		"String label values cut to 31 bytes (the series key's bound).",
 		EXPO_COUNTER, c->stats[EMITD_STAT_LABEL_TRUNCATED]);
-	add_one(fb, "emitd_ringbuf_dropped_total",
+	fam_builder__add_value(fb, "emitd_ringbuf_dropped_total",
 		"Sample-lane records lost because the ring buffer was full.",
 		EXPO_COUNTER, c->stats[EMITD_STAT_RINGBUF_DROPPED]);
-	add_one(fb, "emitd_sample_lane_records_total", "Sample-lane records consumed.",
+	fam_builder__add_value(fb, "emitd_sample_lane_records_total", "Sample-lane records consumed.",
 		EXPO_COUNTER, c->samples_seen);
-	add_one(fb, "emitd_orphan_series", "Map series of metrics that are no longer in the spec.",
+	fam_builder__add_value(fb, "emitd_orphan_series", "Map series of metrics that are no longer in the spec.",
 		EXPO_GAUGE, c->store.orphans);
 }
 
@@ -293,17 +287,17 @@ static void add_agent_metrics(struct fam_builder *fb, const struct agent *a)
 
 	if (a->http)
 		http_server__stats(a->http, &hs);
-	add_one(fb, "emitd_drains_total", "Drains of the BPF maps.", EXPO_COUNTER, c->drains);
-	add_one(fb, "emitd_drain_last_duration_seconds", "Wall time of the last drain.",
+	fam_builder__add_value(fb, "emitd_drains_total", "Drains of the BPF maps.", EXPO_COUNTER, c->drains);
+	fam_builder__add_value(fb, "emitd_drain_last_duration_seconds", "Wall time of the last drain.",
 		EXPO_GAUGE, c->last_drain_seconds);
-	add_one(fb, "emitd_drain_batch_fallbacks_total",
+	fam_builder__add_value(fb, "emitd_drain_batch_fallbacks_total",
 		"Map reads that fell back from batch lookups to per-key reads.",
 		EXPO_COUNTER, c->batch_fallbacks);
-	add_one(fb, "emitd_scrapes_total", "HTTP /metrics requests served.", EXPO_COUNTER,
+	fam_builder__add_value(fb, "emitd_scrapes_total", "HTTP /metrics requests served.", EXPO_COUNTER,
 		hs.scrapes);
-	add_one(fb, "emitd_scrape_bytes_total", "Bytes sent in /metrics responses.",
+	fam_builder__add_value(fb, "emitd_scrape_bytes_total", "Bytes sent in /metrics responses.",
 		EXPO_COUNTER, hs.scrape_bytes);
-	add_one(fb, "emitd_scrape_duration_seconds", "Render and gzip time of the last /metrics response.",
+	fam_builder__add_value(fb, "emitd_scrape_duration_seconds", "Render and gzip time of the last /metrics response.",
 		EXPO_GAUGE, hs.last_scrape_seconds);
 }
 

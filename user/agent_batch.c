@@ -327,12 +327,6 @@ int agent_batch__drained(struct agent_batch *ab, uint64_t now_ms, double seconds
 	return err;
 }
 
-static void add_one(struct fam_builder *fb, const char *name, const char *help,
-		    enum expo_type t, double v)
-{
-	fam_builder__add_simple(fb, name, help, t, NULL, NULL, &v, 1);
-}
-
 static void add_drain_histogram(struct agent_batch *ab, struct fam_builder *fb)
 {
 	static const char *const no_labels[1];
@@ -364,33 +358,33 @@ static void add_cadence_metrics(struct agent_batch *ab, struct fam_builder *fb)
 
 	cadence__stats(&ab->cad, &st);
 	add_drain_histogram(ab, fb);
-	add_one(fb, "emitd_drain_increments", "Events the last drain took in.", EXPO_GAUGE,
+	fam_builder__add_value(fb, "emitd_drain_increments", "Events the last drain took in.", EXPO_GAUGE,
 		ab->last_increments);
-	add_one(fb, "emitd_drain_adaptive_target",
+	fam_builder__add_value(fb, "emitd_drain_adaptive_target",
 		"Events to wait for before the next drain: clamp(rate x target interval, min, max).",
 		EXPO_GAUGE, st.target);
-	add_one(fb, "emitd_drain_pending", "Events since the last drain, at the last look.",
+	fam_builder__add_value(fb, "emitd_drain_pending", "Events since the last drain, at the last look.",
 		EXPO_GAUGE, st.pending);
-	add_one(fb, "emitd_drain_rate_events_per_second", "EWMA of the event rate.", EXPO_GAUGE,
+	fam_builder__add_value(fb, "emitd_drain_rate_events_per_second", "EWMA of the event rate.", EXPO_GAUGE,
 		st.rate);
-	add_one(fb, "emitd_drain_backpressure_events_total",
+	fam_builder__add_value(fb, "emitd_drain_backpressure_events_total",
 		"Backpressure episodes: pending or ring fill above the high watermark.",
 		EXPO_COUNTER, st.backpressure_events);
 	mode[0] = st.mode == CADENCE_NORMAL;
 	mode[1] = st.mode == CADENCE_AGGRESSIVE;
 	fam_builder__add_simple(fb, "emitd_drain_mode", "1 for the current drain mode.",
 				EXPO_GAUGE, "mode", modes, mode, 2);
-	add_one(fb, "emitd_drain_shedding", "1 while non-hot work is shed.", EXPO_GAUGE,
+	fam_builder__add_value(fb, "emitd_drain_shedding", "1 while non-hot work is shed.", EXPO_GAUGE,
 		st.shedding);
 	shed[0] = ab->c->stats[EMITD_STAT_SHED_SAMPLES];
 	shed[1] = ab->c->stats[EMITD_STAT_SHED_NEW_SERIES];
 	fam_builder__add_simple(fb, "emitd_drain_shed_total",
 				"Events shed in the kernel under backpressure, by what was shed.",
 				EXPO_COUNTER, "reason", reasons, shed, 2);
-	add_one(fb, "emitd_drain_wakeups_total",
+	fam_builder__add_value(fb, "emitd_drain_wakeups_total",
 		"Times the kernel woke the agent because pending reached the target.",
 		EXPO_COUNTER, ab->c->wakeups);
-	add_one(fb, "emitd_ringbuf_fill_ratio", "Sample ring buffer fill at the last drain.",
+	fam_builder__add_value(fb, "emitd_ringbuf_fill_ratio", "Sample ring buffer fill at the last drain.",
 		EXPO_GAUGE, collector__ring_fill(ab->c));
 }
 
@@ -407,7 +401,7 @@ static void add_lane_metrics(struct agent_batch *ab, struct fam_builder *fb)
 	fam_builder__add_simple(fb, "emitd_drain_lane_delay_seconds",
 				"Worst time between two drains of a lane over the last one to two minutes.",
 				EXPO_GAUGE, "lane", lanes, worst, COLLECTOR_LANE_MAX);
-	add_one(fb, "emitd_drain_lane_deferrals_total",
+	fam_builder__add_value(fb, "emitd_drain_lane_deferrals_total",
 		"Normal-lane drains put off to the next cycle because the drain budget was spent.",
 		EXPO_COUNTER, ab->c->lane_deferrals);
 }

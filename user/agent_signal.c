@@ -279,11 +279,6 @@ int agent_signal__compute(struct agent_signal *s, uint64_t now_ms, uint64_t wall
 	return err;
 }
 
-static void add_gauge(struct fam_builder *fb, const char *name, const char *help, double v)
-{
-	fam_builder__add_simple(fb, name, help, EXPO_GAUGE, NULL, NULL, &v, 1);
-}
-
 static void add_channel_gauges(struct agent_signal *s, struct fam_builder *fb)
 {
 	const struct signal_result *r = &s->res;
@@ -326,25 +321,28 @@ void agent_signal__add_metrics(struct agent_signal *s, struct fam_builder *fb)
 		return;
 	add_channel_gauges(s, fb);
 	if (r->valid) {
-		add_gauge(fb, "emitd_signal_joint_entropy_bits",
-			  "Joint entropy of the signal channels over the window, in bits.", r->h_joint);
-		add_gauge(fb, "emitd_signal_total_correlation_bits",
-			  "Total correlation: the sum of channel entropies minus the joint entropy.",
-			  r->total_corr);
+		fam_builder__add_value(fb, "emitd_signal_joint_entropy_bits",
+				       "Joint entropy of the signal channels over the window, in bits.",
+				       EXPO_GAUGE, r->h_joint);
+		fam_builder__add_value(fb, "emitd_signal_total_correlation_bits",
+				       "Total correlation: the sum of channel entropies minus the joint entropy.",
+				       EXPO_GAUGE, r->total_corr);
 	}
 	if (r->r_valid) {
-		add_gauge(fb, "emitd_resilience_index",
-			  "Resilience index R = total correlation / sum of channel entropies.", r->r);
+		fam_builder__add_value(fb, "emitd_resilience_index",
+				       "Resilience index R = total correlation / sum of channel entropies.",
+				       EXPO_GAUGE, r->r);
 		for (i = 0; i < 3; i++)
 			zv[i] = !strcmp(signal_zone__name(r->zone), zones[i]);
 		fam_builder__add_simple(fb, "emitd_resilience_zone",
 					"1 for the current resilience zone, 0 for the others.",
 					EXPO_GAUGE, "zone", zones, zv, 3);
 	}
-	add_gauge(fb, "emitd_payload_entropy_bits",
-		  "Byte entropy of the gzip-compressed /metrics frame, in bits per byte.", s->h_bytes);
-	add_gauge(fb, "emitd_payload_frame_bytes", "Size of the gzip-compressed /metrics frame.",
-		  s->frame_bytes);
+	fam_builder__add_value(fb, "emitd_payload_entropy_bits",
+			       "Byte entropy of the gzip-compressed /metrics frame, in bits per byte.",
+			       EXPO_GAUGE, s->h_bytes);
+	fam_builder__add_value(fb, "emitd_payload_frame_bytes",
+			       "Size of the gzip-compressed /metrics frame.", EXPO_GAUGE, s->frame_bytes);
 }
 
 int agent_signal__snapshot(struct agent_signal *s, struct expo_buf *out)

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "expo.h"
+#include "utf8.h"
 
 #define EXPO_BUF_MIN		4096
 #define EXPO_NUM_LEN		40	/* longest number we print, NUL included */
@@ -103,45 +104,6 @@ void expo_buf__free(struct expo_buf *b)
 
 /* --- UTF-8 and escaping --------------------------------------------------- */
 
-/*
- * Length of the well-formed UTF-8 sequence at @s (Unicode table 3-7), or the
- * negated length of its maximal ill-formed subpart (at least 1 byte). @s is
- * NUL-terminated and *s != 0; a NUL never passes a continuation check, so the
- * scan stops at the terminator.
- */
-static int utf8_seq(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	int n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return -1;
-
-	if (s[0] == 0xe0)
-		lo = 0xa0;		/* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f;		/* surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;		/* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f;		/* above U+10FFFF */
-
-	if (s[1] < lo || s[1] > hi)
-		return -1;
-	for (i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return -i;
-	}
-	return n;
-}
 
 /*
  * Appends @s with backslash and line feed escaped, and double quote too when
@@ -164,7 +126,7 @@ static int put_escaped(struct expo_buf *b, const char *s, bool quote)
 		else
 			esc = NULL;
 
-		n = esc ? -1 : utf8_seq(p);
+		n = esc ? -1 : utf8__seq(p);
 		if (n > 0) {
 			p += n;
 			continue;

@@ -275,3 +275,9 @@ void fam_builder__add_family(struct fam_builder *fb, const struct expo_family *f
 	memcpy(es, f->series, f->nr_series * sizeof(*es));
 	nf->series = es;
 }
+
+void fam_builder__add_value(struct fam_builder *fb, const char *name, const char *help,
+			    enum expo_type type, double value)
+{
+	fam_builder__add_simple(fb, name, help, type, NULL, NULL, &value, 1);
+}

@@ -34,6 +34,10 @@ void fam_builder__add_simple(struct fam_builder *fb, const char *name, const cha
 			     enum expo_type type, const char *label_name,
 			     const char *const *label_values, const double *values, size_t nr);
 
+/* A family of one unlabelled series. */
+void fam_builder__add_value(struct fam_builder *fb, const char *name, const char *help,
+			    enum expo_type type, double value);
+
 /* A family of series with any number of labels, copied from @lv (nr x nl). */
 void fam_builder__add_labelled(struct fam_builder *fb, const char *name, const char *help,
 			       enum expo_type type, const char *const *label_names, size_t nl,

@@ -207,4 +207,23 @@ int gen__check(const struct gen_set *set, const char *dir, FILE *report);
 /* `emitd gen --spec FILE --out DIR [--check]`; argv[0] is "gen". */
 int gen__main(int argc, char **argv);
 
+/* ---- gen_exprs.c: every PromQL expression gen writes ---- */
+
+struct gen_expr {
+	const char *expr;
+	const char *artifact;	/* "dashboards/<slug>.json", "rules/alerts.yml", ... */
+	const char *name;	/* panel title, record or alert name */
+	long metric;		/* index into spec->metrics it comes from, -1 for none */
+};
+
+typedef int (*gen_expr_fn)(const struct gen_expr *e, void *arg);
+
+/*
+ * Call @fn for every PromQL expression of @spec's dashboards (panel targets),
+ * recording rules and alert rules, in that order, duplicates included. The
+ * strings live until @fn returns. Stops at and returns the first non-zero
+ * value @fn returns, or a negative errno when generation fails.
+ */
+int gen__for_each_expr(const struct spec *spec, gen_expr_fn fn, void *arg);
+
 #endif /* EMITD_GEN_H */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "norm.h"
+#include "utf8.h"
 
 #define FOLDED_SLOTS	(2 * NORM_MAX_FOLDED)	/* power of two: load <= 1/2 */
 #define CSV_BUF_SIZE	65536
@@ -100,45 +101,6 @@ static double ksum_value(const struct ksum *k)
 
 /* ---- context names ------------------------------------------------------- */
 
-/*
- * Length of the well-formed UTF-8 sequence at @s (Unicode table 3-7), or the
- * negated length of its maximal ill-formed subpart (at least 1 byte). @s is
- * NUL-terminated and *s != 0. The same rule as expo.c, so a context reads the
- * same here and at /metrics.
- */
-static int utf8_seq(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	int n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return -1;
-
-	if (s[0] == 0xe0)
-		lo = 0xa0;		/* overlong */
-	else if (s[0] == 0xed)
-		hi = 0x9f;		/* surrogates */
-	else if (s[0] == 0xf0)
-		lo = 0x90;		/* overlong */
-	else if (s[0] == 0xf4)
-		hi = 0x8f;		/* above U+10FFFF */
-
-	if (s[1] < lo || s[1] > hi)
-		return -1;
-	for (i = 2; i < n; i++) {
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return -i;
-	}
-	return n;
-}
 
 /* @in as a context key: ill-formed UTF-8 as U+FFFD, cut to NORM_CONTEXT_MAX. */
 static void context_key(const char *in, char out[NORM_CONTEXT_MAX + 1])
@@ -149,7 +111,7 @@ static void context_key(const char *in, char out[NORM_CONTEXT_MAX + 1])
 	int seq;
 
 	while (*p) {
-		seq = utf8_seq(p);
+		seq = utf8__seq(p);
 		src = seq > 0 ? (const char *)p : "\xef\xbf\xbd";
 		n = seq > 0 ? (size_t)seq : 3;
 		if (len + n > NORM_CONTEXT_MAX)
@@ -552,7 +514,7 @@ static size_t put_display(FILE *f, const char *s)
 	int n;
 
 	while (*p) {
-		n = utf8_seq(p);
+		n = utf8__seq(p);
 		if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f)
 			snprintf(esc, sizeof(esc), "\\u%04x", p[1]);
 		else if (n < 0 || *p < 0x20 || *p == 0x7f)
