@@ -863,9 +863,8 @@ static void test_ipv6_loopback(void **state)
 	int err;
 
 	(void)state;
+	/* this machine kind (and CI) has IPv6 loopback: no skip */
 	err = http_server__start(&o, &s);
-	if (err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT)
-		skip();		/* feature probe: no IPv6 loopback here */
 	assert_int_equal(err, 0);
 	raw_request_family(AF_INET6, http_server__port(s), req, strlen(req), &r);
 	assert_int_equal(r.status, 200);
