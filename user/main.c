@@ -19,6 +19,7 @@
 #include "gen.h"
 #include "norm.h"
 #include "emitd.h"
+#include "lint_promql.h"
 #include "log.h"
 #include "spec.h"
 
@@ -410,6 +411,8 @@ static int do_lint(int argc, char **argv)
 		return 2;
 	}
 	err = spec__load(argv[1], &spec, &diags);
+	if (!err)
+		err = lint__promql(spec, &diags);
 	spec_diags__print(&diags, argv[1], stderr);
 	if (!err)
 		printf("%s: ok (%zu metrics, %zu targets)\n", argv[1], spec->nr_metrics,
