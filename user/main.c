@@ -31,6 +31,17 @@
 
 static const char *prog = "emitd";
 
+/* The adaptive drain settings: a flag and an environment variable each. */
+static void usage_cadence(FILE *f)
+{
+	const struct cadence_setting_info *si;
+	unsigned int i;
+
+	fprintf(f, "\nadaptive drain (flag, or environment variable; flags win):\n");
+	for (i = 0; (si = cadence_config__setting(i)); i++)
+		fprintf(f, "      --%-28s %s\n        %-28s   %s\n", si->flag, si->env, "", si->help);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -55,12 +66,17 @@ static void usage(FILE *f)
 		"  -l, --listen ADDR:PORT HTTP listen address (default 127.0.0.1:9477)\n"
 		"  -p, --pid PID          attach to this process only (repeatable); the binary is\n"
 		"                         resolved through /proc/PID/exe and /proc/PID/root\n"
-		"  -i, --interval-ms MS   fixed drain interval in milliseconds (default 1000)\n"
+		"  -i, --interval-ms MS   drain at least every MS ms (sets --drain-max-interval-ms)\n"
 		"      --pin-root DIR     where maps are pinned (default %s)\n"
 		"      --ringbuf-bytes N  sample-lane ring buffer size, a power of two (default 262144)\n"
 		"      --exit-after-ms MS exit cleanly after MS milliseconds (tests, benchmarks)\n"
 		"      --drain-per-key    read maps key by key, never in batches (what emitd\n"
 		"                         falls back to when the kernel refuses batch lookups)\n"
+		"      --drain-budget-ms MS  time for one drain before the normal lane waits for\n"
+		"                         the next one; the hot lane always drains (default 50)\n"
+		"      --drain-on-scrape  each /metrics request waits for a fresh drain\n"
+		"      --hist-trial METRIC  histogram trial mode: also sample raw values and\n"
+		"                         export emitd_hist_quantile_deviation (repeatable)\n"
 		"\n"
 		"signal metrics (channels: the series of `signal: true` metrics):\n"
 		"      --signal-estimator gaussian|histogram   entropy estimator (default gaussian)\n"
@@ -75,11 +91,11 @@ static void usage(FILE *f)
 		"                             replace); a second metric writes PATH-stem-<metric>.csv\n"
 		"      --norm-csv-interval S  seconds between exports (default 10)\n"
 		"      --norm-history N       events in the rolling window (default 2048)\n"
-		"  -v, --verbose          debug logs, including libbpf's\n"
-		"\n"
-		"Exit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
-		"2 usage error.\n",
+		"  -v, --verbose          debug logs, including libbpf's\n",
 		prog, EMITD_PIN_ROOT);
+	usage_cadence(f);
+	fprintf(f, "\nExit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
+		"2 usage error; gen --check: 6/8/9/10 on drift.\n");
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
