@@ -126,6 +126,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } norms_fixed SEC(".maps");
 
+/*
+ * What each metric's series mean (kind, value type, bounds, label kinds): a
+ * restarted agent drops pinned series whose metric changed meaning.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4 * EMITD_MAX_METRICS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} metric_sigs SEC(".maps");
+
 /* Which metric owns each fixed slot: lets a restarted agent reuse the pins. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -337,6 +349,15 @@ static __always_inline long read_value(const struct emitd_probe_cfg *c, const st
 	return bpf_probe_read_user(raw, sizeof(*raw), (void *)(arg + src->offset));
 }
 
+/* A string filled the label: truncated unless it ends exactly there. */
+static __always_inline bool label_truncated(__u64 arg)
+{
+	char next = 0;
+
+	bpf_probe_read_user(&next, 1, (void *)(arg + EMITD_LABEL_LEN - 1));
+	return next != 0;
+}
+
 static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc)
 {
 	__u64 arg;
@@ -358,7 +379,7 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 					    (void *)arg);
 		if (n < 0)
 			return n;
-		if (n == EMITD_LABEL_LEN)
+		if (n == EMITD_LABEL_LEN && label_truncated(arg))
 			stat_inc(EMITD_STAT_LABEL_TRUNCATED);
 	}
 	return 0;
@@ -419,21 +440,32 @@ static __always_inline void fold(const struct emitd_probe_cfg *c, struct emitd_s
 	__u8 one = 1;
 
 	m = bpf_map_lookup_elem(&series_count, &idx);
-	if (m) {
-		if (!bpf_map_update_elem(&folded_keys, key, &one, BPF_NOEXIST))
-			__sync_fetch_and_add(&m->folded_series, 1);
-		__sync_fetch_and_add(&m->folded_events, 1);
-	}
+	if (m && !bpf_map_update_elem(&folded_keys, key, &one, BPF_NOEXIST))
+		__sync_fetch_and_add(&m->folded_series, 1);
 	__builtin_memset(key->labels, 0, sizeof(key->labels));
 	key->flags = EMITD_KEY_OTHER;
 }
 
+static __always_inline void count_folded_event(const struct emitd_probe_cfg *c)
+{
+	__u32 idx = c->metric_idx;
+	struct emitd_series_count *m = bpf_map_lookup_elem(&series_count, &idx);
+
+	if (m)
+		__sync_fetch_and_add(&m->folded_events, 1);
+}
+
+/*
+ * Create the series from @zero. *@raced is set when another CPU created it
+ * first: the caller then did not add a series.
+ */
 static __always_inline void *insert(void *map, const struct emitd_series_key *key,
-				    const void *zero, __u32 full_stat)
+				    const void *zero, __u32 full_stat, bool *raced)
 {
 	long err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
 
-	if (err && err != -17 /* EEXIST: another CPU won the race */) {
+	*raced = err == -17;	/* EEXIST */
+	if (err && !*raced) {
 		stat_inc(full_stat);
 		return NULL;
 	}
@@ -452,6 +484,7 @@ static __always_inline void *series_get(const struct emitd_probe_cfg *c, void *m
 					__u32 full_stat)
 {
 	void *v = bpf_map_lookup_elem(map, key);
+	bool raced = false;
 
 	if (v)
 		return v;
@@ -461,14 +494,18 @@ static __always_inline void *series_get(const struct emitd_probe_cfg *c, void *m
 			stat_inc(EMITD_STAT_SHED_NEW_SERIES);
 			return NULL;
 		}
-		v = insert(map, key, zero, full_stat);
-		if (!v)
+		v = insert(map, key, zero, full_stat, &raced);
+		if (!v || raced)
 			unadmit(c);
 		return v;
 	}
 	fold(c, key);
 	v = bpf_map_lookup_elem(map, key);
-	return v ? v : insert(map, key, zero, full_stat);
+	if (!v)
+		v = insert(map, key, zero, full_stat, &raced);
+	if (v)
+		count_folded_event(c);
+	return v;
 }
 
 static __always_inline void send_sample(const struct emitd_probe_cfg *c, __u32 probe_id,
@@ -523,22 +560,27 @@ static __always_inline void count_pending(void)
 	if (!events || !mark)
 		return;
 	n = __sync_fetch_and_add(events, 1) + 1;
-	if (n == *mark && bpf_ringbuf_output(&wake, &n, sizeof(n), BPF_RB_FORCE_WAKEUP))
+	if (n < *mark)
+		return;
+	*mark = ~0ULL;	/* once: the agent re-arms after it looked */
+	if (bpf_ringbuf_output(&wake, &n, sizeof(n), BPF_RB_FORCE_WAKEUP))
 		stat_inc(EMITD_STAT_WAKE_DROPPED);
 }
 
-static __always_inline void do_counter(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline bool do_counter(struct scratch *sc, const struct emitd_probe_cfg *c,
 				       __u64 raw)
 {
 	struct emitd_counter *v;
 
 	v = series_value(c, &counters_fixed, &counters, &counters_hot, sc, &zero_counter,
 			 EMITD_STAT_FULL_COUNTERS);
-	if (v)
-		__sync_fetch_and_add(&v->value, raw);
+	if (!v)
+		return false;
+	__sync_fetch_and_add(&v->value, raw);
+	return true;
 }
 
-static __always_inline void do_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline bool do_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
 				     __u64 raw)
 {
 	struct emitd_gauge *v;
@@ -546,13 +588,14 @@ static __always_inline void do_gauge(struct scratch *sc, const struct emitd_prob
 	v = series_value(c, &gauges_fixed, &gauges, &gauges_hot, sc, &zero_gauge,
 			 EMITD_STAT_FULL_GAUGES);
 	if (!v)
-		return;
+		return false;
 	v->raw = raw;
 	v->ktime_ns = bpf_ktime_get_ns();
-	v->updates += 1;
+	__sync_fetch_and_add(&v->updates, 1);
+	return true;
 }
 
-static __always_inline void do_hist(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline bool do_hist(struct scratch *sc, const struct emitd_probe_cfg *c,
 				    __u64 raw)
 {
 	struct emitd_hist *v;
@@ -561,12 +604,13 @@ static __always_inline void do_hist(struct scratch *sc, const struct emitd_probe
 	v = series_value(c, &hists_fixed, &hists, &hists_hot, sc, &zero_hist,
 			 EMITD_STAT_FULL_HISTS);
 	if (!v)
-		return;
+		return false;
 	slot = emitd_bucket_slot(c->bounds, c->nr_bounds, emitd_image(raw, c->value.type));
 	__sync_fetch_and_add(&v->slots[slot & (EMITD_NR_SLOTS - 1)], 1);
 	__sync_fetch_and_add(&v->count, 1);
 	if (c->value.type != EMITD_VAL_F64)
 		__sync_fetch_and_add(&v->sum, (__s64)raw);
+	return true;
 }
 
 static __always_inline bool is_zero(__u64 raw, __u8 type)
@@ -576,7 +620,7 @@ static __always_inline bool is_zero(__u64 raw, __u8 type)
 	return raw == 0;
 }
 
-static __always_inline void do_norm(struct scratch *sc, const struct emitd_probe_cfg *c,
+static __always_inline bool do_norm(struct scratch *sc, const struct emitd_probe_cfg *c,
 				    __u64 after)
 {
 	struct emitd_norm *v;
@@ -584,10 +628,11 @@ static __always_inline void do_norm(struct scratch *sc, const struct emitd_probe
 	v = series_value(c, &norms_fixed, &norms, &norms_hot, sc, &zero_norm,
 			 EMITD_STAT_FULL_NORMS);
 	if (!v)
-		return;
+		return false;
 	__sync_fetch_and_add(&v->events, 1);
 	if (is_zero(after, c->value2.type))
 		__sync_fetch_and_add(&v->zeroed, 1);
+	return true;
 }
 
 static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
@@ -595,6 +640,7 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	const struct emitd_probe_cfg *c;
 	struct scratch scratch, *sc = &scratch;
 	__u64 raw = 0, raw2 = 0, *hits;
+	bool counted = false;
 
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
@@ -625,19 +671,20 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 
 	switch (c->kind) {
 	case EMITD_KIND_COUNTER:
-		do_counter(sc, c, raw);
+		counted = do_counter(sc, c, raw);
 		break;
 	case EMITD_KIND_GAUGE:
-		do_gauge(sc, c, raw);
+		counted = do_gauge(sc, c, raw);
 		break;
 	case EMITD_KIND_HISTOGRAM:
-		do_hist(sc, c, raw);
+		counted = do_hist(sc, c, raw);
 		break;
 	case EMITD_KIND_NORMALIZATION:
-		do_norm(sc, c, raw2);
+		counted = do_norm(sc, c, raw2);
 		break;
 	}
-	if (c->flags & EMITD_CFG_SAMPLE)
+	/* a sample only for an event the maps hold: sums match counts */
+	if (counted && (c->flags & EMITD_CFG_SAMPLE))
 		send_sample(c, probe_id, &sc->key, raw, raw2);
 	return 0;
 }

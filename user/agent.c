@@ -63,7 +63,9 @@ struct agent {
 	/* --drain-on-scrape: scrapes ask the loop for a drain and wait for it */
 	int scrape_fd;			/* eventfd */
 	pthread_cond_t published;
-	uint64_t publish_seq;		/* under `lock` */
+	uint64_t scrape_req;		/* requests for a drain, under `lock` */
+	uint64_t cycle_req;		/* the requests the running cycle serves */
+	uint64_t served_req;		/* requests served by a published rendering */
 };
 
 static void view__put(struct view *v)
@@ -91,14 +93,15 @@ static struct view *agent__get_view(struct agent *a)
 static void wait_fresh_drain(struct agent *a)
 {
 	struct timespec until;
-	uint64_t one = 1, seq;
+	uint64_t one = 1, mine;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
 	pthread_mutex_lock(&a->lock);
-	seq = a->publish_seq;
+	mine = ++a->scrape_req;
+	/* served only by a cycle that started after this request */
 	if (write(a->scrape_fd, &one, sizeof(one)) == sizeof(one))
-		while (a->publish_seq == seq &&
+		while (a->served_req < mine &&
 		       !pthread_cond_timedwait(&a->published, &a->lock, &until))
 			;
 	pthread_mutex_unlock(&a->lock);
@@ -345,7 +348,7 @@ static int agent__publish(struct agent *a)
 	pthread_mutex_lock(&a->lock);
 	old = a->cur;
 	a->cur = v;
-	a->publish_seq++;
+	a->served_req = a->cycle_req;
 	pthread_cond_broadcast(&a->published);
 	pthread_mutex_unlock(&a->lock);
 	view__put(old);
@@ -416,6 +419,9 @@ static int agent__cycle(struct agent *a, bool first)
 	double t0 = now_ms();
 	int err;
 
+	pthread_mutex_lock(&a->lock);
+	a->cycle_req = a->scrape_req;
+	pthread_mutex_unlock(&a->lock);
 	err = collector__drain(&a->col, a->batch ? agent_batch__budget_s(a->batch) : 0);
 	if (!err && a->batch)
 		err = agent_batch__drained(a->batch, (uint64_t)now_ms(), (now_ms() - t0) / 1e3);

@@ -199,6 +199,12 @@ bool agent_batch__due(struct agent_batch *ab, uint64_t now_ms, int *timeout_ms)
 		return true;
 	}
 	*timeout_ms = ab->last.timeout_ms > 60000 ? 60000 : (int)ab->last.timeout_ms;
+	if (!ab->last.drain && c->woken) {
+		/* a CPU reached its mark before the whole target: wait for the rest */
+		uint64_t target = cadence__target(&ab->cad);
+
+		collector__set_wake(c, target > obs.pending ? target - obs.pending : 1);
+	}
 	return ab->last.drain;
 }
 
@@ -384,6 +390,9 @@ static void add_cadence_metrics(struct agent_batch *ab, struct fam_builder *fb)
 	fam_builder__add_value(fb, "emitd_drain_wakeups_total",
 		"Times the kernel woke the agent because pending reached the target.",
 		EXPO_COUNTER, ab->c->wakeups);
+	fam_builder__add_value(fb, "emitd_drain_wakeups_dropped_total",
+		"Wake-ups the kernel could not send (full wake ring); the max interval covers them.",
+		EXPO_COUNTER, ab->c->stats[EMITD_STAT_WAKE_DROPPED]);
 	fam_builder__add_value(fb, "emitd_ringbuf_fill_ratio", "Sample ring buffer fill at the last drain.",
 		EXPO_GAUGE, collector__ring_fill(ab->c));
 }

@@ -121,6 +121,29 @@ static const char *site_note(enum site_kind k)
 	}
 }
 
+/* Every argument the metric reads must exist at this site. */
+static int check_args(const struct spec_metric *m, const struct elf_site *site,
+		      const char *where, const char *name)
+{
+	const struct spec_src *srcs[3 + SPEC_MAX_LABELS] = {
+		&m->probe.value, &m->probe.before, &m->probe.after,
+	};
+	size_t i;
+
+	for (i = 0; i < m->nr_labels; i++)
+		srcs[3 + i] = &m->labels[i].src;
+	for (i = 0; i < 3 + m->nr_labels; i++) {
+		if (srcs[i]->kind == SPEC_SRC_NONE || (int)srcs[i]->arg < site->nr_args)
+			continue;
+		log_err("%s:%u:%u: %s has %d argument%s at 0x%llx; arg %u does not exist",
+			where, srcs[i]->mark.line, srcs[i]->mark.col, name, site->nr_args,
+			site->nr_args == 1 ? "" : "s", (unsigned long long)site->file_offset,
+			srcs[i]->arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Attach one site of metric @sm: a config entry, then the link. */
 static int attach_site(struct collector *c, struct store_metric *sm, const char *binary,
 		       pid_t pid, const struct elf_site *site)
@@ -156,6 +179,9 @@ static int attach_site(struct collector *c, struct store_metric *sm, const char 
 	if (!p->name || !p->binary)
 		return -ENOMEM;
 
+	err = check_args(sm->spec, site, c->spec->path, p->name);
+	if (err)
+		return err;
 	err = collector__metric_cfg(sm, &cfg);
 	if (err) {
 		log_err("%s: metric %s: bucket bounds do not fit its value type: %s", where,

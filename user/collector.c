@@ -29,6 +29,7 @@
 #include "emit.skel.h"
 #include "emitd_bucket.h"
 #include "log.h"
+#include "metric_id.h"
 
 #define BPFFS		"/sys/fs/bpf"
 #define DRAIN_CHUNK	512
@@ -311,6 +312,109 @@ static int handle_wake(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static size_t value_size(enum collector_map map)
+{
+	static const size_t sz[COLLECTOR_MAP_MAX] = {
+		[COLLECTOR_MAP_COUNTERS] = sizeof(struct emitd_counter),
+		[COLLECTOR_MAP_GAUGES] = sizeof(struct emitd_gauge),
+		[COLLECTOR_MAP_HISTS] = sizeof(struct emitd_hist),
+		[COLLECTOR_MAP_NORMS] = sizeof(struct emitd_norm),
+	};
+
+	return (sz[map] + 7) & ~7UL;
+}
+
+/* The meaning of a metric's series, for metric_sigs. */
+static uint64_t metric_sig(const struct store_metric *sm)
+{
+	const struct spec_metric *m = sm->spec;
+	unsigned char desc[16 + SPEC_MAX_LABELS + EMITD_NR_SLOTS * sizeof(double)];
+	size_t n = 0, i;
+
+	desc[n++] = sm->kind;
+	desc[n++] = sm->value_type;
+	desc[n++] = m->nr_labels;
+	desc[n++] = m->hot;
+	for (i = 0; i < m->nr_labels; i++)
+		desc[n++] = m->labels[i].src.kind;
+	for (i = 0; i < m->buckets.nr_bounds && i < EMITD_NR_SLOTS; i++) {
+		memcpy(desc + n, &m->buckets.bounds[i], sizeof(double));
+		n += sizeof(double);
+	}
+	return emitd_metric_sig(desc, n);
+}
+
+static bool purge_wanted(const struct collector *c, const bool *stale, uint32_t id)
+{
+	const struct store_metric *sm = store__metric_by_id((struct store *)&c->store, id);
+
+	return !sm || stale[sm->idx];
+}
+
+/* Delete the series of stale metrics, and of metrics gone from the spec. */
+static uint64_t purge_map(struct collector *c, int fd, const bool *stale)
+{
+	struct emitd_series_key key, next;
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (purge_wanted(c, stale, next.metric_id) && !bpf_map_delete_elem(fd, &next)) {
+			n++;
+			continue;	/* next is gone: continue from the same prev */
+		}
+		key = next;
+		prev = &key;
+	}
+	return n;
+}
+
+static void zero_fixed_slot(struct collector *c, const struct store_metric *sm)
+{
+	size_t vsz = value_size(map_of_kind(sm->kind));
+	void *zero = calloc(c->ncpus, vsz);
+
+	if (zero)
+		bpf_map_update_elem(bpf_map__fd(fixed_map(c, map_of_kind(sm->kind))), &sm->slot,
+				    zero, BPF_ANY);
+	free(zero);
+}
+
+/*
+ * Pinned series keep their counts across restarts only while their metric
+ * means the same: a new kind, value type, bucket bounds or label kind makes
+ * the old numbers wrong under the new name, so they go, with a warning.
+ */
+static int check_metric_sigs(struct collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.metric_sigs), l, m;
+	bool stale[EMITD_MAX_METRICS] = {};
+	uint64_t sig, old, purged = 0;
+	size_t i;
+
+	for (i = 0; i < c->store.nr_metrics; i++) {
+		const struct store_metric *sm = &c->store.metrics[i];
+
+		sig = metric_sig(sm);
+		if (!bpf_map_lookup_elem(fd, &sm->id, &old) && old != sig) {
+			stale[i] = true;
+			log_warn("metric %s changed meaning in the spec (kind, value type, buckets or labels): its pinned series restart from zero",
+				 sm->full_name);
+			if (sm->fixed)
+				zero_fixed_slot(c, sm);
+		}
+		if (bpf_map_update_elem(fd, &sm->id, &sig, BPF_ANY))
+			return -errno;
+	}
+	for (l = 0; l < COLLECTOR_LANE_MAX; l++)
+		for (m = 0; m < COLLECTOR_MAP_MAX; m++)
+			purged += purge_map(c, bpf_map__fd(agg_map(c, m, l)), stale);
+	if (purged)
+		log_info("removed %llu pinned series of changed metrics or of metrics no longer in the spec",
+			 (unsigned long long)purged);
+	return 0;
+}
+
 /*
  * The kernel's budget counts start from what the (possibly pinned) maps
  * already hold, so a restarted agent keeps enforcing the same budgets.
@@ -420,9 +524,13 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 	}
 	err = alloc_drain_buffers(c);
 	if (!err)
+		err = check_metric_sigs(c);
+	if (!err)
 		err = reconcile_budgets(c);
 	if (err)
 		goto err_out;
+	/* the pinned stats carry the submitted count of earlier runs: not this ring's */
+	c->samples_base = c->stats[EMITD_STAT_SAMPLES_SUBMITTED];
 	return 0;
 
 err_out:
@@ -568,17 +676,6 @@ static struct series *series_at(struct collector *c, enum collector_lane lane,
 	return s;
 }
 
-static size_t value_size(enum collector_map map)
-{
-	static const size_t sz[COLLECTOR_MAP_MAX] = {
-		[COLLECTOR_MAP_COUNTERS] = sizeof(struct emitd_counter),
-		[COLLECTOR_MAP_GAUGES] = sizeof(struct emitd_gauge),
-		[COLLECTOR_MAP_HISTS] = sizeof(struct emitd_hist),
-		[COLLECTOR_MAP_NORMS] = sizeof(struct emitd_norm),
-	};
-
-	return (sz[map] + 7) & ~7UL;
-}
 
 /* Per-key reads: the fallback when the kernel refuses batch operations. */
 static int drain_map_keys(struct collector *c, enum collector_map map,
@@ -725,7 +822,7 @@ static void read_cpu_events(struct collector *c)
 double collector__ring_fill(const struct collector *c)
 {
 	const double rec = (sizeof(struct emitd_sample) + 8 + 7) & ~7UL;	/* + ring header */
-	uint64_t sub = c->stats[EMITD_STAT_SAMPLES_SUBMITTED];
+	uint64_t sub = c->stats[EMITD_STAT_SAMPLES_SUBMITTED] - c->samples_base;
 	double f;
 
 	if (!c->ringbuf_bytes || sub <= c->samples_seen)
@@ -784,18 +881,26 @@ int collector__drain(struct collector *c, double budget_s)
 	double t0 = now_seconds();
 	int err;
 
+	c->store.orphans = 0;	/* counted again by this drain */
 	err = collector__poll(c, 0);
 	if (err < 0)
 		return err;
+	t0 = now_seconds();	/* the budget is for the maps, not the sample backlog */
 	read_cpu_events(c);
 	c->events_at_drain = c->events_total;
 	err = drain_lane(c, COLLECTOR_LANE_HOT);
 	if (err)
 		return err;
-	if (budget_s > 0 && now_seconds() - t0 >= budget_s)
+	/* the normal lane waits at most one cycle */
+	if (budget_s > 0 && now_seconds() - t0 >= budget_s && !c->normal_deferred) {
 		c->lane_deferrals++;
-	else if ((err = drain_lane(c, COLLECTOR_LANE_NORMAL)))
-		return err;
+		c->normal_deferred = true;
+	} else {
+		c->normal_deferred = false;
+		err = drain_lane(c, COLLECTOR_LANE_NORMAL);
+		if (err)
+			return err;
+	}
 	/*
 	 * A sample is submitted just after its map update: take the samples of
 	 * the events the maps just showed, so sums from the sample lane trail

@@ -83,6 +83,7 @@ struct collector {
 	double lane_last_s[COLLECTOR_LANE_MAX];	/* monotonic time of the last full drain */
 	double lane_delay_s[COLLECTOR_LANE_MAX];	/* its staleness when last drained */
 	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
+	bool normal_deferred;		/* the last drain put the normal lane off */
 	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];	/* guard, per metric */
 	size_t ringbuf_bytes;
 	/*
@@ -99,6 +100,7 @@ struct collector {
 	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
 	bool per_key;
 	uint64_t samples_seen;
+	uint64_t samples_base;		/* SAMPLES_SUBMITTED when this run's ring was new */
 	double last_drain_seconds;
 };
 

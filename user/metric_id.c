@@ -15,3 +15,17 @@ uint32_t emitd_metric_id(const char *full_name)
 	id = (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 | (uint32_t)md[2] << 8 | md[3];
 	return id ? id : 1;
 }
+
+uint64_t emitd_metric_sig(const void *desc, size_t len)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	uint64_t sig = 0;
+	int i;
+
+	if (!EVP_Digest(desc, len, md, &n, EVP_sha256(), NULL))
+		return 0;
+	for (i = 0; i < 8; i++)
+		sig = sig << 8 | md[i];
+	return sig;
+}

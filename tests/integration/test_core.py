@@ -198,9 +198,30 @@ def test_counts_survive_agent_restart(agent_factory):
     assert a.proc.wait(10) == 0
     b = agent_factory(pin_root=a.pin_root)
     b.wait_ready()
-    assert sample(b.metrics(), "demo_request_latency_us_count") == 100
+    m = b.metrics()
+    assert sample(m, "demo_request_latency_us_count") == 100
+    # the pinned stats remember samples of the old ring: not this ring's fill
+    assert sample(m, "emitd_ringbuf_fill_ratio") == 0
+    assert sample(m, "emitd_drain_shedding") == 0
     run_demo("--events", "50", "--rate", "0")
     drained(b, "demo_request_latency_us_count", 150)
+
+
+def test_pinned_series_of_a_changed_metric_restart_from_zero(agent_factory, tmp_path):
+    a = agent_factory()
+    a.wait_ready()
+    run_demo("--events", "100", "--rate", "0")
+    drained(a, "demo_payload_ratio_count", 100)
+    a.proc.send_signal(signal.SIGTERM)
+    assert a.proc.wait(10) == 0
+    spec, _ = bad_spec(tmp_path, "buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 1]",
+                       "buckets: [0.2, 0.4, 0.6, 0.8, 1]")
+    b = agent_factory(spec=spec, pin_root=a.pin_root)
+    b.wait_ready()
+    m = b.metrics()
+    assert sample(m, "demo_payload_ratio_count") == 0          # new buckets, new counts
+    assert sample(m, "demo_request_latency_us_count") == 100   # unchanged metrics keep theirs
+    assert "payload_ratio changed meaning" in b.log_text()
 
 
 def test_gzip_and_openmetrics(agent_factory):
