@@ -41,7 +41,7 @@ with_floor() {	# SITE ITERS ATTACH_ARGS...
 
 with_emitd() {	# SITE ITERS SPEC
 	build/emitd run --spec "$3" --listen 127.0.0.1:$PORT --pin-root /sys/fs/bpf/emitd-bench \
-		--interval-ms 1000 2> $B/emitd.log &
+		--interval-ms 1000 ${BENCH_AGENT_ARGS:-} 2> $B/emitd.log &
 	local pid=$!
 	wait_http
 	measure "$1" "$2"

@@ -125,7 +125,7 @@ int agent_batch__new(const struct agent_batch_opts *o, struct collector *c, uint
 		goto err;
 	ab->lane_window_ms = now_ms;
 	ab->events_at_last_drain = c->events_at_drain;
-	ret = collector__set_wake(c, cadence__target(&ab->cad));
+	ret = collector__set_wake(c, cadence__target(&ab->cad), true);
 	if (ret)
 		goto err;
 	*out = ab;
@@ -200,10 +200,14 @@ bool agent_batch__due(struct agent_batch *ab, uint64_t now_ms, int *timeout_ms)
 	}
 	*timeout_ms = ab->last.timeout_ms > 60000 ? 60000 : (int)ab->last.timeout_ms;
 	if (!ab->last.drain && c->woken) {
-		/* a CPU reached its mark before the whole target: wait for the rest */
+		/*
+		 * A CPU reached its share before the whole target arrived: wait
+		 * for the rest on any single CPU, so one busy CPU wakes us at
+		 * most twice per drain.
+		 */
 		uint64_t target = cadence__target(&ab->cad);
 
-		collector__set_wake(c, target > obs.pending ? target - obs.pending : 1);
+		collector__set_wake(c, target > obs.pending ? target - obs.pending : 1, false);
 	}
 	return ab->last.drain;
 }
@@ -320,7 +324,7 @@ int agent_batch__drained(struct agent_batch *ab, uint64_t now_ms, double seconds
 	err = cadence__drained(&ab->cad, now_ms, ab->last_increments);
 	if (err)
 		return err;
-	err = collector__set_wake(c, cadence__target(&ab->cad));
+	err = collector__set_wake(c, cadence__target(&ab->cad), true);
 	if (err)
 		return err;
 	shed = cadence__shedding(&ab->cad) ? EMITD_SHED_SAMPLES | EMITD_SHED_NEW_SERIES : 0;

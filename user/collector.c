@@ -854,9 +854,10 @@ uint64_t collector__pending(struct collector *c)
 	return c->events_total - c->events_at_drain;
 }
 
-int collector__set_wake(struct collector *c, uint64_t target)
+int collector__set_wake(struct collector *c, uint64_t target, bool spread)
 {
-	uint64_t per_cpu = (target + c->ncpus - 1) / c->ncpus, marks[c->ncpus];
+	uint64_t per_cpu = spread ? (target + c->ncpus - 1) / c->ncpus : target;
+	uint64_t marks[c->ncpus];
 	__u32 zero = 0;
 	int cpu;
 

@@ -123,8 +123,11 @@ double collector__ring_fill(const struct collector *c);
 uint64_t collector__pending(struct collector *c);
 /* The fd to poll for samples and wake-ups (then call collector__poll(c, 0)). */
 int collector__epoll_fd(const struct collector *c);
-/* Wake the agent once @target more events have arrived (spread over CPUs). */
-int collector__set_wake(struct collector *c, uint64_t target);
+/*
+ * Wake the agent once @target more events have arrived: on any one CPU, or,
+ * with @spread, on any CPU once it has its share (target / CPUs).
+ */
+int collector__set_wake(struct collector *c, uint64_t target, bool spread);
 /* What the kernel sheds for non-hot metrics: EMITD_SHED_* bits. */
 int collector__set_shed(struct collector *c, uint32_t shed);
 const char *collector_lane__name(enum collector_lane l);
