@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -561,6 +562,12 @@ int agent__run(const struct agent_opts *opts)
 	struct agent a = { .opts = opts };
 	int err;
 
+	/*
+	 * Renderings are megabytes, made and freed at every drain: keep them in
+	 * their own mappings, returned on free, instead of letting glibc's
+	 * dynamic threshold move them onto a heap that never shrinks.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.published, NULL);
 	a.scrape_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
