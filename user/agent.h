@@ -21,6 +21,7 @@ struct agent_opts {
 	size_t nr_pids;
 	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */
 	bool drain_on_scrape;		/* each /metrics waits for a fresh drain */
+	unsigned int interval_ms;	/* --interval-ms: the cadence's max interval */
 	const char *pin_root;
 	size_t ringbuf_bytes;
 	bool per_key;			/* --drain-per-key */

@@ -185,7 +185,7 @@ static void drop_incompatible_pin(const char *pin_root, struct bpf_map *map)
 		return;
 	}
 	close(fd);
-	log_warn("pinned map %s does not match the spec (max_entries %u -> %u): recreating it, its counts restart from zero",
+	log_warn("pinned map %s no longer fits the spec (type, key or value size, or max_entries %u -> %u): recreating it, its counts restart from zero",
 		 path, info.max_entries, bpf_map__max_entries(map));
 	unlink(path);
 }

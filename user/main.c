@@ -73,7 +73,8 @@ static void usage(FILE *f)
 		"      --drain-per-key    read maps key by key, never in batches (what emitd\n"
 		"                         falls back to when the kernel refuses batch lookups)\n"
 		"      --drain-budget-ms MS  time for one drain before the normal lane waits for\n"
-		"                         the next one; the hot lane always drains (default 50)\n"
+		"                         the next one (at most one); the hot lane always drains\n"
+		"                         (default 50, 0: no budget)\n"
 		"      --drain-on-scrape  each /metrics request waits for a fresh drain\n"
 		"      --hist-trial METRIC  histogram trial mode: also sample raw values and\n"
 		"                         export emitd_hist_quantile_deviation (repeatable)\n"
@@ -336,7 +337,7 @@ static int parse_run_opt(int c, const char *arg, struct agent_opts *ao, pid_t *p
 	case 'i':
 		if (parse_uint("--interval-ms", arg, 3600000, &v) || v < 10)
 			return -EINVAL;
-		set_fixed_interval(&ao->batch.cadence, v);
+		ao->interval_ms = v;	/* applied after every --drain-* flag */
 		return 0;
 	case OPT_PIN_ROOT:
 		ao->pin_root = arg;
@@ -407,6 +408,8 @@ static int do_run(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (ao.interval_ms)
+		set_fixed_interval(&ao.batch.cadence, ao.interval_ms);
 	if (cadence_config__validate(&ao.batch.cadence, err, sizeof(err))) {
 		fprintf(stderr, "%s: drain settings: %s\n", prog, err);
 		return 2;
