@@ -52,8 +52,9 @@ class Agent:
         self.pin_root = pin_root or f"/sys/fs/bpf/emitd-test-{os.getpid()}-{self.port}"
         self.log_path = os.path.join(tmp_path, f"agent-{self.port}.log")
         self.args = [EMITD, "run", "--spec", spec, "--listen", self.listen,
-                     "--interval-ms", str(interval_ms), "--pin-root", self.pin_root,
-                     *extra]
+                     "--pin-root", self.pin_root, *extra]
+        if interval_ms:
+            self.args += ["--interval-ms", str(interval_ms)]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=self.log,
                                      stderr=subprocess.STDOUT)

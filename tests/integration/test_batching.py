@@ -136,8 +136,8 @@ def test_scrapes_serve_the_last_drain_unless_drain_on_scrape(agent_factory):
     # batches far above what the demo emits, and a minute between drains
     slow = ("--drain-min-batch", "5000", "--drain-max-batch", "5000",
             "--drain-target-interval-ms", "60000", "--drain-max-interval-ms", "60000")
-    a = agent_factory(extra=slow)
-    b = agent_factory(extra=slow + ("--drain-on-scrape",))
+    a = agent_factory(interval_ms=None, extra=slow)
+    b = agent_factory(interval_ms=None, extra=slow + ("--drain-on-scrape",))
     a.wait_ready()
     b.wait_ready()
     run_demo("--events", "10", "--rate", "0")
