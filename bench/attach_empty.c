@@ -31,6 +31,7 @@ int main(int argc, char **argv)
 	struct bpf_link *link = NULL;
 	struct emit_bpf *skel;
 	struct elf_site site, *sites = NULL;
+	struct bpf_map *map;
 	int err;
 
 	if (argc < 4 || (!strcmp(argv[2], "usdt") && argc != 5)) {
@@ -55,11 +56,8 @@ int main(int argc, char **argv)
 	if (!skel)
 		return 1;
 	/* Nothing is pinned here: the floor must not touch emitd's pinned maps. */
-	bpf_map__set_pin_path(skel->maps.counters, NULL);
-	bpf_map__set_pin_path(skel->maps.gauges, NULL);
-	bpf_map__set_pin_path(skel->maps.hists, NULL);
-	bpf_map__set_pin_path(skel->maps.norms, NULL);
-	bpf_map__set_pin_path(skel->maps.stats, NULL);
+	bpf_object__for_each_map(map, skel->obj)
+		bpf_map__set_pin_path(map, NULL);
 	err = emit_bpf__load(skel);
 	if (!err) {
 		link = bpf_program__attach_uprobe(skel->progs.emitd_empty, false, -1, argv[1],

@@ -206,8 +206,10 @@ bool agent_batch__due(struct agent_batch *ab, uint64_t now_ms, int *timeout_ms)
 		 * most twice per drain.
 		 */
 		uint64_t target = cadence__target(&ab->cad);
+		/* a wake left over from the previous arming: spread again */
+		bool stale = obs.pending * c->ncpus < target;
 
-		collector__set_wake(c, target > obs.pending ? target - obs.pending : 1, false);
+		collector__set_wake(c, target > obs.pending ? target - obs.pending : 1, stale);
 	}
 	return ab->last.drain;
 }

@@ -389,22 +389,21 @@ static int check_metric_sigs(struct collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.metric_sigs), l, m;
 	bool stale[EMITD_MAX_METRICS] = {};
-	uint64_t sig, old, purged = 0;
+	uint64_t sig[EMITD_MAX_METRICS], old, purged = 0;
+	__u32 id, next, *prev = NULL;
 	size_t i;
 
 	for (i = 0; i < c->store.nr_metrics; i++) {
 		const struct store_metric *sm = &c->store.metrics[i];
 
-		sig = metric_sig(sm);
-		if (!bpf_map_lookup_elem(fd, &sm->id, &old) && old != sig) {
-			stale[i] = true;
-			log_warn("metric %s changed meaning in the spec (kind, value type, buckets or labels): its pinned series restart from zero",
-				 sm->full_name);
-			if (sm->fixed)
-				zero_fixed_slot(c, sm);
-		}
-		if (bpf_map_update_elem(fd, &sm->id, &sig, BPF_ANY))
-			return -errno;
+		sig[i] = metric_sig(sm);
+		if (bpf_map_lookup_elem(fd, &sm->id, &old) || old == sig[i])
+			continue;
+		stale[i] = true;
+		log_warn("metric %s changed meaning in the spec (kind, value type, buckets or labels): its pinned series restart from zero",
+			 sm->full_name);
+		if (sm->fixed)
+			zero_fixed_slot(c, sm);
 	}
 	for (l = 0; l < COLLECTOR_LANE_MAX; l++)
 		for (m = 0; m < COLLECTOR_MAP_MAX; m++)
@@ -412,6 +411,16 @@ static int check_metric_sigs(struct collector *c)
 	if (purged)
 		log_info("removed %llu pinned series of changed metrics or of metrics no longer in the spec",
 			 (unsigned long long)purged);
+	/* forget metrics gone from the spec, then record the current ones */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (!store__metric_by_id(&c->store, next) && !bpf_map_delete_elem(fd, &next))
+			continue;
+		id = next;
+		prev = &id;
+	}
+	for (i = 0; i < c->store.nr_metrics; i++)
+		if (bpf_map_update_elem(fd, &c->store.metrics[i].id, &sig[i], BPF_ANY))
+			return -errno;
 	return 0;
 }
 
