@@ -563,11 +563,13 @@ int agent__run(const struct agent_opts *opts)
 	int err;
 
 	/*
-	 * Renderings are megabytes, made and freed at every drain: keep them in
-	 * their own mappings, returned on free, instead of letting glibc's
-	 * dynamic threshold move them onto a heap that never shrinks.
+	 * Large renderings (MiBs, made and freed at every drain) get their own
+	 * mappings, returned on free, instead of glibc's dynamic threshold moving
+	 * them onto a heap that never shrinks; smaller buffers (a scrape's copy)
+	 * stay on a heap that is not trimmed after every request.
 	 */
-	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);	/* but no heap churn per scrape */
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.published, NULL);
 	a.scrape_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
