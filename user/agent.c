@@ -40,12 +40,12 @@ struct view {
 /* How long one OpenMetrics scrape keeps OpenMetrics rendered at each drain. */
 #define OM_KEEP_MS	(10 * 60 * 1000)
 
-static uint64_t mono_ms(void)
+static double now_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 struct agent {
@@ -116,7 +116,7 @@ static int http_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
 	int err;
 
 	if (fmt == EXPO_FMT_OPENMETRICS_100)
-		atomic_store(&a->om_wanted_until, mono_ms() + OM_KEEP_MS);
+		atomic_store(&a->om_wanted_until, (uint64_t)now_ms() + OM_KEEP_MS);
 	if (a->opts->drain_on_scrape && atomic_load(&a->ready))
 		wait_fresh_drain(a);
 	v = agent__get_view(a);
@@ -324,7 +324,7 @@ static int render_view(struct agent *a, struct view *v)
 	if (!err)
 		err = expo__finish(&v->text, EXPO_FMT_TEXT_004);
 	/* OpenMetrics only while OpenMetrics scrapers come: it doubles the memory */
-	v->has_om = mono_ms() < atomic_load(&a->om_wanted_until);
+	v->has_om = (uint64_t)now_ms() < atomic_load(&a->om_wanted_until);
 	if (!err && v->has_om)
 		err = expo__render(&v->om, fb.fams, fb.nr_fams, EXPO_FMT_OPENMETRICS_100);
 	if (!err && v->has_om)
@@ -354,14 +354,6 @@ static int agent__publish(struct agent *a)
 	pthread_mutex_unlock(&a->lock);
 	view__put(old);
 	return 0;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static uint64_t wall_ms(void)
@@ -428,7 +420,7 @@ static int agent__cycle(struct agent *a, bool first)
 		err = agent_batch__drained(a->batch, (uint64_t)now_ms(), (now_ms() - t0) / 1e3);
 	if (err)
 		return err;
-	agent_norm__update(a->norm, &a->col.store);
+	agent_norm__update(a->norm);
 	agent_norm__tick(a->norm, now_ms() / 1000.0);
 	if (first)
 		err = agent__publish(a);

@@ -181,11 +181,6 @@ double agent_batch__budget_s(const struct agent_batch *ab)
 	return ab->o.drain_budget_s;
 }
 
-static double max_fill(const struct collector *c)
-{
-	return collector__ring_fill(c);
-}
-
 bool agent_batch__due(struct agent_batch *ab, uint64_t now_ms, int *timeout_ms)
 {
 	struct cadence_obs obs = { .now_ms = now_ms };
@@ -193,7 +188,7 @@ bool agent_batch__due(struct agent_batch *ab, uint64_t now_ms, int *timeout_ms)
 
 	obs.pending = collector__pending(c);
 	obs.events = c->events_total;
-	obs.max_fill = max_fill(c);
+	obs.max_fill = collector__ring_fill(c);	/* the backlog the drain empties */
 	if (cadence__observe(&ab->cad, &obs) || cadence__decide(&ab->cad, now_ms, &ab->last)) {
 		*timeout_ms = 10;
 		return true;

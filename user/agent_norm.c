@@ -120,12 +120,11 @@ void agent_norm__record(struct agent_norm *an, const struct store_metric *m,
 	pthread_mutex_unlock(&an->lock);
 }
 
-void agent_norm__update(struct agent_norm *an, const struct store *st)
+void agent_norm__update(struct agent_norm *an)
 {
 	unsigned int i;
 	size_t j;
 
-	(void)st;
 	pthread_mutex_lock(&an->lock);
 	for (i = 0; i < an->nr; i++) {
 		const struct store_metric *m = an->v[i].m;

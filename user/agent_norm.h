@@ -30,7 +30,7 @@ void agent_norm__free(struct agent_norm *an);
 void agent_norm__record(struct agent_norm *an, const struct store_metric *m,
 			const struct series *s, uint64_t ts_ms, double before, double after);
 /* After a drain: the exact counts of every context. */
-void agent_norm__update(struct agent_norm *an, const struct store *st);
+void agent_norm__update(struct agent_norm *an);
 /* Export the CSV files when their interval has passed (@now_s monotonic). */
 void agent_norm__tick(struct agent_norm *an, double now_s);
 /* The /normalization document; thread-safe. */

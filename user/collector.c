@@ -666,10 +666,8 @@ static struct series *series_at(struct collector *c, enum collector_lane lane,
 	struct series ***order = &c->order[lane][map], *s;
 	size_t *cap = &c->order_cap[lane][map];
 
-	if (pos < *cap && (*order)[pos] && !memcmp(&(*order)[pos]->key, key, sizeof(*key))) {
-		c->order_hits++;
+	if (pos < *cap && (*order)[pos] && !memcmp(&(*order)[pos]->key, key, sizeof(*key)))
 		return (*order)[pos];
-	}
 	s = store__series(&c->store, key);
 	if (pos >= *cap) {
 		size_t ncap = pos < 1024 ? 1024 : pos * 2;

@@ -93,7 +93,6 @@ struct collector {
 	 */
 	struct series **order[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
 	size_t order_cap[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
-	uint64_t order_hits;
 	collector_sample_fn on_sample;
 	void *sample_ctx;
 	uint64_t drains;

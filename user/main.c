@@ -441,6 +441,18 @@ static int do_lint(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+/* Fetch @url into @body; prints the reason on failure. */
+static int fetch_or_report(const char *cmd, const char *url, struct expo_buf *body)
+{
+	char err[256] = "";
+	long status;
+
+	if (!fetch__get(url, body, &status, err, sizeof(err)))
+		return 0;
+	fprintf(stderr, "%s %s: %s: %s\n", prog, cmd, url, err);
+	return -EIO;
+}
+
 /* Fetch @path from a running agent and print the body. */
 static int print_from_agent(int argc, char **argv, const char *cmd, const char *path)
 {
@@ -449,11 +461,10 @@ static int print_from_agent(int argc, char **argv, const char *cmd, const char *
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	char def[128], err[256] = "";
+	char def[128];
 	struct expo_buf body = {};
 	const char *url = def;
-	long status;
-	int c, ret;
+	int c;
 
 	snprintf(def, sizeof(def), "http://127.0.0.1:9477%s", path);
 	optind = 1;
@@ -474,9 +485,7 @@ static int print_from_agent(int argc, char **argv, const char *cmd, const char *
 		fprintf(stderr, "Usage: %s %s [--url URL]\n", prog, cmd);
 		return 2;
 	}
-	ret = fetch__get(url, &body, &status, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "%s %s: %s: %s\n", prog, cmd, url, err);
+	if (fetch_or_report(cmd, url, &body)) {
 		expo_buf__free(&body);
 		return 1;
 	}
@@ -485,18 +494,6 @@ static int print_from_agent(int argc, char **argv, const char *cmd, const char *
 		putchar('\n');
 	expo_buf__free(&body);
 	return 0;
-}
-
-/* Fetch @url into @body; prints the reason on failure. */
-static int fetch_or_report(const char *cmd, const char *url, struct expo_buf *body)
-{
-	char err[256] = "";
-	long status;
-
-	if (!fetch__get(url, body, &status, err, sizeof(err)))
-		return 0;
-	fprintf(stderr, "%s %s: %s: %s\n", prog, cmd, url, err);
-	return -EIO;
 }
 
 static int do_norm(int argc, char **argv)

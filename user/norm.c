@@ -616,19 +616,23 @@ static int render(const struct norm_summary *s, FILE *f)
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }
 
+/* Print a summary just built (@err from building it), then free it. */
+static int render_built(struct norm_summary *s, int err, FILE *f)
+{
+	if (err)
+		return err;
+	err = render(s, f);
+	norm_summary__free(s);
+	return err;
+}
+
 int norm__report(const struct norm_collector *c, FILE *f)
 {
 	struct norm_summary s;
-	int err;
 
 	if (!c || !f)
 		return -EINVAL;
-	err = norm__summary(c, &s);
-	if (err)
-		return err;
-	err = render(&s, f);
-	norm_summary__free(&s);
-	return err;
+	return render_built(&s, norm__summary(c, &s), f);
 }
 
 /* ---- JSON out ------------------------------------------------------------ */
@@ -893,16 +897,10 @@ int norm__summary_from_json(const json_t *j, struct norm_summary *out)
 int norm__report_from_json(json_t *j, FILE *f)
 {
 	struct norm_summary s;
-	int err;
 
 	if (!j || !f)
 		return -EINVAL;
-	err = norm__summary_from_json(j, &s);
-	if (err)
-		return err;
-	err = render(&s, f);
-	norm_summary__free(&s);
-	return err;
+	return render_built(&s, norm__summary_from_json(j, &s), f);
 }
 
 /* ---- CSV ----------------------------------------------------------------- */
