@@ -11,8 +11,10 @@ PYTHON		?= /usr/bin/python3
 ARCH		:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX		:= vmlinux/$(ARCH)/vmlinux.h
 
+# `make CFLAGS='-O1 -g -fsanitize=address,undefined'` replaces the
+# optimisation and debug flags only: what the code needs is always added.
 CFLAGS		?= -O2 -g
-CFLAGS		+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
+override CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 INCLUDES	:= -I$(OUTPUT) -Iinclude -Iuser
 LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
@@ -28,8 +30,13 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-LIB_SRCS	:= $(filter-out user/main.c,$(wildcard user/*.c))
+# user/ by layer: lib/ (pure), spec/, gen/, agent/, client/; main.c on top.
+LAYERS		:= lib spec gen agent client
+LIB_SRCS	:= $(foreach d,$(LAYERS),$(wildcard user/$(d)/*.c))
 LIB_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
+# Only the files that include the skeleton wait for it.
+SKEL_USERS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,\
+		   $(shell grep -l '"emit.skel.h"' $(LIB_SRCS)))
 LIB		:= $(OUTPUT)/libemitd.a
 UNIT_SRCS	:= $(wildcard tests/test_*.c)
 UNIT_BINS	:= $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
@@ -46,7 +53,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean deps run test test-unit test-integration bench gen gen-check
+.PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -54,7 +61,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS)
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/tests $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(addprefix $(OUTPUT)/user/,$(LAYERS)):
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/*.h $(VMLINUX) | $(OUTPUT)
@@ -65,10 +72,19 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name emit_bpf > $@
 
-# Every agent object may include the skeleton; keep one rule for all.
-$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h) $(SKELS) | $(OUTPUT)/user
+# Header dependencies come from -MMD (build/**/*.d).
+$(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(SKEL_USERS): $(SKELS)
+
+define layer_rule
+$(OUTPUT)/user/$(1)/%.o: user/$(1)/%.c | $(OUTPUT)/user/$(1)
+	$$(call msg,CC,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) $$(INCLUDES) -c $$< -o $$@
+endef
+$(foreach d,$(LAYERS),$(eval $(call layer_rule,$(d))))
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -127,6 +143,13 @@ gen-check: $(OUTPUT)/emitd
 	@set -e; for s in $(GEN_SPECS); do n=$$(basename $$s .yml); \
 		o=$$([ $$n = demo ] && echo . || echo generated/$$n); \
 		echo "  CHECK    $$s -> $$o"; $(OUTPUT)/emitd gen --spec $$s --out $$o --check; done
+
+# Who may include whom (docs/ARCHITECTURE.md): fails on a forbidden include
+# or an include cycle between folders or files.
+layering: $(LIB_OBJS)
+	$(Q)$(PYTHON) scripts/layering.py user $(OUTPUT)/user
+
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 
 clean:
 	$(call msg,CLEAN)

@@ -15,7 +15,7 @@
 
 #include <bpf/libbpf.h>
 
-#include "elf_site.h"
+#include "agent/elf_site.h"
 #include "emit.skel.h"
 
 static volatile sig_atomic_t exiting;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "signal_metrics.h"
+#include "lib/signal_metrics.h"
 
 #define NR_SAMPLES	600
 #define DEFAULT_RUNS	50

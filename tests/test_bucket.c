@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "bucket.h"
+#include "lib/bucket.h"
 #include "emitd_bucket.h"
 
 static __u64 f64_bits(double d)

@@ -16,7 +16,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cadence.h"
+#include "lib/cadence.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 

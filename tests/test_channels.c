@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "channels.h"
+#include "lib/channels.h"
 
 static struct chan_set *make(enum chan_align align, enum chan_missing missing)
 {

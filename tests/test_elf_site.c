@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "elf_site.h"
+#include "agent/elf_site.h"
 #include "emitd_probe.h"
 
 EMITD_PROBE_FUNC long test_site_func(long a, long b)

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "expo.h"
+#include "lib/expo.h"
 
 #define TEXT	EXPO_FMT_TEXT_004
 #define OM	EXPO_FMT_OPENMETRICS_100

@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "gen.h"
-#include "metric_id.h"
-#include "spec.h"
+#include "gen/gen.h"
+#include "lib/metric_id.h"
+#include "spec/spec.h"
 
 /* Every metric type; one counter with panel hints and an alert. */
 static const char base_yml[] =

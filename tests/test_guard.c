@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guard.h"
+#include "lib/guard.h"
 
 #define NR_SERIES	10000
 #define NR_ROUNDS	5

@@ -22,8 +22,8 @@
 #include <cmocka.h>
 #include <zlib.h>
 
-#include "expo.h"
-#include "http.h"
+#include "lib/expo.h"
+#include "agent/http.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NR_ROUTES	300

@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "norm.h"
+#include "lib/norm.h"
 
 #define HOSTILE_CSV	"/tmp/emitd-norm-hostile.csv"
 #define MAX_ROWS	64

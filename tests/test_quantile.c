@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "quantile.h"
+#include "lib/quantile.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 

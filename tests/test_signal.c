@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "signal_metrics.h"
+#include "lib/signal_metrics.h"
 #include "fixtures/signal/fixtures.h"
 
 #define LN2		0.69314718055994530942

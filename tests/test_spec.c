@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "spec.h"
+#include "spec/spec.h"
 
 #define CORPUS_DIR	"tests/spec_bad"
 #define EXPECT_TAG	"# expect: "

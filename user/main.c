@@ -13,15 +13,15 @@
 
 #include <bpf/libbpf.h>
 
-#include "agent.h"
-#include "expo.h"
-#include "fetch.h"
-#include "gen.h"
-#include "norm.h"
+#include "agent/agent.h"
+#include "lib/expo.h"
+#include "client/fetch.h"
+#include "gen/gen.h"
+#include "lib/norm.h"
 #include "emitd.h"
-#include "lint_promql.h"
-#include "log.h"
-#include "spec.h"
+#include "spec/promql_lint.h"
+#include "lib/log.h"
+#include "spec/spec.h"
 
 #ifndef EMITD_VERSION
 #define EMITD_VERSION "0.1.0"

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Probe attachment: one configuration entry and one uprobe link per probe
+ * site. A USDT probe may have several sites (inlined callers), each with its
+ * own operand locations; a function uprobe has one, with the ABI registers.
+ * USDT sites are attached as plain uprobes (with their semaphore, if any) so
+ * the kernel side reads operands from a register copy instead of libbpf's
+ * per-argument helper calls.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "lib/bucket.h"
+#include "agent/collector.h"
+#include "emit.skel.h"
+#include "lib/log.h"
+
+static void src_to_bpf(const struct spec_src *s, struct emitd_src *d)
+{
+	d->kind = s->kind == SPEC_SRC_ARG ? EMITD_SRC_ARG :
+		  s->kind == SPEC_SRC_DEREF ? EMITD_SRC_DEREF :
+		  s->kind == SPEC_SRC_STRING ? EMITD_SRC_STRING : EMITD_SRC_NONE;
+	d->arg = s->arg;
+	d->type = s->type == SPEC_VAL_F64 ? EMITD_VAL_F64 :
+		  s->type == SPEC_VAL_U64 ? EMITD_VAL_U64 : EMITD_VAL_S64;
+	d->offset = s->offset;
+}
+
+/* The per-metric part of a configuration; sites add their operands. */
+int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg)
+{
+	const struct spec_metric *m = sm->spec;
+	size_t i;
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->metric_id = sm->id;
+	cfg->kind = sm->kind;
+	cfg->nr_labels = m->nr_labels;
+	cfg->metric_idx = sm->idx;
+	cfg->budget = m->budget > 1 ? m->budget - 1 : 0;	/* one is __other__'s */
+	if (m->hot)
+		cfg->flags |= EMITD_CFG_HOT;
+	if (sm->fixed) {
+		cfg->flags |= EMITD_CFG_FIXED;
+		cfg->slot = sm->slot;
+	}
+	if (m->type == SPEC_NORMALIZATION) {
+		src_to_bpf(&m->probe.before, &cfg->value);
+		src_to_bpf(&m->probe.after, &cfg->value2);
+		cfg->flags |= EMITD_CFG_SAMPLE;
+	} else {
+		src_to_bpf(&m->probe.value, &cfg->value);
+	}
+	for (i = 0; i < m->nr_labels; i++)
+		src_to_bpf(&m->labels[i].src, &cfg->labels[i]);
+	if (m->type != SPEC_HISTOGRAM)
+		return 0;
+	cfg->nr_bounds = m->buckets.nr_bounds;
+	err = bucket__images(m->buckets.bounds, m->buckets.nr_bounds, cfg->value.type,
+			     cfg->bounds);
+	if (err)
+		return err;
+	if (cfg->value.type == EMITD_VAL_F64 || sm->trial)
+		cfg->flags |= EMITD_CFG_SAMPLE;	/* f64 _sum in userspace; trial mode */
+	return 0;
+}
+
+static void spec_where(const struct spec *spec, const struct spec_mark *mk, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s:%u:%u", spec->path, mk->line, mk->col);
+}
+
+/* The binary a probe attaches to: the target's, or PID's exe. */
+static char *probe_binary(const struct spec_target *t, pid_t pid)
+{
+	char link[64], exe[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n;
+
+	if (pid > 0) {
+		snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		if (n < 0)
+			return NULL;
+		exe[n] = '\0';
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, exe);
+		return strdup(path);
+	}
+	if (!t->binary)
+		return NULL;
+	return realpath(t->binary, NULL);
+}
+
+static char *probe_name(const struct spec_probe *sp)
+{
+	char *s = NULL;
+
+	if (sp->kind == SPEC_PROBE_UPROBE)
+		return strdup(sp->symbol);
+	if (asprintf(&s, "%s:%s", sp->provider, sp->name) < 0)
+		return NULL;
+	return s;
+}
+
+static const char *site_note(enum site_kind k)
+{
+	switch (k) {
+	case SITE_NOP5:
+		return "optimized 5-byte nop";
+	case SITE_EMULATED:
+		return "instruction emulated";
+	default:
+		return "single-stepped: slow, see include/emitd_probe.h";
+	}
+}
+
+/* Every argument the metric reads must exist at this site. */
+static int check_args(const struct spec_metric *m, const struct elf_site *site,
+		      const char *where, const char *name)
+{
+	const struct spec_src *srcs[3 + SPEC_MAX_LABELS] = {
+		&m->probe.value, &m->probe.before, &m->probe.after,
+	};
+	size_t i;
+
+	for (i = 0; i < m->nr_labels; i++)
+		srcs[3 + i] = &m->labels[i].src;
+	for (i = 0; i < 3 + m->nr_labels; i++) {
+		if (srcs[i]->kind == SPEC_SRC_NONE || (int)srcs[i]->arg < site->nr_args)
+			continue;
+		log_err("%s:%u:%u: %s has %d argument%s at 0x%llx; arg %u does not exist",
+			where, srcs[i]->mark.line, srcs[i]->mark.col, name, site->nr_args,
+			site->nr_args == 1 ? "" : "s", (unsigned long long)site->file_offset,
+			srcs[i]->arg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Attach one site of metric @sm: a config entry, then the link. */
+static int attach_site(struct collector *c, struct store_metric *sm, const char *binary,
+		       pid_t pid, const struct elf_site *site)
+{
+	const struct spec_probe *sp = &sm->spec->probe;
+	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct collector_probe *p, *v;
+	struct emitd_probe_cfg cfg;
+	char where[PATH_MAX];
+	__u32 id;
+	int err;
+
+	spec_where(c->spec, &sp->site_mark, where, sizeof(where));
+	if (c->nr_probes == EMITD_MAX_PROBES) {
+		log_err("%s: more than %d probe sites in all; emitd cannot attach more",
+			where, EMITD_MAX_PROBES);
+		return -E2BIG;
+	}
+	v = realloc(c->probes, (c->nr_probes + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->probes = v;
+	id = c->nr_probes;
+	p = &c->probes[id];
+	memset(p, 0, sizeof(*p));
+	p->metric = sm->spec;
+	p->cfg_id = id;
+	p->pid = pid > 0 ? pid : -1;
+	p->site = *site;
+	p->name = probe_name(sp);
+	p->binary = strdup(binary);
+	c->nr_probes++;
+	if (!p->name || !p->binary)
+		return -ENOMEM;
+
+	err = check_args(sm->spec, site, c->spec->path, p->name);
+	if (err)
+		return err;
+	err = collector__metric_cfg(sm, &cfg);
+	if (err) {
+		log_err("%s: metric %s: bucket bounds do not fit its value type: %s", where,
+			sm->full_name, strerror(-err));
+		return err;
+	}
+	memcpy(cfg.args, site->args, sizeof(cfg.args));
+	err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.cfg), &id, &cfg, BPF_ANY);
+	if (err)
+		return err;
+
+	uo.bpf_cookie = id;
+	uo.ref_ctr_offset = site->sema_offset;
+	p->link = bpf_program__attach_uprobe_opts(c->skel->progs.emitd_probe, p->pid, binary,
+						  site->file_offset, &uo);
+	if (!p->link) {
+		err = -errno;
+		log_err("%s: cannot attach %s in %s at 0x%llx: %s", where, p->name, binary,
+			(unsigned long long)site->file_offset, strerror(-err));
+		return err;
+	}
+	log_info("attached %s %s in %s (%s) at 0x%llx: site %s (%s)",
+		 sp->kind == SPEC_PROBE_UPROBE ? "uprobe" : "usdt", p->name, binary,
+		 p->pid > 0 ? "one pid" : "every process", (unsigned long long)site->file_offset,
+		 site_kind__name(site->kind), site_note(site->kind));
+	return 0;
+}
+
+static int find_sites(const struct spec *spec, const struct spec_probe *sp, const char *binary,
+		      struct elf_site **sites)
+{
+	char where[PATH_MAX];
+	int n;
+
+	spec_where(spec, &sp->site_mark, where, sizeof(where));
+	if (sp->kind == SPEC_PROBE_UPROBE) {
+		*sites = calloc(1, sizeof(**sites));
+		if (!*sites)
+			return -ENOMEM;
+		n = elf_site__find_symbol(binary, sp->symbol, *sites);
+		n = n ? n : 1;
+	} else {
+		n = elf_site__find_usdt(binary, sp->provider, sp->name, sites);
+	}
+	if (n == -ENOENT)
+		log_err("%s: %s %s%s%s not found in %s", where,
+			sp->kind == SPEC_PROBE_UPROBE ? "symbol" : "USDT probe",
+			sp->kind == SPEC_PROBE_UPROBE ? sp->symbol : sp->provider,
+			sp->kind == SPEC_PROBE_UPROBE ? "" : ":",
+			sp->kind == SPEC_PROBE_UPROBE ? "" : sp->name, binary);
+	else if (n == -ENOEXEC)
+		log_err("%s: %s is not an ELF binary", where, binary);
+	else if (n == -EPROTO)
+		log_err("%s: USDT probe %s:%s in %s has an operand emitd cannot decode",
+			where, sp->provider, sp->name, binary);
+	else if (n < 0)
+		log_err("%s: cannot read %s: %s", where, binary, strerror(-n));
+	return n;
+}
+
+static int attach_metric(struct collector *c, struct store_metric *sm, pid_t pid)
+{
+	const struct spec_metric *m = sm->spec;
+	const struct spec_target *t = spec__find_target(c->spec, m->probe.target);
+	struct elf_site *sites = NULL;
+	char where[PATH_MAX];
+	char *binary;
+	int n, i, err = 0;
+
+	if (!t) {
+		spec_where(c->spec, &m->probe.mark, where, sizeof(where));
+		log_err("%s: unknown target %s", where, m->probe.target);
+		return -ENOENT;
+	}
+	if (pid <= 0 && t->pid > 0)
+		pid = t->pid;
+	binary = probe_binary(t, pid);
+	if (!binary) {
+		spec_where(c->spec, pid > 0 ? &t->mark : &t->binary_mark, where, sizeof(where));
+		if (pid > 0)
+			log_err("%s: target %s: cannot resolve the binary of pid %d: %s", where,
+				t->name, pid, strerror(errno));
+		else
+			log_err("%s: target %s: binary %s: %s", where, t->name,
+				t->binary ? t->binary : "(none)", strerror(errno));
+		return -ENOENT;
+	}
+	n = find_sites(c->spec, &m->probe, binary, &sites);
+	for (i = 0; i < n && !err; i++)
+		err = attach_site(c, sm, binary, pid, &sites[i]);
+	free(sites);
+	free(binary);
+	return n < 0 ? n : err;
+}
+
+int collector__attach(struct collector *c)
+{
+	size_t i, j;
+	int err;
+
+	for (i = 0; i < c->store.nr_metrics; i++) {
+		struct store_metric *sm = &c->store.metrics[i];
+
+		if (!c->nr_pids_req) {
+			err = attach_metric(c, sm, 0);
+			if (err)
+				return err;
+			continue;
+		}
+		for (j = 0; j < c->nr_pids_req; j++) {
+			err = attach_metric(c, sm, c->pids_req[j]);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/families.h"
+
+static void *fb_track(struct fam_builder *fb, void *p)
+{
+	void **v;
+
+	if (!p) {
+		fb->err = -ENOMEM;
+		return NULL;
+	}
+	if (fb->nr_allocs == fb->cap_allocs) {
+		size_t cap = fb->cap_allocs ? fb->cap_allocs * 2 : 64;
+
+		v = realloc(fb->allocs, cap * sizeof(*v));
+		if (!v) {
+			free(p);
+			fb->err = -ENOMEM;
+			return NULL;
+		}
+		fb->allocs = v;
+		fb->cap_allocs = cap;
+	}
+	fb->allocs[fb->nr_allocs++] = p;
+	return p;
+}
+
+static void *fb_calloc(struct fam_builder *fb, size_t n, size_t sz)
+{
+	return fb_track(fb, calloc(n ? n : 1, sz));
+}
+
+static char *fb_strdup(struct fam_builder *fb, const char *s)
+{
+	return fb_track(fb, strdup(s));
+}
+
+static struct expo_family *fb_new(struct fam_builder *fb)
+{
+	struct expo_family *v;
+
+	if (fb->err)
+		return NULL;
+	if (fb->nr_fams == fb->cap_fams) {
+		size_t cap = fb->cap_fams ? fb->cap_fams * 2 : 32;
+
+		v = realloc(fb->fams, cap * sizeof(*v));
+		if (!v) {
+			fb->err = -ENOMEM;
+			return NULL;
+		}
+		fb->fams = v;
+		fb->cap_fams = cap;
+	}
+	v = &fb->fams[fb->nr_fams++];
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+void fam_builder__free(struct fam_builder *fb)
+{
+	size_t i;
+
+	for (i = 0; i < fb->nr_allocs; i++)
+		free(fb->allocs[i]);
+	free(fb->allocs);
+	free(fb->fams);
+	memset(fb, 0, sizeof(*fb));
+}
+
+static const char **label_names(struct fam_builder *fb, const struct spec_metric *m)
+{
+	const char **names = fb_calloc(fb, m->nr_labels, sizeof(*names));
+	size_t i;
+
+	if (names)
+		for (i = 0; i < m->nr_labels; i++)
+			names[i] = m->labels[i].name;
+	return names;
+}
+
+static void set_label_values(struct expo_series *es, const struct series *s)
+{
+	es->label_values = (const char *const *)s->labels;
+}
+
+static void add_histogram(struct fam_builder *fb, const struct store_metric *m,
+			  struct expo_family *f, struct expo_series *es)
+{
+	size_t i;
+
+	f->type = EXPO_HISTOGRAM;
+	f->bounds = m->spec->buckets.bounds;
+	f->nr_bounds = m->spec->buckets.nr_bounds;
+	(void)fb;
+	for (i = 0; i < m->nr_series; i++) {
+		const struct series *s = m->series[i];
+
+		set_label_values(&es[i], s);
+		es[i].count = s->count;
+		es[i].buckets = s->slots;
+		if (m->value_type == SPEC_VAL_F64) {
+			es[i].sum = s->fsum;
+		} else {
+			es[i].isum = s->isum;
+			es[i].sum_is_int = true;
+		}
+	}
+}
+
+static void add_plain(const struct store_metric *m, struct expo_family *f,
+		      struct expo_series *es)
+{
+	size_t i;
+
+	f->type = m->kind == EMITD_KIND_COUNTER ? EXPO_COUNTER : EXPO_GAUGE;
+	for (i = 0; i < m->nr_series; i++) {
+		set_label_values(&es[i], m->series[i]);
+		es[i].count = m->series[i]->count;
+		es[i].value = m->series[i]->gauge;
+	}
+}
+
+enum norm_part { NORM_EVENTS, NORM_ZEROED, NORM_BEFORE, NORM_AFTER, NORM_SAMPLES, NORM_MAX };
+
+static const struct {
+	const char *suffix;
+	const char *help;
+	enum expo_type type;
+} norm_parts[NORM_MAX] = {
+	[NORM_EVENTS] = { "_events_total", "Normalization events", EXPO_COUNTER },
+	[NORM_ZEROED] = { "_zeroed_total", "Normalization events whose after value is exactly zero", EXPO_COUNTER },
+	[NORM_BEFORE] = { "_before_abs_mean", "Mean |before| over the sampled events", EXPO_GAUGE },
+	[NORM_AFTER] = { "_after_abs_mean", "Mean |after| over the sampled events", EXPO_GAUGE },
+	[NORM_SAMPLES] = { "_samples_total", "Events behind the means (sample-lane coverage)", EXPO_COUNTER },
+};
+
+static void norm_value(const struct series *s, enum norm_part p, struct expo_series *es)
+{
+	switch (p) {
+	case NORM_EVENTS:
+		es->count = s->count;
+		break;
+	case NORM_ZEROED:
+		es->count = s->zeroed;
+		break;
+	case NORM_BEFORE:
+		es->value = s->samples ? s->before_abs_sum / s->samples : NAN;
+		break;
+	case NORM_AFTER:
+		es->value = s->samples ? s->after_abs_sum / s->samples : NAN;
+		break;
+	default:
+		es->count = s->samples;
+		break;
+	}
+}
+
+static void add_normalization(struct fam_builder *fb, const struct store_metric *m)
+{
+	char name[256], help[512];
+	int p;
+	size_t i;
+
+	for (p = 0; p < NORM_MAX; p++) {
+		struct expo_family *f = fb_new(fb);
+		struct expo_series *es;
+
+		if (!f)
+			return;
+		snprintf(name, sizeof(name), "%s%s", m->full_name, norm_parts[p].suffix);
+		snprintf(help, sizeof(help), "%s: %s.", m->spec->help, norm_parts[p].help);
+		f->name = fb_strdup(fb, name);
+		f->help = fb_strdup(fb, help);
+		f->type = norm_parts[p].type;
+		f->label_names = label_names(fb, m->spec);
+		f->nr_labels = m->spec->nr_labels;
+		es = fb_calloc(fb, m->nr_series, sizeof(*es));
+		if (!es)
+			return;
+		for (i = 0; i < m->nr_series; i++) {
+			set_label_values(&es[i], m->series[i]);
+			norm_value(m->series[i], p, &es[i]);
+		}
+		f->series = es;
+		f->nr_series = m->nr_series;
+	}
+}
+
+void fam_builder__add_store(struct fam_builder *fb, const struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++) {
+		const struct store_metric *m = &st->metrics[i];
+		struct expo_family *f;
+		struct expo_series *es;
+
+		if (m->kind == EMITD_KIND_NORMALIZATION) {
+			add_normalization(fb, m);
+			continue;
+		}
+		f = fb_new(fb);
+		es = fb_calloc(fb, m->nr_series, sizeof(*es));
+		if (!f || !es)
+			return;
+		f->name = m->full_name;
+		f->help = m->spec->help;
+		f->unit = m->spec->unit;
+		f->label_names = label_names(fb, m->spec);
+		f->nr_labels = m->spec->nr_labels;
+		f->series = es;
+		f->nr_series = m->nr_series;
+		if (m->kind == EMITD_KIND_HISTOGRAM)
+			add_histogram(fb, m, f, es);
+		else
+			add_plain(m, f, es);
+	}
+}
+
+void fam_builder__add_labelled(struct fam_builder *fb, const char *name, const char *help,
+			       enum expo_type type, const char *const *names, size_t nl,
+			       const char *const *lv, const double *values, size_t nr)
+{
+	struct expo_family *f = fb_new(fb);
+	struct expo_series *es = fb_calloc(fb, nr, sizeof(*es));
+	const char **nm = fb_calloc(fb, nl, sizeof(*nm));
+	const char **vals = fb_calloc(fb, nr * nl, sizeof(*vals));
+	size_t i, j;
+
+	if (!f || !es || !nm || !vals)
+		return;
+	f->name = fb_strdup(fb, name);
+	f->help = fb_strdup(fb, help);
+	f->type = type;
+	for (j = 0; j < nl; j++)
+		nm[j] = fb_strdup(fb, names[j]);
+	f->label_names = nm;
+	f->nr_labels = nl;
+	for (i = 0; i < nr; i++) {
+		for (j = 0; j < nl; j++)
+			vals[i * nl + j] = fb_strdup(fb, lv[i * nl + j]);
+		es[i].label_values = &vals[i * nl];
+		es[i].value = values[i];
+		es[i].count = values[i] >= 0 ? (uint64_t)values[i] : 0;
+	}
+	f->series = es;
+	f->nr_series = nr;
+}
+
+void fam_builder__add_simple(struct fam_builder *fb, const char *name, const char *help,
+			     enum expo_type type, const char *label_name,
+			     const char *const *label_values, const double *values, size_t nr)
+{
+	const char *names[1] = { label_name };
+
+	fam_builder__add_labelled(fb, name, help, type, names, label_name ? 1 : 0,
+				  label_values, values, nr);
+}
+
+void fam_builder__add_family(struct fam_builder *fb, const struct expo_family *f)
+{
+	struct expo_family *nf = fb_new(fb);
+	struct expo_series *es = fb_calloc(fb, f->nr_series, sizeof(*es));
+
+	if (!nf || !es)
+		return;
+	*nf = *f;
+	memcpy(es, f->series, f->nr_series * sizeof(*es));
+	nf->series = es;
+}
+
+void fam_builder__add_value(struct fam_builder *fb, const char *name, const char *help,
+			    enum expo_type type, double value)
+{
+	fam_builder__add_simple(fb, name, help, type, NULL, NULL, &value, 1);
+}

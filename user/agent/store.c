@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <inttypes.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/metric_id.h"
+#include "agent/store.h"
+
+enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t)
+{
+	switch (t) {
+	case SPEC_COUNTER:
+		return EMITD_KIND_COUNTER;
+	case SPEC_GAUGE:
+		return EMITD_KIND_GAUGE;
+	case SPEC_HISTOGRAM:
+		return EMITD_KIND_HISTOGRAM;
+	case SPEC_NORMALIZATION:
+		return EMITD_KIND_NORMALIZATION;
+	}
+	return 0;
+}
+
+static enum spec_val_type metric_value_type(const struct spec_metric *m)
+{
+	const struct spec_src *src = &m->probe.value;
+
+	if (m->type == SPEC_NORMALIZATION)
+		src = &m->probe.after;
+	return src->kind == SPEC_SRC_NONE ? SPEC_VAL_U64 : src->type;
+}
+
+int store__init(struct store *st, const struct spec *spec)
+{
+	size_t i, j;
+
+	memset(st, 0, sizeof(*st));
+	st->metrics = calloc(spec->nr_metrics, sizeof(*st->metrics));
+	if (!st->metrics)
+		return -ENOMEM;
+	st->nr_metrics = spec->nr_metrics;
+	for (i = 0; i < spec->nr_metrics; i++) {
+		struct store_metric *sm = &st->metrics[i];
+
+		sm->spec = &spec->metrics[i];
+		sm->idx = i;
+		sm->full_name = spec_metric__full_name(spec, sm->spec);
+		if (!sm->full_name)
+			goto err_nomem;
+		sm->id = emitd_metric_id(sm->full_name);
+		sm->kind = emitd_kind__from_spec(sm->spec->type);
+		sm->value_type = metric_value_type(sm->spec);
+		if (!sm->spec->nr_labels) {
+			sm->fixed = true;
+			sm->slot = st->nr_fixed[sm->kind]++;
+		}
+		for (j = 0; j < i; j++) {
+			if (st->metrics[j].id != sm->id)
+				continue;
+			fprintf(stderr, "emitd: metric ids of %s and %s collide; rename one\n",
+				st->metrics[j].full_name, sm->full_name);
+			store__free(st);
+			return -EEXIST;
+		}
+	}
+	return 0;
+
+err_nomem:
+	store__free(st);
+	return -ENOMEM;
+}
+
+static void series__free(void *p)
+{
+	struct series *s = p;
+	int i;
+
+	for (i = 0; i < EMITD_MAX_LABELS; i++)
+		free(s->labels[i]);
+	free(s->slots);
+	free(s);
+}
+
+void store__free(struct store *st)
+{
+	size_t i;
+
+	tdestroy(st->index, series__free);
+	for (i = 0; i < st->nr_metrics; i++) {
+		free(st->metrics[i].full_name);
+		free(st->metrics[i].series);
+	}
+	free(st->metrics);
+	memset(st, 0, sizeof(*st));
+}
+
+struct store_metric *store__metric_by_id(struct store *st, uint32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++)
+		if (st->metrics[i].id == id)
+			return &st->metrics[i];
+	return NULL;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct series *)a)->key, &((const struct series *)b)->key,
+		      sizeof(struct emitd_series_key));
+}
+
+static char *format_label(const struct spec_label *l, const union emitd_label *v)
+{
+	char buf[32];
+
+	if (l->src.kind == SPEC_SRC_STRING)
+		return strndup(v->str, EMITD_LABEL_LEN - 1);
+	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v->num);
+	return strdup(buf);
+}
+
+static struct series *series__new(struct store_metric *m, const struct emitd_series_key *key)
+{
+	struct series *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s->key = *key;
+	s->metric = m;
+	for (i = 0; i < m->spec->nr_labels; i++) {
+		if (key->flags & EMITD_KEY_OTHER)
+			s->labels[i] = strdup("__other__");
+		else
+			s->labels[i] = format_label(&m->spec->labels[i], &key->labels[i]);
+		if (!s->labels[i])
+			goto err;
+	}
+	if (m->kind == EMITD_KIND_HISTOGRAM) {
+		s->slots = calloc(EMITD_NR_SLOTS, sizeof(*s->slots));
+		if (!s->slots)
+			goto err;
+	}
+	return s;
+err:
+	series__free(s);
+	return NULL;
+}
+
+static int metric__append(struct store_metric *m, struct series *s)
+{
+	if (m->nr_series == m->cap_series) {
+		size_t cap = m->cap_series ? m->cap_series * 2 : 16;
+		struct series **v = realloc(m->series, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->series = v;
+		m->cap_series = cap;
+	}
+	m->series[m->nr_series++] = s;
+	m->sorted = false;
+	return 0;
+}
+
+struct series *store__series(struct store *st, const struct emitd_series_key *key)
+{
+	struct store_metric *m;
+	struct series probe, *s, **slot;
+
+	probe.key = *key;
+	slot = tfind(&probe, &st->index, key_cmp);
+	if (slot)
+		return *slot;
+	m = store__metric_by_id(st, key->metric_id);
+	if (!m) {
+		st->orphans++;
+		return NULL;
+	}
+	s = series__new(m, key);
+	if (!s)
+		return NULL;
+	if (metric__append(m, s))
+		goto err;
+	slot = tsearch(s, &st->index, key_cmp);
+	if (!slot) {
+		m->nr_series--;
+		goto err;
+	}
+	return s;
+err:
+	series__free(s);
+	return NULL;
+}
+
+static int series_label_cmp(const void *a, const void *b, void *arg)
+{
+	size_t sort_nr_labels = *(const size_t *)arg;
+	const struct series *x = *(struct series *const *)a;
+	const struct series *y = *(struct series *const *)b;
+	size_t i;
+	int c;
+
+	for (i = 0; i < sort_nr_labels; i++) {
+		c = strcmp(x->labels[i], y->labels[i]);
+		if (c)
+			return c;
+	}
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+void store__sort(struct store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++) {
+		struct store_metric *m = &st->metrics[i];
+
+		if (m->sorted)
+			continue;
+		qsort_r(m->series, m->nr_series, sizeof(*m->series), series_label_cmp,
+			(void *)&m->spec->nr_labels);
+		m->sorted = true;
+	}
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * store: the series the agent has drained, with their cumulative values.
+ *
+ * The BPF maps hold monotonic per-CPU values that are never deleted, so a
+ * drain replaces each series' values with the per-CPU sums it just read.
+ * Only the drain thread mutates the store.
+ */
+#ifndef EMITD_STORE_H
+#define EMITD_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "emitd.h"
+#include "spec/spec.h"
+
+struct store_metric;
+
+struct series {
+	struct emitd_series_key key;
+	struct store_metric *metric;
+	char *labels[EMITD_MAX_LABELS];	/* formatted label values */
+	uint64_t count;			/* counter value, histogram count, norm events */
+	uint64_t zeroed;		/* normalization */
+	double gauge;
+	uint64_t gauge_ktime;
+	uint64_t *slots;		/* histogram: EMITD_NR_SLOTS non-cumulative */
+	int64_t isum;			/* integer histogram sum, exact */
+	double fsum;			/* f64 histogram sum, from the sample lane */
+	uint64_t fsum_samples;		/* samples behind fsum */
+	double before_abs_sum;		/* normalization, from the sample lane */
+	double after_abs_sum;
+	uint64_t samples;
+};
+
+struct store_metric {
+	const struct spec_metric *spec;
+	char *full_name;
+	uint32_t id;
+	uint32_t idx;			/* position in the spec and in `series_count` */
+	enum emitd_kind kind;
+	enum spec_val_type value_type;
+	bool fixed;			/* no labels: a per-CPU array slot in the kernel */
+	bool trial;			/* histogram trial mode: raw values on the sample lane */
+	uint32_t slot;			/* its index in the kind's *_fixed map */
+	struct series **series;		/* sorted by label values when published */
+	size_t nr_series;
+	size_t cap_series;
+	bool sorted;
+};
+
+struct store {
+	struct store_metric *metrics;
+	size_t nr_metrics;
+	uint32_t nr_fixed[EMITD_KIND_NORMALIZATION + 1];	/* fixed slots per kind */
+	void *index;			/* tsearch root: series by key */
+	uint64_t orphans;		/* map entries of metrics no longer in the spec */
+};
+
+int store__init(struct store *st, const struct spec *spec);
+void store__free(struct store *st);
+struct store_metric *store__metric_by_id(struct store *st, uint32_t id);
+/* Find or create the series for @key (labels formatted per the metric). */
+struct series *store__series(struct store *st, const struct emitd_series_key *key);
+/* Sort each metric's series by label values for a stable exposition. */
+void store__sort(struct store *st);
+
+enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t);
+
+#endif /* EMITD_STORE_H */

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * gen: spec -> generated artifacts (`emitd gen`).
+ *
+ * Everything here is pure: functions take a parsed struct spec and return
+ * strings or jansson values. File IO lives in gen_cli.c only. The same spec
+ * gives byte-identical output: fixed key order, no timestamps, a trailing
+ * newline on every file. docs/GEN.md describes the artifacts, the panel
+ * signature and ID scheme, and the --check exit codes.
+ */
+#ifndef EMITD_GEN_H
+#define EMITD_GEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "spec/spec.h"
+
+#define GEN_MAX_PANELS		36	/* per dashboard, alerts overview included */
+#define GEN_GRID_COLS		2
+#define GEN_GRID_W		12
+#define GEN_GRID_H		8
+#define GEN_MAX_SPLIT_LABELS	2	/* `sum by (label)` splits per counter */
+#define GEN_DS_TYPE		"prometheus"
+#define GEN_DS_UID		"${DS_PROMETHEUS}"
+#define GEN_DEFAULT_FAMILY	"default"
+#define GEN_UID_MAX		40	/* Grafana's limit on dashboard uids */
+#define GEN_SHA256_HEX		65	/* 64 hex digits and a NUL */
+
+/* Signature fields are joined with US, the sorted expressions with RS. */
+#define GEN_SIG_FS		'\x1f'
+#define GEN_SIG_RS		'\x1e'
+
+/* `emitd gen` exit status. */
+enum gen_exit {
+	GEN_EXIT_OK		= 0,
+	GEN_EXIT_ERROR		= 1,	/* invalid spec, or an I/O error */
+	GEN_EXIT_USAGE		= 2,
+	GEN_EXIT_DASHBOARDS	= 6,	/* dashboards/<slug>.json or the manifest drifted */
+	GEN_EXIT_RECORDING	= 8,	/* rules/recording_rules.yml drifted */
+	GEN_EXIT_ALERTS		= 9,	/* rules/alerts.yml drifted */
+	GEN_EXIT_DOCS		= 10,	/* the C header or the catalog drifted */
+};
+
+enum gen_kind {
+	GEN_HEADER = 0,		/* include/<namespace>_metrics.h */
+	GEN_CATALOG,		/* docs/METRICS_CATALOG.md */
+	GEN_DASHBOARD,		/* dashboards/<slug>.json */
+	GEN_MANIFEST,		/* dashboards/manifest.json */
+	GEN_RECORDING,		/* rules/recording_rules.yml */
+	GEN_ALERTS,		/* rules/alerts.yml */
+	GEN_KIND_NR,
+};
+
+struct gen_file {
+	enum gen_kind kind;
+	char *path;		/* relative to the output directory */
+	char *data;		/* the whole file, ends in '\n' */
+	size_t len;
+};
+
+struct gen_set {
+	struct gen_file *files;
+	size_t nr;
+};
+
+struct gen_dash {
+	char *slug;		/* <namespace>-<family>, then <slug>-2, ... */
+	char *family;
+	char *title;
+	json_t *json;		/* the Grafana dashboard */
+	size_t nr_panels;
+};
+
+struct gen_dashes {
+	struct gen_dash *v;
+	size_t nr;
+};
+
+/* ---- gen.c: common helpers, header, catalog, the whole set ---- */
+
+/* A text artifact being written: an open_memstream() FILE. */
+struct gen_text {
+	FILE *f;
+	char *data;
+	size_t len;
+};
+
+int gen_text__open(struct gen_text *t);
+/* Close @t; on success the text moves to *@out and *@len (caller frees). */
+int gen_text__close(struct gen_text *t, char **out, size_t *len);
+/* Close @t and drop its text (error paths). */
+void gen_text__discard(struct gen_text *t);
+/* vasprintf() as an expression: the string, or NULL when out of memory. */
+char *gen__fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Every artifact for @spec, in a fixed order. */
+int gen__render(const struct spec *spec, struct gen_set *out);
+void gen_set__free(struct gen_set *set);
+
+int gen__header(const struct spec *spec, char **out, size_t *len);
+int gen__catalog(const struct spec *spec, char **out, size_t *len);
+
+/* Lowercase hex SHA-256 (OpenSSL EVP). */
+int gen__sha256_hex(const void *buf, size_t len, char hex[GEN_SHA256_HEX]);
+/*
+ * The spec's hash: SHA-256 of its canonical form, compact JSON of the parsed
+ * model with keys in a fixed order. Key order, comments, quoting and layout of
+ * the YAML do not change it; any change to a value or to list order does.
+ */
+int gen__spec_hash(const struct spec *spec, char hex[GEN_SHA256_HEX]);
+char *gen__canonical_spec(const struct spec *spec);
+
+/* The family of @m, "default" when the spec names none. */
+const char *gen__family(const struct spec_metric *m);
+/* Distinct families in order of first appearance; returns how many. */
+size_t gen__families(const struct spec *spec, const char **fams, size_t max);
+/* The first @max label names of @m joined with ", ", "" when none (caller frees). */
+char *gen__labels_joined(const struct spec_metric *m, size_t max);
+/* "<namespace>-<family>" (caller frees). */
+char *gen__slug(const struct spec *spec, const char *family);
+/* "demo_trigger" -> "DemoTrigger" (caller frees). */
+char *gen__camel(const char *snake);
+/* Shortest %g text that reads back as the same double. */
+void gen__fmt_double(char *buf, size_t size, double v);
+
+/*
+ * The two alert suggestions for a normalization metric: its zeroed fraction
+ * drops sharply against the 1h baseline, its after-mean drifts above zero.
+ * Fills @out[0..1]; free the strings with gen_alert__clear().
+ */
+#define GEN_NORM_SUGGESTIONS	2
+int gen__norm_suggestions(const struct spec *spec, const struct spec_metric *m,
+			  struct spec_alert out[GEN_NORM_SUGGESTIONS]);
+void gen_alert__clear(struct spec_alert *a);
+
+/* json_dumps() with 2-space indentation, in insertion order, plus '\n'. */
+char *gen__json_text(const json_t *j, size_t *len);
+
+/* ---- gen_dash.c: dashboards, panels, manifest ---- */
+
+int gen_dash__build(const struct spec *spec, struct gen_dashes *out);
+void gen_dashes__free(struct gen_dashes *d);
+/* dashboards/manifest.json: every dashboard and the spec's hash. */
+json_t *gen_dash__manifest(const struct spec *spec, const struct gen_dashes *d,
+			   const char *spec_hash);
+/*
+ * Semantic signature of a panel, layout and id excluded:
+ * type US title US exprs US datasource-type US unit, where exprs are the
+ * targets' `expr`s sorted bytewise and joined with RS; absent fields are "".
+ * Caller frees; NULL when out of memory.
+ */
+char *gen_panel__signature(const json_t *panel);
+/*
+ * Candidate id for a panel: the first 31 bits of
+ * SHA-256(slug US signature), or of SHA-256(slug US signature US attempt)
+ * for attempt > 0 (collisions). May be 0, which is not a valid id.
+ */
+uint32_t gen_panel__id(const char *slug, const char *sig, unsigned int attempt);
+/*
+ * Grafana unit for a spec unit: "us" -> "µs", "bytes" -> "bytes", an unknown
+ * one -> "suffix:<unit>"; NULL for none. @buf holds the suffix form.
+ */
+#define GEN_UNIT_LEN		64
+const char *gen__grafana_unit(const char *spec_unit, char buf[GEN_UNIT_LEN]);
+
+/* ---- gen_rules.c: Prometheus rule files ---- */
+
+int gen__recording_rules(const struct spec *spec, char **out, size_t *len);
+int gen__alert_rules(const struct spec *spec, char **out, size_t *len);
+/* Write @s as a YAML scalar: single-quoted, or double-quoted with escapes. */
+void gen__yaml_quote(FILE *f, const char *s);
+
+/* ---- gen_check.c: semantic comparison for --check ---- */
+
+/*
+ * Compare @fresh with the bytes on disk (@disk NULL: the file is missing).
+ * Prints what differs to @report, each line prefixed with the path. Returns
+ * 1 on drift, 0 when current, a negative errno on error. For the manifest,
+ * *@hash_only is set when only the spec hash differs.
+ */
+int gen_check__file(const struct gen_file *fresh, const char *disk, size_t disk_len,
+		    FILE *report, bool *hash_only);
+/* Parse YAML text into jansson (every scalar a string); NULL if invalid. */
+json_t *gen__yaml_to_json(const char *buf, size_t len);
+
+/*
+ * The exit code for the drifted kinds. Precedence, most consequential first:
+ * alerts 9 > recording rules 8 > dashboards 6 > header/catalog 10. A manifest
+ * whose only difference is the spec hash counts as dashboard drift only when
+ * nothing else drifted.
+ */
+int gen__drift_exit(const bool drift[GEN_KIND_NR], bool manifest_hash_only);
+const char *gen_kind__name(enum gen_kind kind);
+int gen_kind__exit(enum gen_kind kind);
+
+/* ---- gen_cli.c ---- */
+
+/* Write @set under @dir; unchanged files are left alone. Logs each change. */
+int gen__write(const struct gen_set *set, const char *dir, FILE *log);
+/* Compare @set with @dir; returns an enum gen_exit value. */
+int gen__check(const struct gen_set *set, const char *dir, FILE *report);
+/* `emitd gen --spec FILE --out DIR [--check]`; argv[0] is "gen". */
+int gen__main(int argc, char **argv);
+
+/* ---- gen_exprs.c: every PromQL expression gen writes ---- */
+
+struct gen_expr {
+	const char *expr;
+	const char *artifact;	/* "dashboards/<slug>.json", "rules/alerts.yml", ... */
+	const char *name;	/* panel title, record or alert name */
+	long metric;		/* index into spec->metrics it comes from, -1 for none */
+};
+
+typedef int (*gen_expr_fn)(const struct gen_expr *e, void *arg);
+
+/*
+ * Call @fn for every PromQL expression of @spec's dashboards (panel targets),
+ * recording rules and alert rules, in that order, duplicates included. The
+ * strings live until @fn returns. Stops at and returns the first non-zero
+ * value @fn returns, or a negative errno when generation fails.
+ */
+int gen__for_each_expr(const struct spec *spec, gen_expr_fn fn, void *arg);
+
+#endif /* EMITD_GEN_H */
