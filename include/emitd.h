@@ -49,7 +49,10 @@ enum emitd_val_type {
 #define EMITD_CFG_HOT		(1U << 2)	/* hot lane: own maps, never shed */
 
 /* struct emitd_series_key.flags */
-#define EMITD_KEY_OTHER		(1U << 0)	/* the metric's overflow series, labels "__other__" */
+#define EMITD_KEY_OTHER		(1U << 0)	/* the metric's overflow series, labels EMITD_OTHER_VALUE */
+
+/* The label value of every label of a metric's overflow series. */
+#define EMITD_OTHER_VALUE	"__other__"
 
 /* struct emitd_ctl.shed: what the kernel sheds for non-hot metrics */
 #define EMITD_SHED_SAMPLES	(1U << 0)	/* sample-lane records */
