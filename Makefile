@@ -15,10 +15,13 @@ VMLINUX		:= vmlinux/$(ARCH)/vmlinux.h
 # optimisation and debug flags only: what the code needs is always added.
 CFLAGS		?= -O2 -g
 override CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
-INCLUDES	:= -I$(OUTPUT) -Iinclude -Iuser
+# include/abi: the BPF <-> agent ABI (emitd.h, emitd_bucket.h); include/: what
+# applications include (emitd_probe.h). BPF sees the ABI only, applications
+# (demo-target, probe_target) the application header only.
+INCLUDES	:= -I$(OUTPUT) -Iinclude/abi -Iinclude -Iuser
 LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
-		   -I$(dir $(VMLINUX)) -Iinclude \
+		   -I$(dir $(VMLINUX)) -Iinclude/abi \
 		   -I/usr/include/$(shell $(CC) -dumpmachine)
 
 DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
@@ -64,7 +67,7 @@ deps:
 $(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(addprefix $(OUTPUT)/user/,$(LAYERS)):
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/*.h $(VMLINUX) | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/abi/*.h) $(VMLINUX) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
