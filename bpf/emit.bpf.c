@@ -12,8 +12,11 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <asm-generic/errno-base.h>	/* vmlinux.h has types, no errno macros */
 #include "emitd.h"
 #include "emitd_bucket.h"
+#include "maps.bpf.h"
+#include "regs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -25,106 +28,29 @@ struct {
 	__type(value, struct emitd_probe_cfg);
 } cfg SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} counters SEC(".maps");
+/*
+ * The series maps, per kind and lane (maps.bpf.h): labelled series hash by
+ * key in the normal lane; the hot lane holds metrics marked `hot: true`,
+ * drained first, never shed.
+ */
+EMITD_SERIES_MAP(counters, normal, struct emitd_counter);
+EMITD_SERIES_MAP(gauges, normal, struct emitd_gauge);
+EMITD_SERIES_MAP(hists, normal, struct emitd_hist);
+EMITD_SERIES_MAP(norms, normal, struct emitd_norm);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_gauge);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} gauges SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_hist);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hists SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_norm);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} norms SEC(".maps");
-
-/* The hot lane: metrics marked `hot: true`, drained first, never shed. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} counters_hot SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_gauge);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} gauges_hot SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_hist);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hists_hot SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 1);
-	__type(key, struct emitd_series_key);
-	__type(value, struct emitd_norm);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} norms_hot SEC(".maps");
+EMITD_SERIES_MAP(counters_hot, hot, struct emitd_counter);
+EMITD_SERIES_MAP(gauges_hot, hot, struct emitd_gauge);
+EMITD_SERIES_MAP(hists_hot, hot, struct emitd_hist);
+EMITD_SERIES_MAP(norms_hot, hot, struct emitd_norm);
 
 /*
  * Series without labels are known when the spec is loaded: they live in
  * per-CPU arrays at a slot the agent assigns, with no key to hash.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct emitd_counter);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} counters_fixed SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct emitd_gauge);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} gauges_fixed SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct emitd_hist);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} hists_fixed SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct emitd_norm);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} norms_fixed SEC(".maps");
+EMITD_SERIES_MAP(counters_fixed, fixed, struct emitd_counter);
+EMITD_SERIES_MAP(gauges_fixed, fixed, struct emitd_gauge);
+EMITD_SERIES_MAP(hists_fixed, fixed, struct emitd_hist);
+EMITD_SERIES_MAP(norms_fixed, fixed, struct emitd_norm);
 
 /*
  * What each metric's series mean (kind, value type, bounds, label kinds): a
@@ -217,11 +143,11 @@ struct {
 const volatile __u64 global_budget = ~0ULL;
 
 /*
- * Per-event scratch, on the stack (288 bytes of 512): a per-CPU map would be
+ * Per-event scratch, on the stack (280 bytes of 512): a per-CPU map would be
  * shared by two tasks that a preemptible kernel interleaves on one CPU.
  */
 struct scratch {
-	__u64 regs[EMITD_NR_REGS + 1];
+	struct emitd_regs regs;
 	struct emitd_series_key key;
 };
 
@@ -239,95 +165,6 @@ static __always_inline void stat_inc(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
-/*
- * The registers are copied once per event by name (CO-RE): the verifier
- * refuses variable offsets into the context, so arguments are then picked
- * from this copy by index.
- */
-static __always_inline void load_regs(struct pt_regs *ctx, struct scratch *sc)
-{
-	sc->regs[EMITD_REG_AX] = ctx->ax;
-	sc->regs[EMITD_REG_BX] = ctx->bx;
-	sc->regs[EMITD_REG_CX] = ctx->cx;
-	sc->regs[EMITD_REG_DX] = ctx->dx;
-	sc->regs[EMITD_REG_SI] = ctx->si;
-	sc->regs[EMITD_REG_DI] = ctx->di;
-	sc->regs[EMITD_REG_BP] = ctx->bp;
-	sc->regs[EMITD_REG_SP] = ctx->sp;
-	sc->regs[EMITD_REG_R8] = ctx->r8;
-	sc->regs[EMITD_REG_R9] = ctx->r9;
-	sc->regs[EMITD_REG_R10] = ctx->r10;
-	sc->regs[EMITD_REG_R11] = ctx->r11;
-	sc->regs[EMITD_REG_R12] = ctx->r12;
-	sc->regs[EMITD_REG_R13] = ctx->r13;
-	sc->regs[EMITD_REG_R14] = ctx->r14;
-	sc->regs[EMITD_REG_R15] = ctx->r15;
-	sc->regs[EMITD_REG_IP] = ctx->ip;
-}
-
-/* Sign- or zero-extend the low |size| bytes of @v. */
-static __always_inline __u64 extend(__u64 v, __s8 size)
-{
-	int bits = (size < 0 ? -size : size) * 8;
-
-	if (bits <= 0 || bits >= 64)
-		return v;
-	v <<= 64 - bits;
-	if (size < 0)
-		return (__u64)((__s64)v >> (64 - bits));
-	return v >> (64 - bits);
-}
-
-static __always_inline long read_mem(__u64 addr, __s8 size, __u64 *out)
-{
-	__u64 v = 0;
-	long err;
-
-	switch (size < 0 ? -size : size) {
-	case 1:
-		err = bpf_probe_read_user(&v, 1, (void *)addr);
-		break;
-	case 2:
-		err = bpf_probe_read_user(&v, 2, (void *)addr);
-		break;
-	case 4:
-		err = bpf_probe_read_user(&v, 4, (void *)addr);
-		break;
-	default:
-		err = bpf_probe_read_user(&v, 8, (void *)addr);
-		break;
-	}
-	*out = v;
-	return err;
-}
-
-static __always_inline long get_arg(const struct emitd_probe_cfg *c, const struct scratch *sc,
-				    __u32 n, __u64 *out)
-{
-	const struct emitd_arg_loc *l;
-	__u64 v;
-
-	if (n >= EMITD_MAX_ARGS)
-		return -22;
-	l = &c->args[n];
-	switch (l->kind) {
-	case EMITD_LOC_CONST:
-		*out = l->imm;
-		return 0;
-	case EMITD_LOC_REG:
-		v = sc->regs[l->reg < EMITD_NR_REGS ? l->reg : 0];
-		break;
-	case EMITD_LOC_REG_DEREF:
-		if (read_mem(sc->regs[l->reg < EMITD_NR_REGS ? l->reg : 0] + l->off, l->size, &v))
-			return -14;
-		break;
-	default:
-		return -22;
-	}
-	*out = extend(v, l->size);
-	return 0;
-}
-
 /* Fetch a value per @src into *raw (integers as-is, f64 as its bits). */
 static __always_inline long read_value(const struct emitd_probe_cfg *c, const struct scratch *sc,
 				       const struct emitd_src *src, __u64 *raw)
@@ -338,14 +175,14 @@ static __always_inline long read_value(const struct emitd_probe_cfg *c, const st
 		*raw = 1;
 		return 0;
 	}
-	if (get_arg(c, sc, src->arg, &arg))
-		return -22;
+	if (get_arg(c, &sc->regs, src->arg, &arg))
+		return -EINVAL;
 	if (src->kind == EMITD_SRC_ARG) {
 		*raw = arg;
 		return 0;
 	}
 	if (src->kind != EMITD_SRC_DEREF)
-		return -22;
+		return -EINVAL;
 	return bpf_probe_read_user(raw, sizeof(*raw), (void *)(arg + src->offset));
 }
 
@@ -369,8 +206,8 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 
 		if (i >= c->nr_labels)
 			break;
-		if (get_arg(c, sc, src->arg, &arg))
-			return -22;
+		if (get_arg(c, &sc->regs, src->arg, &arg))
+			return -EINVAL;
 		if (src->kind == EMITD_SRC_ARG) {
 			sc->key.labels[i].num = arg;
 			continue;
@@ -464,7 +301,7 @@ static __always_inline void *insert(void *map, const struct emitd_series_key *ke
 {
 	long err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
 
-	*raced = err == -17;	/* EEXIST */
+	*raced = err == -EEXIST;
 	if (err && !*raced) {
 		stat_inc(full_stat);
 		return NULL;
@@ -651,7 +488,7 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 		stat_inc(EMITD_STAT_NO_CONFIG);
 		return 0;
 	}
-	load_regs(ctx, sc);
+	load_regs(ctx, &sc->regs);
 	if (!(c->flags & EMITD_CFG_FIXED) || (c->flags & EMITD_CFG_SAMPLE)) {
 		__builtin_memset(&sc->key, 0, sizeof(sc->key));
 		sc->key.metric_id = c->metric_id;
