@@ -17,7 +17,6 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "spec/internal.h"
@@ -370,18 +369,28 @@ static bool ref_eq(const struct spec_name_ref *a, const struct spec_name_ref *b)
 	return true;
 }
 
+static bool ref_in(const struct spec_name_ref *r, const struct spec_name_ref *v,
+		   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ref_eq(r, &v[i]))
+			return true;
+	}
+	return false;
+}
+
 bool spec_names__shared(const struct spec_metric *a, const struct spec_metric *b,
 			struct spec_name_ref *out)
 {
 	struct spec_name_ref ra[8], rb[8];
-	size_t na = reserved_names(a, ra), nb = reserved_names(b, rb), x, y;
+	size_t na = reserved_names(a, ra), nb = reserved_names(b, rb), i;
 
-	for (x = 0; x < na; x++) {
-		for (y = 0; y < nb; y++) {
-			if (ref_eq(&ra[x], &rb[y])) {
-				*out = ra[x];
-				return true;
-			}
+	for (i = 0; i < na; i++) {
+		if (ref_in(&ra[i], rb, nb)) {
+			*out = ra[i];
+			return true;
 		}
 	}
 	return false;

@@ -140,7 +140,8 @@ static void parse_src_as(struct spec_ctx *c, const yaml_node_t *n, const char *f
 		spec_diag(c, mark_of(n), field,
 			  "f64 cannot be read from an argument (x86-64 passes doubles in XMM registers, which probes cannot read): pass a pointer and use { arg: N, deref: f64 }");
 	} else {
-		spec_diag(c, mark_of(n), field, "unknown type %s (expected %s)", spec_quote(q, s),
+		spec_diag(c, mark_of(n), field,
+			  "unknown type %s (expected %s)", spec_quote(q, s),
 			  role == SRC_LABEL ? "s64, u64 or string" : "s64 or u64");
 	}
 }
@@ -500,7 +501,8 @@ static void parse_exp2(struct spec_ctx *c, const yaml_node_t *n, const char *fie
 	}
 	nr = __builtin_ctzll(hi) - __builtin_ctzll(lo) + 1;
 	if (nr > SPEC_MAX_BOUNDS) {
-		spec_diag(c, mark_of(n), field, "%d bounds from %lld to %lld, at most %d allowed",
+		spec_diag(c, mark_of(n), field,
+			  "%d bounds from %lld to %lld, at most %d allowed",
 			  nr, lo, hi, SPEC_MAX_BOUNDS);
 		return;
 	}
@@ -613,9 +615,11 @@ static void parse_explicit(struct spec_ctx *c, const yaml_node_t *n, const char 
 			continue;
 		}
 		if (prev_text && v == b->bounds[i - 1])
-			spec_diag(c, mark_of(item), f, "duplicate bucket bound %.32s", sval(item));
+			spec_diag(c, mark_of(item), f,
+				  "duplicate bucket bound %.32s", sval(item));
 		else if (prev_text && v < b->bounds[i - 1])
-			spec_diag(c, mark_of(item), f, "buckets not sorted (%.32s after %.32s)",
+			spec_diag(c, mark_of(item), f,
+				  "buckets not sorted (%.32s after %.32s)",
 				  sval(item), prev_text);
 		b->bounds[i] = v;
 		prev_text = sval(item);
@@ -722,9 +726,11 @@ static void parse_alert(struct spec_ctx *c, const yaml_node_t *n, const char *fi
 			  "invalid duration %s (expected a Prometheus duration such as 30s, 10m or 1h30m)",
 			  spec_quote(q, a->for_));
 	if (spec_required(c, n, field, &s[A_SEVERITY], NULL) &&
-	    spec_get_str(c, s[A_SEVERITY].val, spec_fkey(f, field, "severity"), &a->severity) &&
+	    spec_get_str(c, s[A_SEVERITY].val, spec_fkey(f, field, "severity"),
+			 &a->severity) &&
 	    !str_in(a->severity, severities))
-		spec_diag(c, mark_of(s[A_SEVERITY].val), f, "unknown severity %s (expected %s)",
+		spec_diag(c, mark_of(s[A_SEVERITY].val), f,
+			  "unknown severity %s (expected %s)",
 			  spec_quote(q, a->severity), spec_join_or(list, severities));
 	if (spec_required(c, n, field, &s[A_SUMMARY], NULL))
 		spec_get_str(c, s[A_SUMMARY].val, spec_fkey(f, field, "summary"), &a->summary);
@@ -1008,7 +1014,8 @@ static bool parse_version(struct spec_ctx *c, const yaml_node_t *root)
 	long long v;
 
 	if (!n) {
-		spec_diag(c, mark_of(root), "version", "missing required field (use version: 1)");
+		spec_diag(c, mark_of(root), "version",
+			  "missing required field (use version: 1)");
 		return true;
 	}
 	if (!spec_get_int(c, n, "version", &v))

@@ -216,7 +216,8 @@ const char *spec_str_ref(struct spec_ctx *c, const yaml_node_t *n,
 	char d[DESC_LEN];
 
 	if (!n || n->type != YAML_SCALAR_NODE || scalar_kind(n) == SK_NULL) {
-		spec_diag(c, mark_of(n), field, "expected a string, got %s", spec_describe(d, n));
+		spec_diag(c, mark_of(n), field,
+			  "expected a string, got %s", spec_describe(d, n));
 		return NULL;
 	}
 	if (strlen(sval(n)) != n->data.scalar.length) {
@@ -253,7 +254,8 @@ bool spec_get_int(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 	int base = 10;
 
 	if (!n || n->type != YAML_SCALAR_NODE || scalar_kind(n) != SK_INT) {
-		spec_diag(c, mark_of(n), field, "expected an integer, got %s", spec_describe(d, n));
+		spec_diag(c, mark_of(n), field,
+			  "expected an integer, got %s", spec_describe(d, n));
 		return false;
 	}
 	s = sval(n);
@@ -280,7 +282,8 @@ bool spec_get_num(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 	if (n && n->type == YAML_SCALAR_NODE)
 		k = scalar_kind(n);
 	if (k != SK_INT && k != SK_FLOAT) {
-		spec_diag(c, mark_of(n), field, "expected a number, got %s", spec_describe(d, n));
+		spec_diag(c, mark_of(n), field,
+			  "expected a number, got %s", spec_describe(d, n));
 		return false;
 	}
 	s = sval(n);
