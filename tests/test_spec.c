@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Unit tests for user/spec.c and user/spec_lint.c. Run from the repo root:
+ * Unit tests for user/spec/ (load, parse, check, names, diag). Run from the repo root:
  * the bad-spec corpus is read from tests/spec_bad/, and spec/demo.yml is
  * checked when it exists.
  */
@@ -714,6 +714,158 @@ static void test_helpers(void **state)
 	assert_string_equal(spec_metric_type__name(0), "unknown");
 }
 
+struct name_case {
+	const char *name;
+	enum spec_metric_type type;
+	const char *unit;
+	const char *msg;	/* NULL: the name keeps the rules */
+};
+
+static void test_name_metric(void **state)
+{
+	static const struct name_case cases[] = {
+		{ "requests_total", SPEC_COUNTER, NULL, NULL },
+		{ "total", SPEC_COUNTER, NULL, NULL },	/* <namespace>_total */
+		{ "requests", SPEC_COUNTER, NULL,
+		  "counter name \"requests\" must end in \"_total\"" },
+		{ "depth", SPEC_GAUGE, NULL, NULL },
+		{ "depth_total", SPEC_GAUGE, NULL,
+		  "gauge name \"depth_total\" must not end in \"_total\" (only counters do)" },
+		{ "x_total", SPEC_NORMALIZATION, NULL,
+		  "normalization name \"x_total\" must not end in \"_total\" (only counters do)" },
+		{ "x_events", SPEC_NORMALIZATION, NULL, NULL },
+		{ "lat_bucket", SPEC_HISTOGRAM, NULL,
+		  "histogram name \"lat_bucket\" must not end in \"_bucket\" (histograms export _bucket, _count and _sum series)" },
+		{ "sum", SPEC_HISTOGRAM, NULL,
+		  "histogram name \"sum\" must not end in \"_sum\" (histograms export _bucket, _count and _sum series)" },
+		{ "lat_bucket", SPEC_GAUGE, NULL, NULL },
+		{ "lat_us", SPEC_HISTOGRAM, "us", NULL },
+		{ "us", SPEC_HISTOGRAM, "us", NULL },
+		{ "lat", SPEC_HISTOGRAM, "us",
+		  "name \"lat\" must end in \"_us\" to match its unit" },
+		{ "busy_seconds_total", SPEC_COUNTER, "seconds", NULL },
+		{ "busy_total", SPEC_COUNTER, "seconds",
+		  "name \"busy_total\" must end in \"_seconds_total\" to match its unit" },
+		{ "a:b", SPEC_GAUGE, NULL,
+		  "invalid metric name \"a:b\" (':' is reserved for recording rules)" },
+		{ "a-b", 0, NULL,
+		  "invalid metric name \"a-b\" (the full name <namespace>_<name> must match [a-zA-Z_][a-zA-Z0-9_]*)" },
+		{ "9lives", 0, NULL, NULL },	/* after "<namespace>_" */
+		{ "anything", 0, "us", NULL },	/* type unknown: characters only */
+	};
+	char msg[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct name_case *t = &cases[i];
+		bool ok;
+
+		strcpy(msg, "(untouched)");
+		ok = spec_name__check_metric(t->name, t->type, t->unit, msg, sizeof(msg));
+		if (!t->msg) {
+			if (!ok)
+				fail_msg("%s: broke a rule: %s", t->name, msg);
+			assert_string_equal(msg, "(untouched)");
+			continue;
+		}
+		assert_false(ok);
+		assert_string_equal(msg, t->msg);
+	}
+}
+
+static void test_name_label(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	assert_true(spec_name__check_label("route", SPEC_COUNTER, msg, sizeof(msg)));
+	assert_true(spec_name__check_label("le", SPEC_GAUGE, msg, sizeof(msg)));
+	assert_false(spec_name__check_label("le", SPEC_HISTOGRAM, msg, sizeof(msg)));
+	assert_string_equal(msg, "label name \"le\" is reserved for histogram bucket bounds");
+	assert_false(spec_name__check_label("quantile", SPEC_GAUGE, msg, sizeof(msg)));
+	assert_string_equal(msg, "label name \"quantile\" is reserved for summary quantiles");
+	assert_false(spec_name__check_label("__name__", SPEC_GAUGE, msg, sizeof(msg)));
+	assert_string_equal(msg,
+			    "invalid label name \"__name__\" (names starting with \"__\" are reserved)");
+	assert_false(spec_name__check_label("1a", SPEC_GAUGE, msg, sizeof(msg)));
+	assert_string_equal(msg, "invalid label name \"1a\" (must match [a-zA-Z_][a-zA-Z0-9_]*)");
+}
+
+static void test_name_namespace(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	assert_true(spec_name__check_namespace("demo", msg, sizeof(msg)));
+	assert_true(spec_name__check_namespace("emitd2", msg, sizeof(msg)));
+	assert_false(spec_name__check_namespace("emitd", msg, sizeof(msg)));
+	assert_string_equal(msg, "namespace \"emitd\" is reserved for emitd's own metrics");
+	assert_false(spec_name__check_namespace("my-app", msg, sizeof(msg)));
+	assert_string_equal(msg,
+			    "invalid namespace \"my-app\" (must match [a-zA-Z_][a-zA-Z0-9_]*)");
+}
+
+static void test_name_chars(void **state)
+{
+	(void)state;
+	assert_true(spec__valid_metric_name("9_a_B"));
+	assert_false(spec__valid_metric_name(""));
+	assert_false(spec__valid_metric_name("a.b"));
+	assert_true(spec__valid_unit("us"));
+	assert_true(spec__valid_unit("bytes_2"));
+	assert_false(spec__valid_unit("Us"));
+	assert_false(spec__valid_unit("_us"));
+	assert_false(spec__valid_unit("2us"));
+	assert_true(spec__valid_family("http-2_x"));
+	assert_false(spec__valid_family("Http"));
+	assert_true(spec__valid_target_name("demo-target.1_A"));
+	assert_false(spec__valid_target_name("demo target"));
+	assert_true(spec__valid_alert_name("DemoNoRequests_2"));
+	assert_false(spec__valid_alert_name("_Demo"));
+	assert_false(spec__valid_alert_name("1Demo"));
+}
+
+static void test_metric_types(void **state)
+{
+	struct spec s = { .namespace_ = "demo" };
+	struct spec_metric m = { .name = "x_total" };
+	enum spec_metric_type t;
+	char *full;
+
+	(void)state;
+	for (t = SPEC_COUNTER; t <= SPEC_NORMALIZATION; t++)
+		assert_int_equal(spec_metric_type__parse(spec_metric_type__name(t)), t);
+	assert_string_equal(spec_metric_type__name(SPEC_HISTOGRAM), "histogram");
+	assert_int_equal(spec_metric_type__parse("Counter"), 0);
+	assert_int_equal(spec_metric_type__parse("unknown"), 0);
+	full = spec_metric__full_name(&s, &m);
+	assert_string_equal(full, "demo_x_total");
+	free(full);
+}
+
+/* An OpenMetrics counter family is named without _total: "x" is taken. */
+static void test_counter_family_collision(void **state)
+{
+	static const char yml[] =
+		"version: 1\n"
+		"namespace: t\n"
+		"targets: [{ name: t, pid: 1 }]\n"
+		"metrics:\n"
+		"  - { name: x_total, type: counter, help: X., probe: { target: t, uprobe: f } }\n"
+		"  - { name: x, type: gauge, help: X., probe: { target: t, uprobe: g, value: { arg: 0 } } }\n";
+	struct spec_diags d = { 0 };
+	char got[512];
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("c.yml", yml, strlen(yml), &s, &d), -EINVAL);
+	assert_int_equal(d.nr, 1);
+	format_diag(&d.v[0], got, sizeof(got));
+	assert_string_equal(got, "6:13: metrics[1].name: name \"t_x\" collides with a name reserved by metrics[0] (counter \"x_total\")");
+	spec_diags__free(&d);
+}
+
 /* A second load appends to the same diags and is judged on its own. */
 static void test_diags_accumulate(void **state)
 {
@@ -750,6 +902,12 @@ int main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_diags_accumulate),
+		cmocka_unit_test(test_name_metric),
+		cmocka_unit_test(test_name_label),
+		cmocka_unit_test(test_name_namespace),
+		cmocka_unit_test(test_name_chars),
+		cmocka_unit_test(test_metric_types),
+		cmocka_unit_test(test_counter_family_collision),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

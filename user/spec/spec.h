@@ -6,6 +6,11 @@
  * buckets, budgets, panels and alerts. spec__load() parses and validates it;
  * every problem is reported as a diagnostic carrying file:line:col and the
  * offending field, and the spec is rejected when any error was found.
+ *
+ * The files of spec/ (each function below is in the one named above it):
+ * load.c reads and releases a spec, diag.c holds the diagnostics, names.c the
+ * name rules, check.c the checks across fields; parse.c and yaml.c (YAML to
+ * struct spec) and spec/internal.h are private to spec/.
  */
 #ifndef EMITD_SPEC_H
 #define EMITD_SPEC_H
@@ -161,6 +166,8 @@ struct spec_diags {
 	size_t nr_errors;
 };
 
+/* ---- load.c ---- */
+
 /*
  * Parse and validate @path. On success returns 0 and sets *out. On failure
  * returns a negative errno (-EINVAL for an invalid spec, -ENOENT etc. for IO)
@@ -172,18 +179,26 @@ int spec__load_buf(const char *name, const char *buf, size_t len,
 		   struct spec **out, struct spec_diags *diags);
 void spec__free(struct spec *spec);
 
+/* ---- diag.c ---- */
+
 /* "file:line:col: error: field: message\n" for each diagnostic. */
 void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
 void spec_diags__free(struct spec_diags *diags);
 
-const char *spec_metric_type__name(enum spec_metric_type t);
+/* ---- check.c ---- */
+
 const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
+
+/* ---- names.c ---- */
+
+/* "counter", ..., "unknown"; spec_metric_type__parse() returns 0 if none. */
+const char *spec_metric_type__name(enum spec_metric_type t);
+enum spec_metric_type spec_metric_type__parse(const char *s);
 /* Full exported name: "<namespace>_<name>". Caller frees. */
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
 
 /*
- * Additions for the linter (spec.c, spec_lint.c). Limits it enforces beyond
- * the array sizes above:
+ * What the linter checks. Limits it enforces beyond the array sizes above:
  */
 #define SPEC_MAX_METRICS	64		/* == EMITD_MAX_PROBES: one probe each */
 #define SPEC_MAX_TARGETS	64
@@ -193,13 +208,25 @@ char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *
 #define SPEC_MAX_FILE_SIZE	(1 << 20)	/* bytes of YAML */
 #define SPEC_MAX_DIAGS		100		/* shown per load, then a summary */
 
-/* Append an error; returns 0 or -ENOMEM. @field may be NULL or "". */
+/* diag.c: append an error; returns 0 or -ENOMEM. @field may be NULL or "". */
 int spec_diags__add(struct spec_diags *diags, struct spec_mark mark,
 		    const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* diag.c: Levenshtein distance; UINT_MAX when either string exceeds 128 bytes. */
+unsigned int spec__edit_distance(const char *a, const char *b);
 
-/* [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
+/* names.c: [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
 bool spec__valid_ident(const char *s);
+/* [a-zA-Z0-9_]+: a metric name without its namespace (so may start with 0-9). */
+bool spec__valid_metric_name(const char *s);
+/* [a-z][a-z0-9_]*: a unit, which a metric's name ends in. */
+bool spec__valid_unit(const char *s);
+/* [a-z0-9_-]+: a family (a dashboard row, a rules group). */
+bool spec__valid_family(const char *s);
+/* [a-zA-Z0-9_.-]+: a target. */
+bool spec__valid_target_name(const char *s);
+/* [A-Za-z][A-Za-z0-9_]*: a Prometheus alert. */
+bool spec__valid_alert_name(const char *s);
 /* Prometheus duration: ([0-9]+(ms|s|m|h|d|w|y))+, units largest first. */
 bool spec__valid_duration(const char *s);
 /*
@@ -219,7 +246,23 @@ int spec__promql_for_each_ident(const char *expr,
 				int (*fn)(const char *id, size_t len,
 					  size_t off, void *arg),
 				void *arg);
-/* Levenshtein distance; UINT_MAX when either string exceeds 128 bytes. */
-unsigned int spec__edit_distance(const char *a, const char *b);
+
+/*
+ * The name rules: true when @name keeps them, else false with the reason
+ * (a diagnostic's message, the name quoted) in @msg of @size bytes.
+ *
+ * A metric's name (without the namespace): no ':', [a-zA-Z0-9_]+; a counter's
+ * ends in "_total" and no other type's does; a histogram's does not end in
+ * one of its series suffixes; with a @unit (may be NULL), it ends in
+ * "_<unit>" (counters: "_<unit>_total"). @type 0 (unknown) checks the
+ * characters only.
+ */
+bool spec_name__check_metric(const char *name, enum spec_metric_type type,
+			     const char *unit, char *msg, size_t size);
+/* An identifier, not "__*"; "le" (histograms) and "quantile" are reserved. */
+bool spec_name__check_label(const char *name, enum spec_metric_type type,
+			    char *msg, size_t size);
+/* An identifier, and not "emitd" (emitd's own metrics are emitd_*). */
+bool spec_name__check_namespace(const char *ns, char *msg, size_t size);
 
 #endif /* EMITD_SPEC_H */
