@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/batch.h"
+#include "agent/drain.h"
 #include "lib/guard.h"
 #include "lib/log.h"
 #include "lib/quantile.h"

@@ -6,8 +6,8 @@
  * target, switches shedding on and off, and keeps the self-metrics of the
  * drain loop, the lanes, the cardinality guard and histogram trial mode.
  */
-#ifndef EMITD_AGENT_BATCH_H
-#define EMITD_AGENT_BATCH_H
+#ifndef EMITD_AGENT_DRAIN_H
+#define EMITD_AGENT_DRAIN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,4 +51,4 @@ double agent_batch__budget_s(const struct agent_batch *ab);
 
 void agent_batch__add_metrics(struct agent_batch *ab, struct fam_builder *fb);
 
-#endif /* EMITD_AGENT_BATCH_H */
+#endif /* EMITD_AGENT_DRAIN_H */
