@@ -223,8 +223,10 @@ void store__sort(struct store *st)
 
 		if (m->sorted)
 			continue;
-		qsort_r(m->series, m->nr_series, sizeof(*m->series), series_label_cmp,
-			(void *)&m->spec->nr_labels);
+		/* qsort_r's base must not be NULL, even for no elements */
+		if (m->nr_series > 1)
+			qsort_r(m->series, m->nr_series, sizeof(*m->series), series_label_cmp,
+				(void *)&m->spec->nr_labels);
 		m->sorted = true;
 	}
 }
