@@ -428,20 +428,52 @@ static void log_serving(const struct agent *a)
 		 (unsigned long long)cad->max_interval_ms);
 }
 
+/*
+ * Large renderings (MiBs, made and freed at every drain) get their own
+ * mappings, returned on free, instead of glibc's dynamic threshold moving
+ * them onto a heap that never shrinks; smaller buffers (a scrape's copy)
+ * stay on a heap that is not trimmed after every request.
+ */
+static void tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);	/* but no heap churn per scrape */
+}
+
+/* Open the collector, its normalization and drain controllers, and attach. */
+static int start_collector(struct agent *a)
+{
+	const struct agent_opts *opts = a->opts;
+	struct collector_opts co = {
+		.sz = sizeof(co),
+		.spec = a->spec,
+		.pids = opts->pids,
+		.nr_pids = opts->nr_pids,
+		.pin_root = opts->pin_root,
+		.ringbuf_bytes = opts->ringbuf_bytes,
+		.per_key = opts->per_key,
+	};
+	int err;
+
+	err = collector__open(&co, &a->col);
+	if (err)
+		return err;
+	err = agent_norm__new(collector__store(a->col), &opts->norm, &a->norm);
+	if (!err)
+		err = agent_batch__new(&opts->batch, a->col, (uint64_t)now_ms(), &a->batch);
+	if (err)
+		return err;
+	clock_offset(a);	/* once: sample timestamps stay monotonic */
+	collector__on_sample(a->col, on_sample, a);
+	return collector__attach(a->col);
+}
+
 int agent__run(const struct agent_opts *opts)
 {
-	struct collector_opts co = { .sz = sizeof(co) };
 	struct agent a = { .opts = opts };
 	int err;
 
-	/*
-	 * Large renderings (MiBs, made and freed at every drain) get their own
-	 * mappings, returned on free, instead of glibc's dynamic threshold moving
-	 * them onto a heap that never shrinks; smaller buffers (a scrape's copy)
-	 * stay on a heap that is not trimmed after every request.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);	/* but no heap churn per scrape */
+	tune_malloc();
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.published, NULL);
 	a.scrape_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -459,23 +491,7 @@ int agent__run(const struct agent_opts *opts)
 	err = start_http(&a);
 	if (err)
 		goto out_spec;
-	co.spec = a.spec;
-	co.pids = opts->pids;
-	co.nr_pids = opts->nr_pids;
-	co.pin_root = opts->pin_root;
-	co.ringbuf_bytes = opts->ringbuf_bytes;
-	co.per_key = opts->per_key;
-	err = collector__open(&co, &a.col);
-	if (err)
-		goto out_http;
-	err = agent_norm__new(collector__store(a.col), &opts->norm, &a.norm);
-	if (!err)
-		err = agent_batch__new(&opts->batch, a.col, (uint64_t)now_ms(), &a.batch);
-	if (err)
-		goto out_col;
-	clock_offset(&a);	/* once: sample timestamps stay monotonic */
-	collector__on_sample(a.col, on_sample, &a);
-	err = collector__attach(a.col);
+	err = start_collector(&a);
 	if (err)
 		goto out_col;
 	err = agent__cycle(&a, true);
@@ -489,8 +505,7 @@ out_col:
 	atomic_store(&a.ready, false);
 	if (a.norm)
 		agent_norm__tick(a.norm, 1e18);	/* a last CSV with everything seen */
-	collector__close(a.col);
-out_http:
+	collector__close(a.col);	/* NULL when it did not open */
 	http_server__stop(a.http);
 out_spec:
 	spec__free(a.spec);
