@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "agent/batch.h"
+#include "agent/drain.h"
 #include "agent/norm.h"
 #include "agent/signal.h"
 

@@ -18,7 +18,7 @@
 #include <bpf/libbpf.h>
 
 #include "lib/bucket.h"
-#include "agent/collector.h"
+#include "agent/collector_internal.h"
 #include "emit.skel.h"
 #include "lib/log.h"
 
@@ -34,7 +34,7 @@ static void src_to_bpf(const struct spec_src *s, struct emitd_src *d)
 }
 
 /* The per-metric part of a configuration; sites add their operands. */
-int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg)
+static int metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg)
 {
 	const struct spec_metric *m = sm->spec;
 	size_t i;
@@ -182,7 +182,7 @@ static int attach_site(struct collector *c, struct store_metric *sm, const char 
 	err = check_args(sm->spec, site, c->spec->path, p->name);
 	if (err)
 		return err;
-	err = collector__metric_cfg(sm, &cfg);
+	err = metric_cfg(sm, &cfg);
 	if (err) {
 		log_err("%s: metric %s: bucket bounds do not fit its value type: %s", where,
 			sm->full_name, strerror(-err));
@@ -195,9 +195,9 @@ static int attach_site(struct collector *c, struct store_metric *sm, const char 
 
 	uo.bpf_cookie = id;
 	uo.ref_ctr_offset = site->sema_offset;
-	p->link = bpf_program__attach_uprobe_opts(c->skel->progs.emitd_probe, p->pid, binary,
-						  site->file_offset, &uo);
-	if (!p->link) {
+	c->links[id] = bpf_program__attach_uprobe_opts(c->skel->progs.emitd_probe, p->pid, binary,
+						       site->file_offset, &uo);
+	if (!c->links[id]) {
 		err = -errno;
 		log_err("%s: cannot attach %s in %s at 0x%llx: %s", where, p->name, binary,
 			(unsigned long long)site->file_offset, strerror(-err));

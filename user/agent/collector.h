@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * collector: the BPF side of the agent. Opens, sizes, loads and pins the
- * programs and maps, attaches one link per spec probe (and per PID), and
- * drains the per-CPU maps and the sample lane into a store.
+ * collector: the BPF side of the agent, an opaque object.
+ *
+ *   loader.c   open, size the maps, load, close (the libbpf-bootstrap order)
+ *   pins.c     bpffs, pinned maps reused or dropped, metric signatures, budgets
+ *   attach.c   one config entry and one uprobe link per probe site
+ *   drain.c    the per-CPU maps and the sample lane into the store
+ *
+ * The agent reads it through collector__stats(), a copy taken at the call,
+ * and collector__store(), the series it drained.
  */
 #ifndef EMITD_COLLECTOR_H
 #define EMITD_COLLECTOR_H
@@ -27,6 +33,7 @@ struct collector_opts {
 	bool per_key;			/* never use batch lookups (old kernels, tests) */
 };
 
+/* One attached probe site. */
 struct collector_probe {
 	const struct spec_metric *metric;
 	uint32_t cfg_id;		/* BPF cookie and `cfg` index */
@@ -34,7 +41,6 @@ struct collector_probe {
 	char *binary;			/* resolved path */
 	pid_t pid;			/* -1: every process */
 	struct elf_site site;
-	struct bpf_link *link;
 };
 
 enum collector_map {
@@ -51,63 +57,44 @@ enum collector_lane {
 	COLLECTOR_LANE_MAX,
 };
 
+/* What the collector has seen, copied out by collector__stats(). */
+struct collector_stats {
+	uint64_t stats[EMITD_STAT_MAX];		/* the kernel's counters, all CPUs */
+	uint64_t hits[EMITD_MAX_PROBES];	/* hits per probe, by cfg_id */
+	uint64_t map_entries[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];	/* at the last drain */
+	uint32_t map_max[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];	/* capacity */
+	uint64_t wakeups;		/* kernel wake-ups received */
+	bool woken;			/* a wake-up came since the mark was last set */
+	int ncpus;
+	double lane_delay_s[COLLECTOR_LANE_MAX];	/* staleness of each lane when last drained */
+	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
+	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];	/* per metric, then all */
+	uint64_t drains;
+	double last_drain_seconds;
+	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
+	uint64_t samples_seen;		/* sample-lane records consumed */
+	uint64_t orphans;		/* series of metrics no longer in the spec, last drain */
+	double ring_fill;		/* sample ring fill: submitted, not yet consumed */
+	const struct collector_probe *probes;	/* valid until collector__close() */
+	size_t nr_probes;
+};
+
+struct collector;
 struct emitd_sample;
 
 /* Called for every sample-lane record, after the store took it. */
 typedef void (*collector_sample_fn)(void *ctx, const struct store_metric *m,
 				    const struct series *s, const struct emitd_sample *smp);
 
-struct collector {
-	struct emit_bpf *skel;
-	struct ring_buffer *rb;
-	const struct spec *spec;
-	const pid_t *pids_req;
-	size_t nr_pids_req;
-	struct collector_probe *probes;
-	size_t nr_probes;
-	struct store store;
-	int ncpus;
-	void *keybuf, *valbuf;		/* drain scratch */
-	size_t buf_entries;
-	uint64_t stats[EMITD_STAT_MAX];
-	uint64_t hits[EMITD_MAX_PROBES];
-	uint64_t map_entries[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
-	uint32_t map_max[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
-	/* cadence: per-CPU event counts at the last drain, wake-ups */
-	uint64_t *cpu_events;
-	uint64_t events_total;		/* all CPUs, at the last read */
-	uint64_t events_at_drain;	/* all CPUs, at the last drain */
-	uint64_t wakeups;
-	bool woken;
-	/* lanes */
-	double lane_last_s[COLLECTOR_LANE_MAX];	/* monotonic time of the last full drain */
-	double lane_delay_s[COLLECTOR_LANE_MAX];	/* its staleness when last drained */
-	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
-	bool normal_deferred;		/* the last drain put the normal lane off */
-	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];	/* guard, per metric */
-	size_t ringbuf_bytes;
-	/*
-	 * A hash map iterates in the same order from drain to drain while its
-	 * keys do not change: remember which series stood at each position and
-	 * skip the store lookup when the key there is the same.
-	 */
-	struct series **order[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
-	size_t order_cap[COLLECTOR_LANE_MAX][COLLECTOR_MAP_MAX];
-	collector_sample_fn on_sample;
-	void *sample_ctx;
-	uint64_t drains;
-	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
-	bool per_key;
-	uint64_t samples_seen;
-	uint64_t samples_base;		/* SAMPLES_SUBMITTED when this run's ring was new */
-	double last_drain_seconds;
-};
+/* loader.c: open, size, load and pin the maps; reconcile with earlier runs. */
+int collector__open(const struct collector_opts *opts, struct collector **out);
+/* Detach, unload and free @c; NULL is a no-op. */
+void collector__close(struct collector *c);
 
-int collector__open(struct collector *c, const struct collector_opts *opts);
-/* The configuration of @sm's probes, before the site adds its operands. */
-int collector__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg);
-/* Attach every probe; errors name the spec line of the failing probe. */
+/* attach.c: attach every probe; errors name the spec line of the failing probe. */
 int collector__attach(struct collector *c);
+
+/* drain.c */
 /* Consume the sample lane for up to @timeout_ms (0: what is there now). */
 int collector__poll(struct collector *c, int timeout_ms);
 /*
@@ -116,24 +103,15 @@ int collector__poll(struct collector *c, int timeout_ms);
  * the next call.
  */
 int collector__drain(struct collector *c, double budget_s);
-/* Fill of the sample ring buffer: records submitted, not yet consumed. */
-double collector__ring_fill(const struct collector *c);
-/* Events since the last drain, from the per-CPU counters. */
-uint64_t collector__pending(struct collector *c);
 /* The fd to poll for samples and wake-ups (then call collector__poll(c, 0)). */
 int collector__epoll_fd(const struct collector *c);
-/*
- * Wake the agent once @target more events have arrived: on any one CPU, or,
- * with @spread, on any CPU once it has its share (target / CPUs).
- */
-int collector__set_wake(struct collector *c, uint64_t target, bool spread);
-/* What the kernel sheds for non-hot metrics: EMITD_SHED_* bits. */
-int collector__set_shed(struct collector *c, uint32_t shed);
-const char *collector_lane__name(enum collector_lane l);
-/* A raw map or sample value as a double, by the value's type. */
-double collector__raw_to_double(__u64 raw, enum spec_val_type t);
-void collector__close(struct collector *c);
+/* @fn is called with @ctx for every sample-lane record from now on. */
+void collector__on_sample(struct collector *c, collector_sample_fn fn, void *ctx);
+void collector__stats(const struct collector *c, struct collector_stats *out);
+/* The series drained so far; only the drain thread may read it during a drain. */
+const struct store *collector__store(const struct collector *c);
 
+const char *collector_lane__name(enum collector_lane l);
 const char *collector_map__name(enum collector_map m);
 
 #endif /* EMITD_COLLECTOR_H */

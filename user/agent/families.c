@@ -264,16 +264,31 @@ void fam_builder__add_simple(struct fam_builder *fb, const char *name, const cha
 				  label_values, values, nr);
 }
 
-void fam_builder__add_family(struct fam_builder *fb, const struct expo_family *f)
+void fam_builder__add_histogram(struct fam_builder *fb, const char *name, const char *help,
+				const double *bounds, size_t nr_bounds, const uint64_t *buckets,
+				uint64_t count, double sum)
 {
-	struct expo_family *nf = fb_new(fb);
-	struct expo_series *es = fb_calloc(fb, f->nr_series, sizeof(*es));
+	struct expo_family *f = fb_new(fb);
+	struct expo_series *es = fb_calloc(fb, 1, sizeof(*es));
+	const char **no_labels = fb_calloc(fb, 1, sizeof(*no_labels));
+	double *b = fb_calloc(fb, nr_bounds, sizeof(*b));
+	uint64_t *slots = fb_calloc(fb, nr_bounds + 1, sizeof(*slots));
 
-	if (!nf || !es)
+	if (!f || !es || !no_labels || !b || !slots)
 		return;
-	*nf = *f;
-	memcpy(es, f->series, f->nr_series * sizeof(*es));
-	nf->series = es;
+	memcpy(b, bounds, nr_bounds * sizeof(*b));
+	memcpy(slots, buckets, (nr_bounds + 1) * sizeof(*slots));
+	es->label_values = no_labels;
+	es->buckets = slots;
+	es->count = count;
+	es->sum = sum;
+	f->name = fb_strdup(fb, name);
+	f->help = fb_strdup(fb, help);
+	f->type = EXPO_HISTOGRAM;
+	f->bounds = b;
+	f->nr_bounds = nr_bounds;
+	f->series = es;
+	f->nr_series = 1;
 }
 
 void fam_builder__add_value(struct fam_builder *fb, const char *name, const char *help,

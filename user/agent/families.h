@@ -8,6 +8,7 @@
 #define EMITD_FAMILIES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/expo.h"
 #include "agent/store.h"
@@ -44,9 +45,11 @@ void fam_builder__add_labelled(struct fam_builder *fb, const char *name, const c
 			       const char *const *lv, const double *values, size_t nr);
 
 /*
- * A family as given; its series array is copied, everything else it points
- * to must outlive the rendering.
+ * A histogram family of one unlabelled series: @nr_bounds finite bounds and
+ * nr_bounds + 1 non-cumulative @buckets, all copied.
  */
-void fam_builder__add_family(struct fam_builder *fb, const struct expo_family *f);
+void fam_builder__add_histogram(struct fam_builder *fb, const char *name, const char *help,
+				const double *bounds, size_t nr_bounds, const uint64_t *buckets,
+				uint64_t count, double sum);
 
 #endif /* EMITD_FAMILIES_H */

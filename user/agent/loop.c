@@ -15,9 +15,10 @@
 
 #include "agent/agent.h"
 #include "agent/collector.h"
-#include "lib/expo.h"
 #include "agent/families.h"
 #include "agent/http.h"
+#include "agent/self_metrics.h"
+#include "lib/expo.h"
 #include "lib/log.h"
 #include "spec/spec.h"
 
@@ -51,7 +52,7 @@ static double now_ms(void)
 struct agent {
 	const struct agent_opts *opts;
 	struct spec *spec;
-	struct collector col;
+	struct collector *col;
 	struct http_server *http;
 	pthread_mutex_t lock;		/* guards `cur` */
 	struct view *cur;
@@ -160,149 +161,24 @@ static bool http_ready(void *ctx)
 	return atomic_load(&a->ready);
 }
 
-/* One row per attached site: the probe, where it is and its site kind. */
-static void add_site_info(struct fam_builder *fb, const struct collector *c)
+/* The families of one rendering: the spec's metrics, then emitd's own. */
+static void build_families(struct agent *a, struct fam_builder *fb)
 {
-	const char *names[] = { "probe", "metric", "binary", "offset", "site" };
-	size_t n = c->nr_probes, i;
-	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
-	char (*offs)[24] = calloc(n + 1, sizeof(*offs));
-	double *one = calloc(n + 1, sizeof(*one));
-
-	if (!lv || !offs || !one) {
-		fb->err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		const struct collector_probe *p = &c->probes[i];
-
-		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
-			 (unsigned long long)p->site.file_offset);
-		lv[i * 5] = p->name;
-		lv[i * 5 + 1] = p->metric->name;
-		lv[i * 5 + 2] = p->binary;
-		lv[i * 5 + 3] = offs[i];
-		lv[i * 5 + 4] = site_kind__name(p->site.kind);
-		one[i] = 1;
-	}
-	fam_builder__add_labelled(fb, "emitd_probe_site_info",
-				  "Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
-				  EXPO_GAUGE, names, 5, lv, one, n);
-out:
-	free(lv);
-	free(offs);
-	free(one);
-}
-
-/* Hits per probe, summed over its sites and PIDs. */
-static void add_probe_hits(struct fam_builder *fb, const struct collector *c)
-{
-	const char *names[] = { "probe", "metric" };
-	size_t n = c->spec->nr_metrics, i, j;
-	const char **lv = calloc(n * 2 + 1, sizeof(*lv));
-	double *hits = calloc(n + 1, sizeof(*hits));
-
-	if (!lv || !hits) {
-		fb->err = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		lv[i * 2 + 1] = c->spec->metrics[i].name;
-		lv[i * 2] = "";
-		for (j = 0; j < c->nr_probes; j++) {
-			if (c->probes[j].metric != &c->spec->metrics[i])
-				continue;
-			lv[i * 2] = c->probes[j].name;
-			hits[i] += c->hits[c->probes[j].cfg_id];
-		}
-	}
-	fam_builder__add_labelled(fb, "emitd_probe_hits_total",
-				  "Probe hits handled in the kernel, by probe.",
-				  EXPO_COUNTER, names, 2, lv, hits, n);
-out:
-	free(lv);
-	free(hits);
-}
-
-static void add_map_metrics(struct fam_builder *fb, const struct collector *c)
-{
-	static const int full_stat[COLLECTOR_MAP_MAX] = {
-		EMITD_STAT_FULL_COUNTERS, EMITD_STAT_FULL_GAUGES,
-		EMITD_STAT_FULL_HISTS, EMITD_STAT_FULL_NORMS,
-	};
-	const char *maps[COLLECTOR_MAP_MAX];
-	double drops[COLLECTOR_MAP_MAX], fill[COLLECTOR_MAP_MAX], entries[COLLECTOR_MAP_MAX];
-	int m;
-
-	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
-		uint64_t n = c->map_entries[COLLECTOR_LANE_NORMAL][m] +
-			     c->map_entries[COLLECTOR_LANE_HOT][m];
-		uint64_t cap = c->map_max[COLLECTOR_LANE_NORMAL][m] +
-			       c->map_max[COLLECTOR_LANE_HOT][m];
-
-		maps[m] = collector_map__name(m);
-		drops[m] = c->stats[full_stat[m]];
-		entries[m] = n;
-		fill[m] = cap ? (double)n / cap : 0;
-	}
-	fam_builder__add_simple(fb, "emitd_map_full_drops_total",
-				"Events dropped because their map had no room for a new series.",
-				EXPO_COUNTER, "map", maps, drops, COLLECTOR_MAP_MAX);
-	fam_builder__add_simple(fb, "emitd_map_entries", "Series held in each aggregation map.",
-				EXPO_GAUGE, "map", maps, entries, COLLECTOR_MAP_MAX);
-	fam_builder__add_simple(fb, "emitd_map_fill_ratio",
-				"Series held over map capacity, by map.",
-				EXPO_GAUGE, "map", maps, fill, COLLECTOR_MAP_MAX);
-}
-
-static void add_kernel_stats(struct fam_builder *fb, const struct collector *c)
-{
-	const char *what[] = { "value", "label", "config" };
-	double errs[] = {
-		c->stats[EMITD_STAT_READ_ERROR], c->stats[EMITD_STAT_LABEL_ERROR],
-		c->stats[EMITD_STAT_NO_CONFIG],
-	};
-	double events = 0;
-	size_t i;
-
-	for (i = 0; i < EMITD_MAX_PROBES; i++)
-		events += c->hits[i];
-	fam_builder__add_value(fb, "emitd_events_total", "Probe hits handled by the BPF programs.",
-		EXPO_COUNTER, events);
-	fam_builder__add_simple(fb, "emitd_probe_read_errors_total",
-				"Events dropped because a user-memory read failed, by what was read.",
-				EXPO_COUNTER, "what", what, errs, 3);
-	fam_builder__add_value(fb, "emitd_label_truncated_total",
-		"String label values cut to 31 bytes (the series key's bound).",
-		EXPO_COUNTER, c->stats[EMITD_STAT_LABEL_TRUNCATED]);
-	fam_builder__add_value(fb, "emitd_ringbuf_dropped_total",
-		"Sample-lane records lost because the ring buffer was full.",
-		EXPO_COUNTER, c->stats[EMITD_STAT_RINGBUF_DROPPED]);
-	fam_builder__add_value(fb, "emitd_sample_lane_records_total", "Sample-lane records consumed.",
-		EXPO_COUNTER, c->samples_seen);
-	fam_builder__add_value(fb, "emitd_orphan_series", "Map series of metrics that are no longer in the spec.",
-		EXPO_GAUGE, c->store.orphans);
-}
-
-static void add_agent_metrics(struct fam_builder *fb, const struct agent *a)
-{
-	const struct collector *c = &a->col;
+	const struct store *st = collector__store(a->col);
+	struct collector_stats cs;
+	struct agent_batch_stats bs;
 	struct http_stats hs = {};
 
+	collector__stats(a->col, &cs);
 	if (a->http)
 		http_server__stats(a->http, &hs);
-	fam_builder__add_value(fb, "emitd_drains_total", "Drains of the BPF maps.", EXPO_COUNTER, c->drains);
-	fam_builder__add_value(fb, "emitd_drain_last_duration_seconds", "Wall time of the last drain.",
-		EXPO_GAUGE, c->last_drain_seconds);
-	fam_builder__add_value(fb, "emitd_drain_batch_fallbacks_total",
-		"Map reads that fell back from batch lookups to per-key reads.",
-		EXPO_COUNTER, c->batch_fallbacks);
-	fam_builder__add_value(fb, "emitd_scrapes_total", "HTTP /metrics requests served.", EXPO_COUNTER,
-		hs.scrapes);
-	fam_builder__add_value(fb, "emitd_scrape_bytes_total", "Bytes sent in /metrics responses.",
-		EXPO_COUNTER, hs.scrape_bytes);
-	fam_builder__add_value(fb, "emitd_scrape_duration_seconds", "Render and gzip time of the last /metrics response.",
-		EXPO_GAUGE, hs.last_scrape_seconds);
+	fam_builder__add_store(fb, st);
+	self_metrics__add_collector(fb, st, &cs, &hs);
+	agent_signal__add_metrics(a->signal, fb);
+	if (a->batch) {
+		agent_batch__stats(a->batch, &bs);
+		self_metrics__add_drain(fb, st, &cs, &bs);
+	}
 }
 
 static int render_view(struct agent *a, struct view *v)
@@ -310,14 +186,7 @@ static int render_view(struct agent *a, struct view *v)
 	struct fam_builder fb = {};
 	int err;
 
-	fam_builder__add_store(&fb, &a->col.store);
-	add_site_info(&fb, &a->col);
-	add_probe_hits(&fb, &a->col);
-	add_map_metrics(&fb, &a->col);
-	add_kernel_stats(&fb, &a->col);
-	add_agent_metrics(&fb, a);
-	agent_signal__add_metrics(a->signal, &fb);
-	agent_batch__add_metrics(a->batch, &fb);
+	build_families(a, &fb);
 	err = fb.err;
 	if (!err)
 		err = expo__render(&v->text, fb.fams, fb.nr_fams, EXPO_FMT_TEXT_004);
@@ -371,7 +240,7 @@ static void agent__signal(struct agent *a, bool force)
 	struct view *v;
 	int err;
 
-	agent_signal__sample(a->signal, &a->col.store, t);
+	agent_signal__sample(a->signal, collector__store(a->col), t);
 	if (!force && !agent_signal__due(a->signal, t))
 		return;
 	v = agent__get_view(a);
@@ -398,12 +267,12 @@ static void on_sample(void *ctx, const struct store_metric *m, const struct seri
 	struct agent *a = ctx;
 
 	if (m->trial && a->batch)
-		agent_batch__on_sample(a->batch, m, collector__raw_to_double(smp->v1, m->value_type));
+		agent_batch__on_sample(a->batch, m, store__raw_to_double(smp->v1, m->value_type));
 	if (m->kind != EMITD_KIND_NORMALIZATION || !a->norm)
 		return;
 	agent_norm__record(a->norm, m, s, smp->ktime_ns / 1000000 + a->mono_to_wall_ms,
-			   collector__raw_to_double(smp->v1, m->spec->probe.before.type),
-			   collector__raw_to_double(smp->v2, m->spec->probe.after.type));
+			   store__raw_to_double(smp->v1, m->spec->probe.before.type),
+			   store__raw_to_double(smp->v2, m->spec->probe.after.type));
 }
 
 /* One cycle: drain the maps, feed the signal channels, publish. */
@@ -415,7 +284,7 @@ static int agent__cycle(struct agent *a, bool first)
 	pthread_mutex_lock(&a->lock);
 	a->cycle_req = a->scrape_req;
 	pthread_mutex_unlock(&a->lock);
-	err = collector__drain(&a->col, a->batch ? agent_batch__budget_s(a->batch) : 0);
+	err = collector__drain(a->col, a->batch ? agent_batch__budget_s(a->batch) : 0);
 	if (!err && a->batch)
 		err = agent_batch__drained(a->batch, (uint64_t)now_ms(), (now_ms() - t0) / 1e3);
 	if (err)
@@ -436,7 +305,7 @@ static int loop_epoll(struct agent *a)
 	if (efd < 0)
 		return -errno;
 	ev.data.u32 = 0;
-	if (epoll_ctl(efd, EPOLL_CTL_ADD, collector__epoll_fd(&a->col), &ev))
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, collector__epoll_fd(a->col), &ev))
 		goto err;
 	ev.data.u32 = 1;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, a->scrape_fd, &ev))
@@ -461,7 +330,7 @@ static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape)
 		if (evs[i].data.u32 == 1) {
 			if (read(a->scrape_fd, &n, sizeof(n)) == sizeof(n))
 				*scrape = true;
-		} else if (collector__poll(&a->col, 0) < 0) {
+		} else if (collector__poll(a->col, 0) < 0) {
 			return -EIO;
 		}
 	}
@@ -548,20 +417,63 @@ static void install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+static void log_serving(const struct agent *a)
+{
+	const struct cadence_config *cad = &a->opts->batch.cadence;
+	struct collector_stats cs;
+
+	collector__stats(a->col, &cs);
+	log_info("%zu probes attached; serving http://%s/metrics; adaptive drain: target interval %llu ms, at most %llu ms apart",
+		 cs.nr_probes, a->opts->listen, (unsigned long long)cad->target_interval_ms,
+		 (unsigned long long)cad->max_interval_ms);
+}
+
+/*
+ * Large renderings (MiBs, made and freed at every drain) get their own
+ * mappings, returned on free, instead of glibc's dynamic threshold moving
+ * them onto a heap that never shrinks; smaller buffers (a scrape's copy)
+ * stay on a heap that is not trimmed after every request.
+ */
+static void tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);	/* but no heap churn per scrape */
+}
+
+/* Open the collector, its normalization and drain controllers, and attach. */
+static int start_collector(struct agent *a)
+{
+	const struct agent_opts *opts = a->opts;
+	struct collector_opts co = {
+		.sz = sizeof(co),
+		.spec = a->spec,
+		.pids = opts->pids,
+		.nr_pids = opts->nr_pids,
+		.pin_root = opts->pin_root,
+		.ringbuf_bytes = opts->ringbuf_bytes,
+		.per_key = opts->per_key,
+	};
+	int err;
+
+	err = collector__open(&co, &a->col);
+	if (err)
+		return err;
+	err = agent_norm__new(collector__store(a->col), &opts->norm, &a->norm);
+	if (!err)
+		err = agent_batch__new(&opts->batch, a->col, (uint64_t)now_ms(), &a->batch);
+	if (err)
+		return err;
+	clock_offset(a);	/* once: sample timestamps stay monotonic */
+	collector__on_sample(a->col, on_sample, a);
+	return collector__attach(a->col);
+}
+
 int agent__run(const struct agent_opts *opts)
 {
-	struct collector_opts co = { .sz = sizeof(co) };
 	struct agent a = { .opts = opts };
 	int err;
 
-	/*
-	 * Large renderings (MiBs, made and freed at every drain) get their own
-	 * mappings, returned on free, instead of glibc's dynamic threshold moving
-	 * them onto a heap that never shrinks; smaller buffers (a scrape's copy)
-	 * stay on a heap that is not trimmed after every request.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);	/* but no heap churn per scrape */
+	tune_malloc();
 	pthread_mutex_init(&a.lock, NULL);
 	pthread_cond_init(&a.published, NULL);
 	a.scrape_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -579,42 +491,21 @@ int agent__run(const struct agent_opts *opts)
 	err = start_http(&a);
 	if (err)
 		goto out_spec;
-	co.spec = a.spec;
-	co.pids = opts->pids;
-	co.nr_pids = opts->nr_pids;
-	co.pin_root = opts->pin_root;
-	co.ringbuf_bytes = opts->ringbuf_bytes;
-	co.per_key = opts->per_key;
-	err = collector__open(&a.col, &co);
-	if (err)
-		goto out_http;
-	err = agent_norm__new(&a.col.store, &opts->norm, &a.norm);
-	if (!err)
-		err = agent_batch__new(&opts->batch, &a.col, (uint64_t)now_ms(), &a.batch);
-	if (err)
-		goto out_col;
-	clock_offset(&a);	/* once: sample timestamps stay monotonic */
-	a.col.on_sample = on_sample;
-	a.col.sample_ctx = &a;
-	err = collector__attach(&a.col);
+	err = start_collector(&a);
 	if (err)
 		goto out_col;
 	err = agent__cycle(&a, true);
 	if (err)
 		goto out_col;
 	atomic_store(&a.ready, true);
-	log_info("%zu probes attached; serving http://%s/metrics; adaptive drain: target interval %llu ms, at most %llu ms apart",
-		 a.col.nr_probes, opts->listen,
-		 (unsigned long long)opts->batch.cadence.target_interval_ms,
-		 (unsigned long long)opts->batch.cadence.max_interval_ms);
+	log_serving(&a);
 	err = agent__loop(&a);
 	log_info("%s: detaching and exiting", exiting ? "signal received" : "done");
 out_col:
 	atomic_store(&a.ready, false);
 	if (a.norm)
 		agent_norm__tick(a.norm, 1e18);	/* a last CSV with everything seen */
-	collector__close(&a.col);
-out_http:
+	collector__close(a.col);	/* NULL when it did not open */
 	http_server__stop(a.http);
 out_spec:
 	spec__free(a.spec);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/self_metrics.h"
 #include "agent/signal.h"
 #include "lib/log.h"
 
@@ -156,7 +157,7 @@ static bool channel_value(struct agent_signal *s, const struct store_metric *m,
 	return ok && isfinite(*v);
 }
 
-void agent_signal__sample(struct agent_signal *s, struct store *st, uint64_t now_ms)
+void agent_signal__sample(struct agent_signal *s, const struct store *st, uint64_t now_ms)
 {
 	char id[512];
 	uint64_t ts;
@@ -294,17 +295,13 @@ static void add_channel_gauges(struct agent_signal *s, struct fam_builder *fb)
 		ids[i] = s->res_ids[i];
 		v[i] = r->h[i];
 	}
-	fam_builder__add_simple(fb, "emitd_signal_entropy_bits",
-				"Entropy of each signal channel over the window, in bits.",
-				EXPO_GAUGE, "channel", ids, v, i);
+	self_metrics__add(fb, SELF_SIGNAL_ENTROPY_BITS, ids, v, i);
 	n = r->r_valid ? r->nr_ranked : 0;
 	for (i = 0; i < n && r->ranking[i].channel < s->nr_res_ids; i++) {
 		ids[i] = s->res_ids[r->ranking[i].channel];
 		v[i] = r->ranking[i].delta_r;
 	}
-	fam_builder__add_simple(fb, "emitd_channel_criticality",
-				"Leave-one-out criticality: R with every channel minus R without this one.",
-				EXPO_GAUGE, "channel", ids, v, i);
+	self_metrics__add(fb, SELF_CHANNEL_CRITICALITY, ids, v, i);
 out:
 	free(ids);
 	free(v);
@@ -321,28 +318,17 @@ void agent_signal__add_metrics(struct agent_signal *s, struct fam_builder *fb)
 		return;
 	add_channel_gauges(s, fb);
 	if (r->valid) {
-		fam_builder__add_value(fb, "emitd_signal_joint_entropy_bits",
-				       "Joint entropy of the signal channels over the window, in bits.",
-				       EXPO_GAUGE, r->h_joint);
-		fam_builder__add_value(fb, "emitd_signal_total_correlation_bits",
-				       "Total correlation: the sum of channel entropies minus the joint entropy.",
-				       EXPO_GAUGE, r->total_corr);
+		self_metrics__add_value(fb, SELF_SIGNAL_JOINT_ENTROPY_BITS, r->h_joint);
+		self_metrics__add_value(fb, SELF_SIGNAL_TOTAL_CORRELATION_BITS, r->total_corr);
 	}
 	if (r->r_valid) {
-		fam_builder__add_value(fb, "emitd_resilience_index",
-				       "Resilience index R = total correlation / sum of channel entropies.",
-				       EXPO_GAUGE, r->r);
+		self_metrics__add_value(fb, SELF_RESILIENCE_INDEX, r->r);
 		for (i = 0; i < 3; i++)
 			zv[i] = !strcmp(signal_zone__name(r->zone), zones[i]);
-		fam_builder__add_simple(fb, "emitd_resilience_zone",
-					"1 for the current resilience zone, 0 for the others.",
-					EXPO_GAUGE, "zone", zones, zv, 3);
+		self_metrics__add(fb, SELF_RESILIENCE_ZONE, zones, zv, 3);
 	}
-	fam_builder__add_value(fb, "emitd_payload_entropy_bits",
-			       "Byte entropy of the gzip-compressed /metrics frame, in bits per byte.",
-			       EXPO_GAUGE, s->h_bytes);
-	fam_builder__add_value(fb, "emitd_payload_frame_bytes",
-			       "Size of the gzip-compressed /metrics frame.", EXPO_GAUGE, s->frame_bytes);
+	self_metrics__add_value(fb, SELF_PAYLOAD_ENTROPY_BITS, s->h_bytes);
+	self_metrics__add_value(fb, SELF_PAYLOAD_FRAME_BYTES, s->frame_bytes);
 }
 
 int agent_signal__snapshot(struct agent_signal *s, struct expo_buf *out)

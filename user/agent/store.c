@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,7 +135,7 @@ static struct series *series__new(struct store_metric *m, const struct emitd_ser
 	s->metric = m;
 	for (i = 0; i < m->spec->nr_labels; i++) {
 		if (key->flags & EMITD_KEY_OTHER)
-			s->labels[i] = strdup("__other__");
+			s->labels[i] = strdup(EMITD_OTHER_VALUE);
 		else
 			s->labels[i] = format_label(&m->spec->labels[i], &key->labels[i]);
 		if (!s->labels[i])
@@ -222,8 +223,115 @@ void store__sort(struct store *st)
 
 		if (m->sorted)
 			continue;
-		qsort_r(m->series, m->nr_series, sizeof(*m->series), series_label_cmp,
-			(void *)&m->spec->nr_labels);
+		/* qsort_r's base must not be NULL, even for no elements */
+		if (m->nr_series > 1)
+			qsort_r(m->series, m->nr_series, sizeof(*m->series), series_label_cmp,
+				(void *)&m->spec->nr_labels);
 		m->sorted = true;
+	}
+}
+
+void store__reset_orphans(struct store *st)
+{
+	st->orphans = 0;
+}
+
+void store_metric__set_trial(struct store_metric *m)
+{
+	m->trial = true;
+}
+
+double store__raw_to_double(__u64 raw, enum spec_val_type t)
+{
+	double d;
+
+	switch (t) {
+	case SPEC_VAL_F64:
+		memcpy(&d, &raw, sizeof(d));
+		return d;
+	case SPEC_VAL_U64:
+		return (double)raw;
+	default:
+		return (double)(__s64)raw;
+	}
+}
+
+/* The per-CPU values are read as arrays of these: no padding between CPUs. */
+_Static_assert(sizeof(struct emitd_counter) % 8 == 0, "per-CPU values are 8-byte aligned");
+_Static_assert(sizeof(struct emitd_gauge) % 8 == 0, "per-CPU values are 8-byte aligned");
+_Static_assert(sizeof(struct emitd_hist) % 8 == 0, "per-CPU values are 8-byte aligned");
+_Static_assert(sizeof(struct emitd_norm) % 8 == 0, "per-CPU values are 8-byte aligned");
+
+/* Counters, histograms and normalizations: the sums start again from zero. */
+static void reset_sums(struct series *s)
+{
+	s->count = 0;
+	s->zeroed = 0;
+	s->isum = 0;
+	if (s->slots)
+		memset(s->slots, 0, EMITD_NR_SLOTS * sizeof(*s->slots));
+}
+
+void store__apply_counter(struct series *s, const struct emitd_counter *percpu, int ncpus)
+{
+	int cpu;
+
+	reset_sums(s);
+	for (cpu = 0; cpu < ncpus; cpu++)
+		s->count += percpu[cpu].value;
+}
+
+void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int ncpus)
+{
+	int cpu;
+
+	s->gauge_ktime = 0;
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		const struct emitd_gauge *g = &percpu[cpu];
+
+		if (g->updates && g->ktime_ns >= s->gauge_ktime) {
+			s->gauge_ktime = g->ktime_ns;
+			s->gauge = store__raw_to_double(g->raw, s->metric->value_type);
+		}
+	}
+}
+
+void store__apply_hist(struct series *s, const struct emitd_hist *percpu, int ncpus)
+{
+	int cpu, i;
+
+	reset_sums(s);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		const struct emitd_hist *h = &percpu[cpu];
+
+		s->count += h->count;
+		s->isum += h->sum;
+		if (s->slots)
+			for (i = 0; i < EMITD_NR_SLOTS; i++)
+				s->slots[i] += h->slots[i];
+	}
+}
+
+void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int ncpus)
+{
+	int cpu;
+
+	reset_sums(s);
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		s->count += percpu[cpu].events;
+		s->zeroed += percpu[cpu].zeroed;
+	}
+}
+
+void store__add_sample(const struct store_metric *m, struct series *s,
+		       const struct emitd_sample *smp)
+{
+	if (m->kind == EMITD_KIND_HISTOGRAM) {
+		s->fsum += store__raw_to_double(smp->v1, m->value_type);
+		s->fsum_samples++;
+	} else if (m->kind == EMITD_KIND_NORMALIZATION) {
+		s->before_abs_sum += fabs(store__raw_to_double(smp->v1, m->spec->probe.before.type));
+		s->after_abs_sum += fabs(store__raw_to_double(smp->v2, m->spec->probe.after.type));
+		s->samples++;
 	}
 }

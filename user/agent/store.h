@@ -3,8 +3,12 @@
  * store: the series the agent has drained, with their cumulative values.
  *
  * The BPF maps hold monotonic per-CPU values that are never deleted, so a
- * drain replaces each series' values with the per-CPU sums it just read.
- * Only the drain thread mutates the store.
+ * drain replaces each series' values with the per-CPU sums it just read
+ * (store__apply_*()); the sample lane adds what only raw values give
+ * (store__add_sample()). Only the drain thread mutates the store.
+ *
+ * Pure: plain data in (the kernel's value layouts of include/emitd.h), no
+ * BPF calls, no clocks.
  */
 #ifndef EMITD_STORE_H
 #define EMITD_STORE_H
@@ -58,6 +62,7 @@ struct store {
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
 };
 
+/* One store_metric per spec metric; -EEXIST when two metric ids collide. */
 int store__init(struct store *st, const struct spec *spec);
 void store__free(struct store *st);
 struct store_metric *store__metric_by_id(struct store *st, uint32_t id);
@@ -65,6 +70,30 @@ struct store_metric *store__metric_by_id(struct store *st, uint32_t id);
 struct series *store__series(struct store *st, const struct emitd_series_key *key);
 /* Sort each metric's series by label values for a stable exposition. */
 void store__sort(struct store *st);
+/* Start counting orphans afresh (once per drain). */
+void store__reset_orphans(struct store *st);
+/* Histogram trial mode for @m: its raw values come down the sample lane. */
+void store_metric__set_trial(struct store_metric *m);
+
+/*
+ * Replace @s's values with the sums of @ncpus per-CPU values read from the
+ * map of one kind. Counters, histograms and normalizations sum every CPU;
+ * a gauge takes the value of the CPU that updated it last (it keeps its
+ * value when no CPU did).
+ */
+void store__apply_counter(struct series *s, const struct emitd_counter *percpu, int ncpus);
+void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int ncpus);
+void store__apply_hist(struct series *s, const struct emitd_hist *percpu, int ncpus);
+void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int ncpus);
+/*
+ * A sample-lane record of metric @m for its series @s: a histogram adds the
+ * value to its f64 sum, a normalization its |before| and |after|.
+ */
+void store__add_sample(const struct store_metric *m, struct series *s,
+		       const struct emitd_sample *smp);
+
+/* A raw map or sample value as a double, by the value's type. */
+double store__raw_to_double(__u64 raw, enum spec_val_type t);
 
 enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "gen/gen.h"
+#include "lib/self_metrics.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -345,38 +346,47 @@ static int suggested_alerts(FILE *f, const struct spec *spec, const char *family
 	return 0;
 }
 
-/* emitd's own health: the names are the agent's self-metrics. */
-static const struct spec_alert health[] = {
-	{ .alert = "EmitdMapFullDrops",
-	  .expr = "increase(emitd_map_full_drops_total[5m]) > 0",
+/* emitd's own health: the names are the agent's self-metrics (lib/self_metrics.h). */
+static const struct {
+	enum self_metric_id metric;
+	struct spec_alert a;	/* a.expr: a format, %s is the metric's name */
+} health[] = {
+	{ SELF_MAP_FULL_DROPS_TOTAL, { .alert = "EmitdMapFullDrops",
+	  .expr = "increase(%s[5m]) > 0",
 	  .severity = "warning",
-	  .summary = "emitd dropped events because a BPF map was full" },
-	{ .alert = "EmitdRingbufDrops",
-	  .expr = "increase(emitd_ringbuf_dropped_total[5m]) > 0",
+	  .summary = "emitd dropped events because a BPF map was full" } },
+	{ SELF_RINGBUF_DROPPED_TOTAL, { .alert = "EmitdRingbufDrops",
+	  .expr = "increase(%s[5m]) > 0",
 	  .severity = "warning",
-	  .summary = "emitd lost sample-lane records: the ring buffer was full" },
-	{ .alert = "EmitdShedding",
-	  .expr = "increase(emitd_drain_shed_total[5m]) > 0",
+	  .summary = "emitd lost sample-lane records: the ring buffer was full" } },
+	{ SELF_DRAIN_SHED_TOTAL, { .alert = "EmitdShedding",
+	  .expr = "increase(%s[5m]) > 0",
 	  .severity = "warning",
-	  .summary = "emitd is shedding events under backpressure" },
-	{ .alert = "EmitdScrapeSlow",
-	  .expr = "emitd_scrape_duration_seconds > 0.5",
+	  .summary = "emitd is shedding events under backpressure" } },
+	{ SELF_SCRAPE_DURATION_SECONDS, { .alert = "EmitdScrapeSlow",
+	  .expr = "%s > 0.5",
 	  .for_ = "5m",
 	  .severity = "warning",
-	  .summary = "emitd takes more than 0.5s to render /metrics" },
-	{ .alert = "EmitdCardinalityFolding",
-	  .expr = "emitd_cardinality_folded_series > 0",
+	  .summary = "emitd takes more than 0.5s to render /metrics" } },
+	{ SELF_CARDINALITY_FOLDED_SERIES, { .alert = "EmitdCardinalityFolding",
+	  .expr = "%s > 0",
 	  .severity = "info",
-	  .summary = "emitd folds over-budget series into __other__: a series budget is exhausted" },
+	  .summary = "emitd folds over-budget series into __other__: a series budget is exhausted" } },
 };
 
 static void health_alerts(FILE *f)
 {
+	struct spec_alert a;
+	char expr[128];
 	size_t i;
 
 	put_group(f, "emitd-health-suggested");
-	for (i = 0; i < ARRAY_SIZE(health); i++)
-		put_alert(f, &health[i]);
+	for (i = 0; i < ARRAY_SIZE(health); i++) {
+		a = health[i].a;
+		snprintf(expr, sizeof(expr), health[i].a.expr, self_metrics__name(health[i].metric));
+		a.expr = expr;
+		put_alert(f, &a);
+	}
 }
 
 int gen__alert_rules(const struct spec *spec, char **out, size_t *len)

@@ -1,20 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * guard: per-metric and global series budgets, folding into __other__
- * (see guard.h and docs/BATCHING.md).
+ * guard: admitted series under the budgets, and their growth per minute
+ * (see guard.h).
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "lib/guard.h"
 
 struct guard_metric {
 	unsigned int budget;
 	unsigned int admitted;
-	uint64_t folded_series;
-	bool folding;
-	enum guard_reason fold_reason;
 	double growth;
 	unsigned int samples[GUARD_GROWTH_SAMPLES];	/* admitted, ring like ts[] */
 };
@@ -22,9 +18,7 @@ struct guard_metric {
 struct guard {
 	unsigned int nr_metrics;
 	unsigned int global_budget;
-	unsigned int admitted;		/* ordinary series, all metrics */
-	unsigned int others;		/* __other__ series created */
-	uint64_t folded_series;
+	unsigned int admitted;		/* all metrics */
 	bool ticked;
 	uint64_t last_tick_ms;
 	uint64_t ts[GUARD_GROWTH_SAMPLES];		/* sample times, ring */
@@ -64,56 +58,24 @@ void guard__free(struct guard *g)
 	free(g);
 }
 
-/* Room for one more ordinary series, with the __other__ slots held back. */
-static enum guard_reason room_for(const struct guard *g, const struct guard_metric *m)
+/* Room for one more series, with the overflow series' slots held back. */
+static bool has_room(const struct guard *g, const struct guard_metric *m)
 {
-	if (m->admitted + 1 >= m->budget)
-		return GUARD_FOLD_METRIC_BUDGET;
-	if (g->admitted + g->nr_metrics >= g->global_budget)
-		return GUARD_FOLD_GLOBAL_BUDGET;
-	return GUARD_ADMITTED;
+	return m->admitted + 1 < m->budget && g->admitted + g->nr_metrics < g->global_budget;
 }
 
-static void fold(struct guard *g, struct guard_metric *m, enum guard_reason reason,
-		 struct guard_verdict *v)
-{
-	v->fold = true;
-	v->reason = reason;
-	m->folded_series++;
-	g->folded_series++;
-	if (m->folding)
-		return;
-	m->folding = true;
-	m->fold_reason = reason;
-	g->others++;
-	v->folding_started = true;
-}
-
-int guard__admit(struct guard *g, unsigned int metric, bool is_new, struct guard_verdict *v)
+bool guard__admit(struct guard *g, unsigned int metric)
 {
 	struct guard_metric *m;
-	enum guard_reason reason;
 
-	if (!g || !v || metric >= g->nr_metrics)
-		return -EINVAL;
+	if (!g || metric >= g->nr_metrics)
+		return false;
 	m = &g->metrics[metric];
-	memset(v, 0, sizeof(*v));
-	if (!is_new) {
-		if (!m->folding)
-			return -EINVAL;
-		v->fold = true;
-		v->reason = GUARD_FOLD_KNOWN;
-		return 0;
-	}
-	reason = room_for(g, m);
-	if (reason != GUARD_ADMITTED) {
-		fold(g, m, reason, v);
-		return 0;
-	}
+	if (!has_room(g, m))
+		return false;
 	m->admitted++;
 	g->admitted++;
-	v->reason = GUARD_ADMITTED;
-	return 0;
+	return true;
 }
 
 static unsigned int ring_idx(const struct guard *g, unsigned int age)
@@ -169,52 +131,9 @@ int guard__tick(struct guard *g, uint64_t now_ms)
 	return 0;
 }
 
-int guard__metric_stats(const struct guard *g, unsigned int metric,
-			struct guard_metric_stats *st)
+double guard__growth(const struct guard *g, unsigned int metric)
 {
-	const struct guard_metric *m;
-
-	if (!g || !st || metric >= g->nr_metrics)
-		return -EINVAL;
-	m = &g->metrics[metric];
-	memset(st, 0, sizeof(*st));
-	st->budget = m->budget;
-	st->admitted = m->admitted;
-	st->series = m->admitted + (m->folding ? 1 : 0);
-	st->folded_series = m->folded_series;
-	st->folding = m->folding;
-	st->fold_reason = m->fold_reason;
-	st->growth_per_minute = m->growth;
-	return 0;
-}
-
-void guard__stats(const struct guard *g, struct guard_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->nr_metrics = g->nr_metrics;
-	st->global_budget = g->global_budget;
-	st->admitted = g->admitted;
-	st->series = g->admitted + g->others;
-	st->folded_series = g->folded_series;
-	st->folding_metrics = g->others;
-}
-
-unsigned int guard__nr_metrics(const struct guard *g)
-{
-	return g->nr_metrics;
-}
-
-const char *guard_reason__str(enum guard_reason reason)
-{
-	switch (reason) {
-	case GUARD_ADMITTED:
-		return "admitted";
-	case GUARD_FOLD_METRIC_BUDGET:
-		return "metric_budget";
-	case GUARD_FOLD_GLOBAL_BUDGET:
-		return "global_budget";
-	case GUARD_FOLD_KNOWN:
-		return "known";
-	}
-	return "unknown";
+	if (!g || metric >= g->nr_metrics)
+		return 0;
+	return g->metrics[metric].growth;
 }

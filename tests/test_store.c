@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * store: metrics from a spec, series found or created by key, their label
+ * values (strings, integers, the overflow series' EMITD_OTHER_VALUE), the
+ * sort for a stable exposition, and the setters a drain and the sample lane
+ * go through.
+ *
+ * Any UBSan report fails this binary (see __ubsan_default_options below),
+ * in the sanitizer build too, where reports are otherwise only printed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/store.h"
+#include "emitd.h"
+#include "lib/metric_id.h"
+#include "spec/spec.h"
+
+/* Read by the UBSan runtime when the binary is built with -fsanitize=undefined. */
+const char *__ubsan_default_options(void);
+const char *__ubsan_default_options(void)
+{
+	return "halt_on_error=1:print_stacktrace=1";
+}
+
+enum { M_HITS, M_DEPTH, M_TEMP, M_LATENCY, M_NORM, M_QUIET, NR_M };
+
+static const char spec_yml[] =
+	"version: 1\n"
+	"namespace: t\n"
+	"targets:\n"
+	"  - { name: app, binary: /usr/bin/app }\n"
+	"metrics:\n"
+	"  - name: hits_total\n"
+	"    type: counter\n"
+	"    help: Hits, by route and code.\n"
+	"    labels: [route, code]\n"
+	"    probe: { target: app, uprobe: hit,\n"
+	"             labels: { route: { arg: 0, as: string }, code: { arg: 1 } } }\n"
+	"  - name: depth\n"
+	"    type: gauge\n"
+	"    help: Queue depth.\n"
+	"    probe: { target: app, uprobe: depth, value: { arg: 0 } }\n"
+	"  - name: temp\n"
+	"    type: gauge\n"
+	"    help: Temperature.\n"
+	"    probe: { target: app, uprobe: temp, value: { arg: 0, deref: f64 } }\n"
+	"  - name: latency_us\n"
+	"    type: histogram\n"
+	"    help: Latency.\n"
+	"    probe: { target: app, uprobe: done, value: { arg: 0, as: u64 } }\n"
+	"    buckets: [1, 10, 100]\n"
+	"  - name: norm\n"
+	"    type: normalization\n"
+	"    help: Renormalizations.\n"
+	"    labels: [context]\n"
+	"    probe: { target: app, uprobe: clean, before: { arg: 0, deref: f64 },\n"
+	"             after: { arg: 1, deref: f64 }, labels: { context: { arg: 2, as: string } } }\n"
+	"  - name: quiet_total\n"
+	"    type: counter\n"
+	"    help: Never hit.\n"
+	"    labels: [route]\n"
+	"    probe: { target: app, uprobe: quiet, labels: { route: { arg: 0, as: string } } }\n";
+
+struct fixture {
+	struct spec *spec;
+	struct store st;
+};
+
+static int setup(void **state)
+{
+	struct spec_diags d = {};
+	struct fixture *f = calloc(1, sizeof(*f));
+	int err;
+
+	if (!f)
+		return -1;
+	err = spec__load_buf("store.yml", spec_yml, strlen(spec_yml), &f->spec, &d);
+	if (err)
+		spec_diags__print(&d, "store.yml", stderr);
+	spec_diags__free(&d);
+	if (err || store__init(&f->st, f->spec)) {
+		spec__free(f->spec);
+		free(f);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store__free(&f->st);
+	spec__free(f->spec);
+	free(f);
+	return 0;
+}
+
+static struct emitd_series_key key_of(const struct store *st, int metric)
+{
+	struct emitd_series_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st->metrics[metric].id;
+	return k;
+}
+
+static struct emitd_series_key hits_key(const struct store *st, const char *route, int64_t code)
+{
+	struct emitd_series_key k = key_of(st, M_HITS);
+
+	strncpy(k.labels[0].str, route, EMITD_LABEL_LEN - 1);
+	k.labels[1].num = code;
+	return k;
+}
+
+static uint64_t raw_of(double d)
+{
+	uint64_t raw;
+
+	memcpy(&raw, &d, sizeof(raw));
+	return raw;
+}
+
+static void test_init_from_spec(void **state)
+{
+	struct fixture *f = *state;
+	const struct store *st = &f->st;
+	const struct store_metric *m = st->metrics;
+
+	assert_int_equal(st->nr_metrics, NR_M);
+	assert_string_equal(m[M_HITS].full_name, "t_hits_total");
+	assert_int_equal(m[M_HITS].id, emitd_metric_id("t_hits_total"));
+	assert_int_equal(m[M_HITS].idx, M_HITS);
+	assert_ptr_equal(m[M_HITS].spec, &f->spec->metrics[M_HITS]);
+	/* the kind and value type of each metric */
+	assert_int_equal(m[M_HITS].kind, EMITD_KIND_COUNTER);
+	assert_int_equal(m[M_HITS].value_type, SPEC_VAL_U64);	/* no value source: a count */
+	assert_int_equal(m[M_DEPTH].kind, EMITD_KIND_GAUGE);
+	assert_int_equal(m[M_DEPTH].value_type, SPEC_VAL_S64);
+	assert_int_equal(m[M_TEMP].value_type, SPEC_VAL_F64);
+	assert_int_equal(m[M_LATENCY].kind, EMITD_KIND_HISTOGRAM);
+	assert_int_equal(m[M_LATENCY].value_type, SPEC_VAL_U64);
+	assert_int_equal(m[M_NORM].kind, EMITD_KIND_NORMALIZATION);
+	assert_int_equal(m[M_NORM].value_type, SPEC_VAL_F64);	/* the `after` source */
+	/* metrics without labels get a fixed slot, numbered per kind */
+	assert_false(m[M_HITS].fixed);
+	assert_true(m[M_DEPTH].fixed);
+	assert_int_equal(m[M_DEPTH].slot, 0);
+	assert_true(m[M_TEMP].fixed);
+	assert_int_equal(m[M_TEMP].slot, 1);
+	assert_true(m[M_LATENCY].fixed);
+	assert_int_equal(m[M_LATENCY].slot, 0);
+	assert_int_equal(st->nr_fixed[EMITD_KIND_GAUGE], 2);
+	assert_int_equal(st->nr_fixed[EMITD_KIND_HISTOGRAM], 1);
+	assert_int_equal(st->nr_fixed[EMITD_KIND_COUNTER], 0);
+	/* no series until a drain finds them */
+	assert_int_equal(m[M_HITS].nr_series, 0);
+	assert_false(m[M_HITS].trial);
+}
+
+static void test_metric_by_id(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_ptr_equal(store__metric_by_id(&f->st, f->st.metrics[M_NORM].id),
+			 &f->st.metrics[M_NORM]);
+	assert_null(store__metric_by_id(&f->st, emitd_metric_id("t_not_in_the_spec")));
+}
+
+static void test_series_found_or_created(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key a = hits_key(&f->st, "/a", 200);
+	struct emitd_series_key b = hits_key(&f->st, "/a", 500);
+	struct series *sa, *sb;
+
+	sa = store__series(&f->st, &a);
+	assert_non_null(sa);
+	assert_ptr_equal(sa->metric, &f->st.metrics[M_HITS]);
+	assert_memory_equal(&sa->key, &a, sizeof(a));
+	assert_null(sa->slots);				/* a counter has no buckets */
+	assert_ptr_equal(store__series(&f->st, &a), sa);	/* same key, same series */
+	sb = store__series(&f->st, &b);
+	assert_non_null(sb);
+	assert_ptr_not_equal(sb, sa);			/* another label value, another series */
+	assert_int_equal(f->st.metrics[M_HITS].nr_series, 2);
+	assert_false(f->st.metrics[M_HITS].sorted);
+	assert_int_equal(f->st.orphans, 0);
+}
+
+static void test_unknown_metric_is_an_orphan(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.metric_id = emitd_metric_id("t_gone_from_the_spec");
+	assert_null(store__series(&f->st, &k));
+	assert_null(store__series(&f->st, &k));
+	assert_int_equal(f->st.orphans, 2);		/* counted at every lookup */
+	store__reset_orphans(&f->st);
+	assert_int_equal(f->st.orphans, 0);
+}
+
+static void test_label_values_formatted(void **state)
+{
+	struct fixture *f = *state;
+	char long_route[EMITD_LABEL_LEN + 8];
+	struct emitd_series_key k = hits_key(&f->st, "/api/users", -42);
+	struct series *s = store__series(&f->st, &k);
+
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], "/api/users");	/* as: string */
+	assert_string_equal(s->labels[1], "-42");		/* an integer arg, signed */
+	assert_null(s->labels[2]);				/* the metric has two labels */
+
+	/* a string without its NUL in the key stops at the key's bound */
+	k = key_of(&f->st, M_HITS);
+	memset(long_route, 'x', sizeof(long_route));
+	memcpy(k.labels[0].str, long_route, EMITD_LABEL_LEN);
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_int_equal(strlen(s->labels[0]), EMITD_LABEL_LEN - 1);
+}
+
+static void test_overflow_series_labels(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_HITS);
+	struct series *s;
+
+	k.flags = EMITD_KEY_OTHER;
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], EMITD_OTHER_VALUE);	/* every label */
+	assert_string_equal(s->labels[1], EMITD_OTHER_VALUE);
+	assert_string_equal(EMITD_OTHER_VALUE, "__other__");
+}
+
+static void test_sort_by_label_values(void **state)
+{
+	struct fixture *f = *state;
+	const char *routes[] = { "/c", "/a", "/b" };
+	const struct store_metric *m = &f->st.metrics[M_HITS];
+	struct emitd_series_key k;
+	struct series *literal, *other;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		k = hits_key(&f->st, routes[i], 1);
+		assert_non_null(store__series(&f->st, &k));
+	}
+	k = hits_key(&f->st, "/a", 0);		/* same first label: the second decides */
+	assert_non_null(store__series(&f->st, &k));
+	store__sort(&f->st);
+	assert_true(m->sorted);
+	assert_int_equal(m->nr_series, 4);
+	assert_string_equal(m->series[0]->labels[0], "/a");
+	assert_string_equal(m->series[0]->labels[1], "0");
+	assert_string_equal(m->series[1]->labels[0], "/a");
+	assert_string_equal(m->series[1]->labels[1], "1");
+	assert_string_equal(m->series[2]->labels[0], "/b");
+	assert_string_equal(m->series[3]->labels[0], "/c");
+
+	/* equal label values (a context spelled "__other__"): the key decides */
+	k = key_of(&f->st, M_NORM);
+	k.flags = EMITD_KEY_OTHER;
+	other = store__series(&f->st, &k);
+	k = key_of(&f->st, M_NORM);
+	strcpy(k.labels[0].str, EMITD_OTHER_VALUE);
+	literal = store__series(&f->st, &k);
+	assert_non_null(literal);
+	assert_non_null(other);
+	m = &f->st.metrics[M_NORM];
+	store__sort(&f->st);
+	assert_string_equal(m->series[0]->labels[0], m->series[1]->labels[0]);
+	assert_ptr_equal(m->series[0], literal);	/* flags 0 before EMITD_KEY_OTHER */
+	assert_ptr_equal(m->series[1], other);
+}
+
+/*
+ * A metric without series has no series array: sorting it must not hand
+ * qsort a NULL base (UBSan: "null pointer passed as argument 1").
+ */
+static void test_sort_metric_without_series(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_metric *quiet = &f->st.metrics[M_QUIET];
+
+	assert_int_equal(quiet->nr_series, 0);
+	assert_null(quiet->series);
+	store__sort(&f->st);
+	assert_true(quiet->sorted);
+	assert_int_equal(quiet->nr_series, 0);
+}
+
+static void test_apply_counter_replaces_with_cpu_sum(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = hits_key(&f->st, "/a", 200);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_counter v[3] = { { 5 }, { 0 }, { 7 } };
+
+	assert_non_null(s);
+	store__apply_counter(s, v, 3);
+	assert_int_equal(s->count, 12);
+	v[0].value = 6;
+	store__apply_counter(s, v, 3);			/* monotonic maps: replace, never add */
+	assert_int_equal(s->count, 13);
+	store__apply_counter(s, v, 1);			/* only the CPUs given */
+	assert_int_equal(s->count, 6);
+}
+
+static void test_apply_gauge_newest_cpu_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_DEPTH);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_gauge v[3] = {
+		{ .raw = 10, .ktime_ns = 100, .updates = 1 },
+		{ .raw = (uint64_t)-3, .ktime_ns = 300, .updates = 2 },
+		{ .raw = 99, .ktime_ns = 900, .updates = 0 },	/* never updated: ignored */
+	};
+
+	assert_non_null(s);
+	store__apply_gauge(s, v, 3);
+	assert_float_equal(s->gauge, -3, 0);		/* s64 value of the newest update */
+	assert_int_equal(s->gauge_ktime, 300);
+	memset(v, 0, sizeof(v));
+	store__apply_gauge(s, v, 3);			/* no update at all: the value stays */
+	assert_float_equal(s->gauge, -3, 0);
+	assert_int_equal(s->gauge_ktime, 0);
+
+	k = key_of(&f->st, M_TEMP);
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	v[0] = (struct emitd_gauge){ .raw = raw_of(21.5), .ktime_ns = 5, .updates = 1 };
+	store__apply_gauge(s, v, 1);
+	assert_float_equal(s->gauge, 21.5, 0);		/* f64 bits */
+}
+
+static void test_apply_hist_sums_buckets(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_LATENCY);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_hist *v = calloc(2, sizeof(*v));
+
+	assert_non_null(s);
+	assert_non_null(s->slots);			/* a histogram has its buckets */
+	assert_non_null(v);
+	v[0].count = 3;
+	v[0].sum = 30;
+	v[0].slots[0] = 1;
+	v[0].slots[3] = 2;
+	v[1].count = 1;
+	v[1].sum = -4;
+	v[1].slots[3] = 1;
+	store__apply_hist(s, v, 2);
+	assert_int_equal(s->count, 4);
+	assert_int_equal(s->isum, 26);
+	assert_int_equal(s->slots[0], 1);
+	assert_int_equal(s->slots[3], 3);
+	store__apply_hist(s, v, 1);			/* replaced, not added */
+	assert_int_equal(s->count, 3);
+	assert_int_equal(s->slots[3], 2);
+	free(v);
+}
+
+static void test_apply_norm_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_NORM);
+	struct emitd_norm v[2] = { { .events = 5, .zeroed = 1 }, { .events = 2, .zeroed = 2 } };
+	struct series *s;
+
+	strcpy(k.labels[0].str, "budget_buffer");
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], "budget_buffer");
+	store__apply_norm(s, v, 2);
+	assert_int_equal(s->count, 7);
+	assert_int_equal(s->zeroed, 3);
+}
+
+static void test_add_sample(void **state)
+{
+	struct fixture *f = *state;
+	struct store_metric *lat = &f->st.metrics[M_LATENCY], *norm = &f->st.metrics[M_NORM];
+	struct emitd_series_key k = key_of(&f->st, M_LATENCY);
+	struct emitd_sample smp = { .metric_id = lat->id, .v1 = 40 };
+	struct series *s = store__series(&f->st, &k);
+
+	assert_non_null(s);
+	store__add_sample(lat, s, &smp);
+	smp.v1 = 2;
+	store__add_sample(lat, s, &smp);
+	assert_float_equal(s->fsum, 42, 0);		/* u64 values, summed as doubles */
+	assert_int_equal(s->fsum_samples, 2);
+
+	k = key_of(&f->st, M_NORM);
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	smp = (struct emitd_sample){ .metric_id = norm->id, .v1 = raw_of(-1.5),
+				     .v2 = raw_of(0.25) };
+	store__add_sample(norm, s, &smp);
+	smp.v1 = raw_of(0.5);
+	smp.v2 = raw_of(-0.25);
+	store__add_sample(norm, s, &smp);
+	assert_float_equal(s->before_abs_sum, 2.0, 0);	/* |before| */
+	assert_float_equal(s->after_abs_sum, 0.5, 0);	/* |after| */
+	assert_int_equal(s->samples, 2);
+	assert_int_equal(s->fsum_samples, 0);
+
+	/* a counter has nothing to take from a sample */
+	k = hits_key(&f->st, "/a", 1);
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	store__add_sample(&f->st.metrics[M_HITS], s, &smp);
+	assert_int_equal(s->samples, 0);
+	assert_int_equal(s->fsum_samples, 0);
+	assert_int_equal(s->count, 0);
+}
+
+static void test_raw_to_double(void **state)
+{
+	(void)state;
+	assert_float_equal(store__raw_to_double((uint64_t)-5, SPEC_VAL_S64), -5, 0);
+	assert_float_equal(store__raw_to_double((uint64_t)-5, SPEC_VAL_U64),
+			   18446744073709551611.0, 0);
+	assert_float_equal(store__raw_to_double(raw_of(-0.125), SPEC_VAL_F64), -0.125, 0);
+	assert_true(isnan(store__raw_to_double(raw_of(NAN), SPEC_VAL_F64)));
+}
+
+static void test_set_trial(void **state)
+{
+	struct fixture *f = *state;
+
+	store_metric__set_trial(&f->st.metrics[M_LATENCY]);
+	assert_true(f->st.metrics[M_LATENCY].trial);
+	assert_false(f->st.metrics[M_HITS].trial);
+}
+
+static void test_kind_from_spec(void **state)
+{
+	(void)state;
+	assert_int_equal(emitd_kind__from_spec(SPEC_COUNTER), EMITD_KIND_COUNTER);
+	assert_int_equal(emitd_kind__from_spec(SPEC_GAUGE), EMITD_KIND_GAUGE);
+	assert_int_equal(emitd_kind__from_spec(SPEC_HISTOGRAM), EMITD_KIND_HISTOGRAM);
+	assert_int_equal(emitd_kind__from_spec(SPEC_NORMALIZATION), EMITD_KIND_NORMALIZATION);
+}
+
+#define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_init_from_spec),
+		T(test_metric_by_id),
+		T(test_series_found_or_created),
+		T(test_unknown_metric_is_an_orphan),
+		T(test_label_values_formatted),
+		T(test_overflow_series_labels),
+		T(test_sort_by_label_values),
+		T(test_sort_metric_without_series),
+		T(test_apply_counter_replaces_with_cpu_sum),
+		T(test_apply_gauge_newest_cpu_wins),
+		T(test_apply_hist_sums_buckets),
+		T(test_apply_norm_counts),
+		T(test_add_sample),
+		cmocka_unit_test(test_raw_to_double),
+		T(test_set_trial),
+		cmocka_unit_test(test_kind_from_spec),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

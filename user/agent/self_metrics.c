@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The agent's own families, in the order of the exposition. Names, types,
+ * help and label names come from the table (lib/self_metrics.c); the
+ * values from the copies the caller took.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent/self_metrics.h"
+
+void self_metrics__add(struct fam_builder *fb, enum self_metric_id id,
+		       const char *const *lv, const double *values, size_t nr)
+{
+	const struct self_metric *m = self_metrics__get(id);
+
+	if (!m) {
+		fb->err = fb->err ?: -EINVAL;
+		return;
+	}
+	fam_builder__add_labelled(fb, m->name, m->help, m->type, m->labels,
+				  self_metric__nr_labels(m), lv, values, nr);
+}
+
+void self_metrics__add_value(struct fam_builder *fb, enum self_metric_id id, double value)
+{
+	self_metrics__add(fb, id, NULL, &value, 1);
+}
+
+/* One row per attached site: the probe, where it is and its site kind. */
+static void add_site_info(struct fam_builder *fb, const struct collector_stats *cs)
+{
+	size_t n = cs->nr_probes, i;
+	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
+	char (*offs)[24] = calloc(n + 1, sizeof(*offs));
+	double *one = calloc(n + 1, sizeof(*one));
+
+	if (!lv || !offs || !one) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct collector_probe *p = &cs->probes[i];
+
+		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
+			 (unsigned long long)p->site.file_offset);
+		lv[i * 5] = p->name;
+		lv[i * 5 + 1] = p->metric->name;
+		lv[i * 5 + 2] = p->binary;
+		lv[i * 5 + 3] = offs[i];
+		lv[i * 5 + 4] = site_kind__name(p->site.kind);
+		one[i] = 1;
+	}
+	self_metrics__add(fb, SELF_PROBE_SITE_INFO, lv, one, n);
+out:
+	free(lv);
+	free(offs);
+	free(one);
+}
+
+/* Hits per probe, summed over its sites and PIDs. */
+static void add_probe_hits(struct fam_builder *fb, const struct store *st,
+			   const struct collector_stats *cs)
+{
+	size_t n = st->nr_metrics, i, j;
+	const char **lv = calloc(n * 2 + 1, sizeof(*lv));
+	double *hits = calloc(n + 1, sizeof(*hits));
+
+	if (!lv || !hits) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct spec_metric *m = st->metrics[i].spec;
+
+		lv[i * 2 + 1] = m->name;
+		lv[i * 2] = "";
+		for (j = 0; j < cs->nr_probes; j++) {
+			if (cs->probes[j].metric != m)
+				continue;
+			lv[i * 2] = cs->probes[j].name;
+			hits[i] += cs->hits[cs->probes[j].cfg_id];
+		}
+	}
+	self_metrics__add(fb, SELF_PROBE_HITS_TOTAL, lv, hits, n);
+out:
+	free(lv);
+	free(hits);
+}
+
+static void add_map_metrics(struct fam_builder *fb, const struct collector_stats *cs)
+{
+	static const int full_stat[COLLECTOR_MAP_MAX] = {
+		EMITD_STAT_FULL_COUNTERS, EMITD_STAT_FULL_GAUGES,
+		EMITD_STAT_FULL_HISTS, EMITD_STAT_FULL_NORMS,
+	};
+	const char *maps[COLLECTOR_MAP_MAX];
+	double drops[COLLECTOR_MAP_MAX], fill[COLLECTOR_MAP_MAX], entries[COLLECTOR_MAP_MAX];
+	int m;
+
+	for (m = 0; m < COLLECTOR_MAP_MAX; m++) {
+		uint64_t n = cs->map_entries[COLLECTOR_LANE_NORMAL][m] +
+			     cs->map_entries[COLLECTOR_LANE_HOT][m];
+		uint64_t cap = cs->map_max[COLLECTOR_LANE_NORMAL][m] +
+			       cs->map_max[COLLECTOR_LANE_HOT][m];
+
+		maps[m] = collector_map__name(m);
+		drops[m] = cs->stats[full_stat[m]];
+		entries[m] = n;
+		fill[m] = cap ? (double)n / cap : 0;
+	}
+	self_metrics__add(fb, SELF_MAP_FULL_DROPS_TOTAL, maps, drops, COLLECTOR_MAP_MAX);
+	self_metrics__add(fb, SELF_MAP_ENTRIES, maps, entries, COLLECTOR_MAP_MAX);
+	self_metrics__add(fb, SELF_MAP_FILL_RATIO, maps, fill, COLLECTOR_MAP_MAX);
+}
+
+static void add_kernel_stats(struct fam_builder *fb, const struct collector_stats *cs)
+{
+	const char *what[] = { "value", "label", "config" };
+	double errs[] = {
+		cs->stats[EMITD_STAT_READ_ERROR], cs->stats[EMITD_STAT_LABEL_ERROR],
+		cs->stats[EMITD_STAT_NO_CONFIG],
+	};
+	double events = 0;
+	size_t i;
+
+	for (i = 0; i < EMITD_MAX_PROBES; i++)
+		events += cs->hits[i];
+	self_metrics__add_value(fb, SELF_EVENTS_TOTAL, events);
+	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 3);
+	self_metrics__add_value(fb, SELF_LABEL_TRUNCATED_TOTAL,
+				cs->stats[EMITD_STAT_LABEL_TRUNCATED]);
+	self_metrics__add_value(fb, SELF_RINGBUF_DROPPED_TOTAL,
+				cs->stats[EMITD_STAT_RINGBUF_DROPPED]);
+	self_metrics__add_value(fb, SELF_SAMPLE_LANE_RECORDS_TOTAL, cs->samples_seen);
+	self_metrics__add_value(fb, SELF_ORPHAN_SERIES, cs->orphans);
+}
+
+static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector_stats *cs,
+				  const struct http_stats *hs)
+{
+	self_metrics__add_value(fb, SELF_DRAINS_TOTAL, cs->drains);
+	self_metrics__add_value(fb, SELF_DRAIN_LAST_DURATION_SECONDS, cs->last_drain_seconds);
+	self_metrics__add_value(fb, SELF_DRAIN_BATCH_FALLBACKS_TOTAL, cs->batch_fallbacks);
+	self_metrics__add_value(fb, SELF_SCRAPES_TOTAL, hs->scrapes);
+	self_metrics__add_value(fb, SELF_SCRAPE_BYTES_TOTAL, hs->scrape_bytes);
+	self_metrics__add_value(fb, SELF_SCRAPE_DURATION_SECONDS, hs->last_scrape_seconds);
+}
+
+void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
+				 const struct collector_stats *cs, const struct http_stats *hs)
+{
+	add_site_info(fb, cs);
+	add_probe_hits(fb, st, cs);
+	add_map_metrics(fb, cs);
+	add_kernel_stats(fb, cs);
+	add_drain_and_scrapes(fb, cs, hs);
+}
+
+static void add_drain_histogram(struct fam_builder *fb, const struct agent_batch_stats *bs)
+{
+	const struct self_metric *m = self_metrics__get(SELF_DRAIN_DURATION_SECONDS);
+
+	fam_builder__add_histogram(fb, m->name, m->help, bs->drain_bounds,
+				   AGENT_BATCH_NR_DRAIN_BOUNDS, bs->drain_slots, bs->drain_count,
+				   bs->drain_sum);
+}
+
+static void add_cadence_metrics(struct fam_builder *fb, const struct collector_stats *cs,
+				const struct agent_batch_stats *bs)
+{
+	static const char *const modes[] = { "normal", "aggressive" };
+	static const char *const reasons[] = { "sample_lane", "new_series" };
+	const struct cadence_stats *st = &bs->cadence;
+	double mode[2], shed[2];
+
+	add_drain_histogram(fb, bs);
+	self_metrics__add_value(fb, SELF_DRAIN_INCREMENTS, bs->last_increments);
+	self_metrics__add_value(fb, SELF_DRAIN_ADAPTIVE_TARGET, st->target);
+	self_metrics__add_value(fb, SELF_DRAIN_PENDING, st->pending);
+	self_metrics__add_value(fb, SELF_DRAIN_RATE_EVENTS_PER_SECOND, st->rate);
+	self_metrics__add_value(fb, SELF_DRAIN_BACKPRESSURE_EVENTS_TOTAL, st->backpressure_events);
+	mode[0] = st->mode == CADENCE_NORMAL;
+	mode[1] = st->mode == CADENCE_AGGRESSIVE;
+	self_metrics__add(fb, SELF_DRAIN_MODE, modes, mode, 2);
+	self_metrics__add_value(fb, SELF_DRAIN_SHEDDING, st->shedding);
+	shed[0] = cs->stats[EMITD_STAT_SHED_SAMPLES];
+	shed[1] = cs->stats[EMITD_STAT_SHED_NEW_SERIES];
+	self_metrics__add(fb, SELF_DRAIN_SHED_TOTAL, reasons, shed, 2);
+	self_metrics__add_value(fb, SELF_DRAIN_WAKEUPS_TOTAL, cs->wakeups);
+	self_metrics__add_value(fb, SELF_DRAIN_WAKEUPS_DROPPED_TOTAL,
+				cs->stats[EMITD_STAT_WAKE_DROPPED]);
+	self_metrics__add_value(fb, SELF_RINGBUF_FILL_RATIO, cs->ring_fill);
+}
+
+static void add_lane_metrics(struct fam_builder *fb, const struct collector_stats *cs,
+			     const struct agent_batch_stats *bs)
+{
+	const char *lanes[COLLECTOR_LANE_MAX];
+	int l;
+
+	for (l = 0; l < COLLECTOR_LANE_MAX; l++)
+		lanes[l] = collector_lane__name(l);
+	self_metrics__add(fb, SELF_DRAIN_LANE_DELAY_SECONDS, lanes, bs->lane_worst_s,
+			  COLLECTOR_LANE_MAX);
+	self_metrics__add_value(fb, SELF_DRAIN_LANE_DEFERRALS_TOTAL, cs->lane_deferrals);
+}
+
+static void add_guard_metrics(struct fam_builder *fb, const struct store *st,
+			      const struct collector_stats *cs, const struct agent_batch_stats *bs)
+{
+	size_t n = st->nr_metrics, i;
+	const char **names = calloc(n + 1, sizeof(*names));
+	double *series = calloc(n + 1, sizeof(double)), *budget = calloc(n + 1, sizeof(double));
+	double *folded = calloc(n + 1, sizeof(double)), *events = calloc(n + 1, sizeof(double));
+
+	if (!names || !series || !budget || !folded || !events) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		names[i] = st->metrics[i].full_name;
+		series[i] = st->metrics[i].nr_series;
+		budget[i] = st->metrics[i].spec->budget;
+		folded[i] = cs->series_count[i].folded_series;
+		events[i] = cs->series_count[i].folded_events;
+	}
+	self_metrics__add(fb, SELF_CARDINALITY_SERIES, names, series, n);
+	self_metrics__add(fb, SELF_CARDINALITY_BUDGET, names, budget, n);
+	self_metrics__add(fb, SELF_CARDINALITY_FOLDED_SERIES, names, folded, n);
+	self_metrics__add(fb, SELF_CARDINALITY_FOLDED_EVENTS_TOTAL, names, events, n);
+	self_metrics__add(fb, SELF_CARDINALITY_GROWTH_PER_MINUTE, names, bs->growth_per_minute, n);
+out:
+	free(names);
+	free(series);
+	free(budget);
+	free(folded);
+	free(events);
+}
+
+static void add_trial_metrics(struct fam_builder *fb, const struct store *st,
+			      const struct agent_batch_stats *bs)
+{
+	const char *lv[AGENT_BATCH_MAX_TRIAL * AGENT_BATCH_NR_TRIAL_QS * 2];
+	double v[AGENT_BATCH_MAX_TRIAL * AGENT_BATCH_NR_TRIAL_QS];
+	size_t i, k, n = 0;
+
+	for (i = 0; i < bs->nr_trials; i++) {
+		const struct agent_batch_trial_stats *t = &bs->trials[i];
+
+		if (!t->valid)
+			continue;
+		for (k = 0; k < AGENT_BATCH_NR_TRIAL_QS; k++) {
+			lv[n * 2] = st->metrics[t->metric_idx].full_name;
+			lv[n * 2 + 1] = bs->trial_quantiles[k];
+			v[n++] = t->deviation[k];
+		}
+	}
+	self_metrics__add(fb, SELF_HIST_QUANTILE_DEVIATION, lv, v, n);
+}
+
+void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
+			     const struct collector_stats *cs, const struct agent_batch_stats *bs)
+{
+	add_cadence_metrics(fb, cs, bs);
+	add_lane_metrics(fb, cs, bs);
+	add_guard_metrics(fb, st, cs, bs);
+	add_trial_metrics(fb, st, bs);
+}

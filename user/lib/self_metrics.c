@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * self_metrics: every emitd_* family, declared once (see self_metrics.h).
+ */
+#include "emitd.h"
+#include "lib/self_metrics.h"
+
+#define C	EXPO_COUNTER
+#define G	EXPO_GAUGE
+#define H	EXPO_HISTOGRAM
+
+static const struct self_metric table[SELF_METRICS_NR] = {
+	[SELF_PROBE_SITE_INFO] = { "emitd_probe_site_info", G,
+		"Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
+		{ "probe", "metric", "binary", "offset", "site" } },
+	[SELF_PROBE_HITS_TOTAL] = { "emitd_probe_hits_total", C,
+		"Probe hits handled in the kernel, by probe.", { "probe", "metric" } },
+	[SELF_MAP_FULL_DROPS_TOTAL] = { "emitd_map_full_drops_total", C,
+		"Events dropped because their map had no room for a new series.", { "map" } },
+	[SELF_MAP_ENTRIES] = { "emitd_map_entries", G,
+		"Series held in each aggregation map.", { "map" } },
+	[SELF_MAP_FILL_RATIO] = { "emitd_map_fill_ratio", G,
+		"Series held over map capacity, by map.", { "map" } },
+	[SELF_EVENTS_TOTAL] = { "emitd_events_total", C,
+		"Probe hits handled by the BPF programs." },
+	[SELF_PROBE_READ_ERRORS_TOTAL] = { "emitd_probe_read_errors_total", C,
+		"Events dropped because a user-memory read failed, by what was read.", { "what" } },
+	[SELF_LABEL_TRUNCATED_TOTAL] = { "emitd_label_truncated_total", C,
+		"String label values cut to 31 bytes (the series key's bound)." },
+	[SELF_RINGBUF_DROPPED_TOTAL] = { "emitd_ringbuf_dropped_total", C,
+		"Sample-lane records lost because the ring buffer was full." },
+	[SELF_SAMPLE_LANE_RECORDS_TOTAL] = { "emitd_sample_lane_records_total", C,
+		"Sample-lane records consumed." },
+	[SELF_ORPHAN_SERIES] = { "emitd_orphan_series", G,
+		"Map series of metrics that are no longer in the spec." },
+
+	[SELF_DRAINS_TOTAL] = { "emitd_drains_total", C, "Drains of the BPF maps." },
+	[SELF_DRAIN_LAST_DURATION_SECONDS] = { "emitd_drain_last_duration_seconds", G,
+		"Wall time of the last drain." },
+	[SELF_DRAIN_BATCH_FALLBACKS_TOTAL] = { "emitd_drain_batch_fallbacks_total", C,
+		"Map reads that fell back from batch lookups to per-key reads." },
+	[SELF_SCRAPES_TOTAL] = { "emitd_scrapes_total", C, "HTTP /metrics requests served." },
+	[SELF_SCRAPE_BYTES_TOTAL] = { "emitd_scrape_bytes_total", C,
+		"Bytes sent in /metrics responses." },
+	[SELF_SCRAPE_DURATION_SECONDS] = { "emitd_scrape_duration_seconds", G,
+		"Render and gzip time of the last /metrics response." },
+
+	[SELF_SIGNAL_ENTROPY_BITS] = { "emitd_signal_entropy_bits", G,
+		"Entropy of each signal channel over the window, in bits.", { "channel" } },
+	[SELF_CHANNEL_CRITICALITY] = { "emitd_channel_criticality", G,
+		"Leave-one-out criticality: R with every channel minus R without this one.",
+		{ "channel" } },
+	[SELF_SIGNAL_JOINT_ENTROPY_BITS] = { "emitd_signal_joint_entropy_bits", G,
+		"Joint entropy of the signal channels over the window, in bits." },
+	[SELF_SIGNAL_TOTAL_CORRELATION_BITS] = { "emitd_signal_total_correlation_bits", G,
+		"Total correlation: the sum of channel entropies minus the joint entropy." },
+	[SELF_RESILIENCE_INDEX] = { "emitd_resilience_index", G,
+		"Resilience index R = total correlation / sum of channel entropies." },
+	[SELF_RESILIENCE_ZONE] = { "emitd_resilience_zone", G,
+		"1 for the current resilience zone, 0 for the others.", { "zone" } },
+	[SELF_PAYLOAD_ENTROPY_BITS] = { "emitd_payload_entropy_bits", G,
+		"Byte entropy of the gzip-compressed /metrics frame, in bits per byte." },
+	[SELF_PAYLOAD_FRAME_BYTES] = { "emitd_payload_frame_bytes", G,
+		"Size of the gzip-compressed /metrics frame." },
+
+	[SELF_DRAIN_DURATION_SECONDS] = { "emitd_drain_duration_seconds", H,
+		"Wall time of each drain of the BPF maps." },
+	[SELF_DRAIN_INCREMENTS] = { "emitd_drain_increments", G,
+		"Events the last drain took in." },
+	[SELF_DRAIN_ADAPTIVE_TARGET] = { "emitd_drain_adaptive_target", G,
+		"Events to wait for before the next drain: clamp(rate x target interval, min, max)." },
+	[SELF_DRAIN_PENDING] = { "emitd_drain_pending", G,
+		"Events since the last drain, at the last look." },
+	[SELF_DRAIN_RATE_EVENTS_PER_SECOND] = { "emitd_drain_rate_events_per_second", G,
+		"EWMA of the event rate." },
+	[SELF_DRAIN_BACKPRESSURE_EVENTS_TOTAL] = { "emitd_drain_backpressure_events_total", C,
+		"Backpressure episodes: pending or ring fill above the high watermark." },
+	[SELF_DRAIN_MODE] = { "emitd_drain_mode", G, "1 for the current drain mode.", { "mode" } },
+	[SELF_DRAIN_SHEDDING] = { "emitd_drain_shedding", G, "1 while non-hot work is shed." },
+	[SELF_DRAIN_SHED_TOTAL] = { "emitd_drain_shed_total", C,
+		"Events shed in the kernel under backpressure, by what was shed.", { "reason" } },
+	[SELF_DRAIN_WAKEUPS_TOTAL] = { "emitd_drain_wakeups_total", C,
+		"Times the kernel woke the agent because pending reached the target." },
+	[SELF_DRAIN_WAKEUPS_DROPPED_TOTAL] = { "emitd_drain_wakeups_dropped_total", C,
+		"Wake-ups the kernel could not send (full wake ring); the max interval covers them." },
+	[SELF_RINGBUF_FILL_RATIO] = { "emitd_ringbuf_fill_ratio", G,
+		"Sample ring buffer fill at the last drain." },
+	[SELF_DRAIN_LANE_DELAY_SECONDS] = { "emitd_drain_lane_delay_seconds", G,
+		"Worst time between two drains of a lane over the last one to two minutes.",
+		{ "lane" } },
+	[SELF_DRAIN_LANE_DEFERRALS_TOTAL] = { "emitd_drain_lane_deferrals_total", C,
+		"Normal-lane drains put off to the next cycle because the drain budget was spent." },
+
+	[SELF_CARDINALITY_SERIES] = { "emitd_cardinality_series", G,
+		"Series of each metric, " EMITD_OTHER_VALUE " included.", { "metric" } },
+	[SELF_CARDINALITY_BUDGET] = { "emitd_cardinality_budget", G,
+		"Series budget of each metric (spec).", { "metric" } },
+	[SELF_CARDINALITY_FOLDED_SERIES] = { "emitd_cardinality_folded_series", G,
+		"Distinct series folded into " EMITD_OTHER_VALUE " (counted in the kernel; exact up to 16384 folded series, after which a series evicted from the LRU of folded keys may be counted again).",
+		{ "metric" } },
+	[SELF_CARDINALITY_FOLDED_EVENTS_TOTAL] = { "emitd_cardinality_folded_events_total", C,
+		"Events that went to " EMITD_OTHER_VALUE " because their series was over budget.",
+		{ "metric" } },
+	[SELF_CARDINALITY_GROWTH_PER_MINUTE] = { "emitd_cardinality_growth_per_minute", G,
+		"New series admitted per minute (1-minute sliding difference).", { "metric" } },
+
+	[SELF_HIST_QUANTILE_DEVIATION] = { "emitd_hist_quantile_deviation", G,
+		"Trial mode: |bucket estimate - raw quantile| / |raw quantile| over the window.",
+		{ "metric", "quantile" } },
+};
+
+const struct self_metric *self_metrics__get(enum self_metric_id id)
+{
+	return (unsigned int)id < SELF_METRICS_NR ? &table[id] : NULL;
+}
+
+const char *self_metrics__name(enum self_metric_id id)
+{
+	const struct self_metric *m = self_metrics__get(id);
+
+	return m ? m->name : NULL;
+}
+
+size_t self_metric__nr_labels(const struct self_metric *m)
+{
+	size_t n = 0;
+
+	while (n < SELF_METRIC_MAX_LABELS && m->labels[n])
+		n++;
+	return n;
+}
