@@ -471,6 +471,7 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 {
 	const char *pin_root = opts->pin_root ? opts->pin_root : EMITD_PIN_ROOT;
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_root);
+	char msg[256];
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -481,9 +482,11 @@ int collector__open(struct collector *c, const struct collector_opts *opts)
 	c->ncpus = libbpf_num_possible_cpus();
 	if (c->ncpus <= 0)
 		return c->ncpus ? c->ncpus : -EINVAL;
-	err = store__init(&c->store, opts->spec);
-	if (err)
+	err = store__init(&c->store, opts->spec, msg, sizeof(msg));
+	if (err) {
+		log_err("%s", msg);
 		return err;
+	}
 	err = check_privileges();
 	if (!err)
 		err = ensure_bpffs(pin_root);

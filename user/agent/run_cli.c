@@ -1,240 +1,537 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * emitd: subcommands dispatched through a table, bpftool style.
+ * run_cli: `emitd run`'s options, one table (see run_cli.h).
  */
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <bpf/libbpf.h>
 
-#include "agent/agent.h"
-#include "lib/expo.h"
-#include "client/fetch.h"
-#include "gen/gen.h"
-#include "lib/norm.h"
+#include "agent/http.h"
+#include "agent/run_cli.h"
 #include "emitd.h"
-#include "spec/promql_lint.h"
+#include "lib/cadence.h"
+#include "lib/channels.h"
 #include "lib/log.h"
-#include "spec/spec.h"
 
-#ifndef EMITD_VERSION
-#define EMITD_VERSION "0.1.0"
-#endif
+struct run_flag;
 
-#define MAX_PIDS 64
+/*
+ * Parse @arg for the row @f into @o. @src names where @arg came from
+ * ("--pid", or the environment variable) for the message of a bad value.
+ * 0, 1 to stop (--help), or -EINVAL after logging the reason.
+ */
+typedef int (*run_parse_fn)(const struct run_flag *f, const char *src, const char *arg,
+			    struct run_cli_opts *o);
 
-static const char *prog = "emitd";
+enum run_row {
+	ROW_FLAG = 0,
+	ROW_HEADING,	/* a group heading in --help */
+	ROW_CADENCE,	/* expands to one flag row per adaptive-drain setting */
+};
 
-/* The adaptive drain settings: a flag and an environment variable each. */
-static void usage_cadence(FILE *f)
+struct run_flag {
+	enum run_row row;
+	const char *flag;	/* the long name, without dashes */
+	char short_name;	/* 0: none */
+	const char *env;	/* the environment variable; NULL: none */
+	const char *def;	/* applied first, shown in --help; NULL: none */
+	const char *help;	/* wrapped at WRAP_COL in --help */
+	const char *arg;	/* the value's name in --help; NULL: the flag takes none */
+	run_parse_fn parse;
+	size_t off;		/* the field in struct run_cli_opts (generic parsers) */
+	unsigned long min;	/* integer values */
+	unsigned long max;
+};
+
+#define OFF(field)	offsetof(struct run_cli_opts, agent.field)
+#define HEADING(text)	{ .row = ROW_HEADING, .help = (text) }
+
+#define RINGBUF_DEFAULT	"262144"	/* the sample lane's size in bpf/emit.bpf.c */
+#define MAX_ROWS	64		/* the table, with the drain settings expanded */
+#define OPT_ROW		256		/* getopt value of row i without a short name: + i */
+#define HELP_COL	34		/* where the help text starts in --help */
+#define WRAP_COL	96		/* and where it wraps */
+
+
+static void *field(const struct run_flag *f, struct run_cli_opts *o)
 {
-	const struct cadence_setting_info *si;
-	unsigned int i;
-
-	fprintf(f, "\nadaptive drain (flag, or environment variable; flags win):\n");
-	for (i = 0; (si = cadence_config__setting(i)); i++)
-		fprintf(f, "      --%-28s %s\n        %-28s   %s\n", si->flag, si->env, "", si->help);
+	return (char *)o + f->off;
 }
 
-static void usage(FILE *f)
+static int bad_value(const char *src, const char *arg, const char *expect)
 {
-	fprintf(f,
-		"Usage: %s COMMAND [OPTIONS]\n"
-		"\n"
-		"Commands:\n"
-		"  run --spec FILE [--listen ADDR:PORT] [--pid PID ...] [--interval-ms MS]\n"
-		"                     attach the spec's probes, aggregate in the kernel, serve /metrics\n"
-		"  lint FILE          validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE\n"
-		"  gen --spec FILE --out DIR [--check]\n"
-		"                     generate the metric-ID header, catalog, Grafana dashboards and\n"
-		"                     Prometheus rules; --check exits 6/8/9/10 on drift\n"
-		"  norm report [--url URL]\n"
-		"                     print a running agent's normalization report\n"
-		"  snapshot [--url URL]\n"
-		"                     print a running agent's signal snapshot (MetricsSnapshot v1 JSON)\n"
-		"  version            print the version\n"
-		"  help               this text\n"
-		"\n"
-		"run options:\n"
-		"  -s, --spec FILE        the metric spec (YAML)\n"
-		"  -l, --listen ADDR:PORT HTTP listen address (default 127.0.0.1:9477)\n"
-		"  -p, --pid PID          attach to this process only (repeatable); the binary is\n"
-		"                         resolved through /proc/PID/exe and /proc/PID/root\n"
-		"  -i, --interval-ms MS   drain at least every MS ms (sets --drain-max-interval-ms)\n"
-		"      --pin-root DIR     where maps are pinned (default %s)\n"
-		"      --ringbuf-bytes N  sample-lane ring buffer size, a power of two (default 262144)\n"
-		"      --exit-after-ms MS exit cleanly after MS milliseconds (tests, benchmarks)\n"
-		"      --drain-per-key    read maps key by key, never in batches (what emitd\n"
-		"                         falls back to when the kernel refuses batch lookups)\n"
-		"      --drain-budget-ms MS  time for one drain before the normal lane waits for\n"
-		"                         the next one (at most one); the hot lane always drains\n"
-		"                         (default 50, 0: no budget)\n"
-		"      --drain-on-scrape  each /metrics request waits for a fresh drain\n"
-		"      --hist-trial METRIC  histogram trial mode: also sample raw values and\n"
-		"                         export emitd_hist_quantile_deviation (repeatable)\n"
-		"\n"
-		"signal metrics (channels: the series of `signal: true` metrics):\n"
-		"      --signal-estimator gaussian|histogram   entropy estimator (default gaussian)\n"
-		"      --signal-window W      60s (default), 1500ms, 5m, or a sample count\n"
-		"      --signal-align A       sample-and-hold (default), nearest or linear\n"
-		"      --signal-missing M     drop-incomplete (default), allow-partial:N, fill-last-known\n"
-		"      --signal-every-drains N  compute every N drains (default 10) ...\n"
-		"      --signal-every-ms MS     ... or every MS ms, whichever comes first (default 10000)\n"
-		"\n"
-		"normalization telemetry:\n"
-		"      --norm-csv PATH        export each normalization window as CSV (atomic\n"
-		"                             replace); a second metric writes PATH-stem-<metric>.csv\n"
-		"      --norm-csv-interval S  seconds between exports (default 10)\n"
-		"      --norm-history N       events in the rolling window (default 2048)\n"
-		"  -v, --verbose          debug logs, including libbpf's\n",
-		prog, EMITD_PIN_ROOT);
-	usage_cadence(f);
-	fprintf(f, "\nExit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
-		"2 usage error; gen --check: 6/8/9/10 on drift.\n");
+	log_err("%s: invalid value '%s' (expected %s)", src, arg, expect);
+	return -EINVAL;
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG && !log_enabled(LOG_LEVEL_DEBUG))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-static int parse_uint(const char *flag, const char *s, unsigned long max, unsigned long *out)
+static bool to_ulong(const char *s, unsigned long *out)
 {
 	char *end;
 
 	errno = 0;
 	*out = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *out > max || s[0] == '-') {
-		fprintf(stderr, "%s: %s: invalid value '%s' (expected 0..%lu)\n", prog, flag, s, max);
-		return -EINVAL;
-	}
+	return !errno && end != s && !*end && s[0] != '-';
+}
+
+/* An integer in [f->min, f->max]. */
+static int parse_ulong(const struct run_flag *f, const char *src, const char *arg,
+		       unsigned long *out)
+{
+	char expect[48];
+
+	if (to_ulong(arg, out) && *out >= f->min && *out <= f->max)
+		return 0;
+	snprintf(expect, sizeof(expect), "%lu..%lu", f->min, f->max);
+	return bad_value(src, arg, expect);
+}
+
+static int parse_str(const struct run_flag *f, const char *src, const char *arg,
+		     struct run_cli_opts *o)
+{
+	(void)src;
+	*(const char **)field(f, o) = arg;
 	return 0;
 }
 
-static int parse_seconds(const char *flag, const char *s, double *out)
+static int parse_true(const struct run_flag *f, const char *src, const char *arg,
+		      struct run_cli_opts *o)
 {
+	(void)src;
+	(void)arg;
+	*(bool *)field(f, o) = true;
+	return 0;
+}
+
+static int parse_u32(const struct run_flag *f, const char *src, const char *arg,
+		     struct run_cli_opts *o)
+{
+	unsigned long v;
+
+	if (parse_ulong(f, src, arg, &v))
+		return -EINVAL;
+	*(unsigned int *)field(f, o) = v;
+	return 0;
+}
+
+static int parse_pid(const struct run_flag *f, const char *src, const char *arg,
+		     struct run_cli_opts *o)
+{
+	unsigned long v;
+
+	if (o->agent.nr_pids == RUN_CLI_MAX_PIDS) {
+		log_err("%s: at most %d PIDs", src, RUN_CLI_MAX_PIDS);
+		return -EINVAL;
+	}
+	if (parse_ulong(f, src, arg, &v))
+		return -EINVAL;
+	o->pids[o->agent.nr_pids++] = v;
+	return 0;
+}
+
+static int parse_ringbuf(const struct run_flag *f, const char *src, const char *arg,
+			 struct run_cli_opts *o)
+{
+	char expect[64];
+	unsigned long v;
+
+	if (to_ulong(arg, &v) && v >= f->min && v <= f->max && !(v & (v - 1))) {
+		o->agent.ringbuf_bytes = v;
+		return 0;
+	}
+	snprintf(expect, sizeof(expect), "a power of two, %lu..%lu", f->min, f->max);
+	return bad_value(src, arg, expect);
+}
+
+static int parse_budget(const struct run_flag *f, const char *src, const char *arg,
+			struct run_cli_opts *o)
+{
+	unsigned long v;
+
+	if (parse_ulong(f, src, arg, &v))
+		return -EINVAL;
+	o->agent.batch.drain_budget_s = v / 1e3;
+	return 0;
+}
+
+static int parse_trial(const struct run_flag *f, const char *src, const char *arg,
+		       struct run_cli_opts *o)
+{
+	struct agent_batch_opts *b = &o->agent.batch;
+
+	(void)f;
+	if (b->nr_trial == AGENT_BATCH_MAX_TRIAL) {
+		log_err("%s: at most %d metrics", src, AGENT_BATCH_MAX_TRIAL);
+		return -EINVAL;
+	}
+	b->trial[b->nr_trial++] = arg;
+	return 0;
+}
+
+static int parse_verbose(const struct run_flag *f, const char *src, const char *arg,
+			 struct run_cli_opts *o)
+{
+	(void)f;
+	(void)src;
+	(void)arg;
+	(void)o;
+	log_set_level(LOG_LEVEL_DEBUG);
+	return 0;
+}
+
+static int parse_help(const struct run_flag *f, const char *src, const char *arg,
+		      struct run_cli_opts *o)
+{
+	(void)f;
+	(void)src;
+	(void)arg;
+	(void)o;
+	run_cli__usage(stdout);
+	return 1;
+}
+
+static int parse_estimator(const struct run_flag *f, const char *src, const char *arg,
+			   struct run_cli_opts *o)
+{
+	if (!strcmp(arg, "gaussian"))
+		o->agent.signal.math.estimator = SIGNAL_EST_GAUSSIAN;
+	else if (!strcmp(arg, "histogram"))
+		o->agent.signal.math.estimator = SIGNAL_EST_HISTOGRAM;
+	else
+		return bad_value(src, arg, f->arg);
+	return 0;
+}
+
+static int parse_window(const struct run_flag *f, const char *src, const char *arg,
+			struct run_cli_opts *o)
+{
+	struct chan_config *ch = &o->agent.signal.chan;
+
+	if (chan_config__parse_window(arg, &ch->window_kind, &ch->window_value))
+		return bad_value(src, arg, f->help);
+	return 0;
+}
+
+static int parse_align(const struct run_flag *f, const char *src, const char *arg,
+		       struct run_cli_opts *o)
+{
+	if (chan_config__parse_align(arg, &o->agent.signal.chan.align))
+		return bad_value(src, arg, f->arg);
+	return 0;
+}
+
+static int parse_missing(const struct run_flag *f, const char *src, const char *arg,
+			 struct run_cli_opts *o)
+{
+	struct chan_config *ch = &o->agent.signal.chan;
+
+	if (chan_config__parse_missing(arg, &ch->missing, &ch->min_channels))
+		return bad_value(src, arg, f->arg);
+	return 0;
+}
+
+static int parse_seconds(const struct run_flag *f, const char *src, const char *arg,
+			 struct run_cli_opts *o)
+{
+	double *out = field(f, o);
 	char *end;
 
 	errno = 0;
-	*out = strtod(s, &end);
-	if (errno || end == s || *end || !(*out >= 0.01 && *out <= 86400)) {
-		fprintf(stderr, "%s: %s: invalid value '%s' (expected seconds, 0.01..86400)\n",
-			prog, flag, s);
-		return -EINVAL;
-	}
+	*out = strtod(arg, &end);
+	if (errno || end == arg || *end || !(*out >= 0.01 && *out <= 86400))
+		return bad_value(src, arg, "seconds, 0.01..86400");
 	return 0;
 }
 
-static int parse_signal_opt(int c, const char *arg, struct agent_signal_opts *o)
+/* An adaptive-drain setting: lib/cadence parses it and words the error. */
+static int parse_cadence(const struct run_flag *f, const char *src, const char *arg,
+			 struct run_cli_opts *o)
 {
-	struct chan_config *ch = &o->chan;
-	const char *flag, *expect;
-	unsigned long v;
+	bool from_env = src == f->env;
+	char err[CADENCE_ERR_LEN];
 
-	switch (c) {
-	case 'E':
-		flag = "--signal-estimator";
-		expect = "gaussian or histogram";
-		if (!strcmp(arg, "gaussian"))
-			o->math.estimator = SIGNAL_EST_GAUSSIAN;
-		else if (!strcmp(arg, "histogram"))
-			o->math.estimator = SIGNAL_EST_HISTOGRAM;
-		else
-			goto bad;
+	if (!cadence_config__set(&o->agent.batch.cadence, from_env ? f->env : f->flag, arg,
+				 err, sizeof(err)))
 		return 0;
-	case 'W':
-		flag = "--signal-window";
-		expect = "e.g. 60s, 1500ms, 5m or a sample count";
-		if (chan_config__parse_window(arg, &ch->window_kind, &ch->window_value))
-			goto bad;
-		return 0;
-	case 'A':
-		flag = "--signal-align";
-		expect = "sample-and-hold, nearest or linear";
-		if (chan_config__parse_align(arg, &ch->align))
-			goto bad;
-		return 0;
-	case 'M':
-		flag = "--signal-missing";
-		expect = "drop-incomplete, allow-partial:N or fill-last-known";
-		if (chan_config__parse_missing(arg, &ch->missing, &ch->min_channels))
-			goto bad;
-		return 0;
-	case 'D':
-		if (parse_uint("--signal-every-drains", arg, 1000000, &v) || !v)
-			return -EINVAL;
-		o->every_drains = v;
-		return 0;
-	default:
-		if (parse_uint("--signal-every-ms", arg, 86400000, &v) || !v)
-			return -EINVAL;
-		o->every_ms = v;
-		return 0;
-	}
-bad:
-	fprintf(stderr, "%s: %s: '%s': expected %s\n", prog, flag, arg, expect);
+	log_err("%s%s", from_env ? "" : "--", err);
 	return -EINVAL;
 }
 
-enum {
-	OPT_PIN_ROOT = 256, OPT_RINGBUF, OPT_EXIT_AFTER, OPT_PER_KEY, OPT_NORM_CSV,
-	OPT_NORM_INTERVAL, OPT_NORM_HISTORY, OPT_DRAIN_BUDGET, OPT_HIST_TRIAL,
-	OPT_DRAIN_ON_SCRAPE, OPT_CADENCE = 512,	/* + the cadence setting's index */
+/*
+ * Every flag of `emitd run`, one row each: flag, short name, environment
+ * variable, default, help, the value's name and its parser. --help lists
+ * them in this order under their headings.
+ */
+static const struct run_flag run_flags[] = {
+	HEADING("run options"),
+	{ .flag = "spec", .short_name = 's', .arg = "FILE", .help = "the metric spec (YAML), required",
+	  .parse = parse_str, .off = OFF(spec_path) },
+	{ .flag = "listen", .short_name = 'l', .def = HTTP_DEFAULT_LISTEN, .arg = "ADDR:PORT",
+	  .help = "HTTP listen address", .parse = parse_str, .off = OFF(listen) },
+	{ .flag = "pid", .short_name = 'p', .arg = "PID",
+	  .help = "attach to this process only (repeatable); the binary is resolved "
+		  "through /proc/PID/exe and /proc/PID/root",
+	  .parse = parse_pid, .min = 1, .max = INT_MAX },
+	{ .flag = "interval-ms", .short_name = 'i', .arg = "MS",
+	  .help = "drain at least every MS ms: sets --drain-max-interval-ms (and caps the "
+		  "target and aggressive intervals), after every --drain-* flag",
+	  .parse = parse_u32, .off = OFF(interval_ms), .min = 10, .max = 3600000 },
+	{ .flag = "pin-root", .def = EMITD_PIN_ROOT, .arg = "DIR", .help = "where maps are pinned",
+	  .parse = parse_str, .off = OFF(pin_root) },
+	{ .flag = "ringbuf-bytes", .def = RINGBUF_DEFAULT, .arg = "N",
+	  .help = "sample-lane ring buffer size, a power of two",
+	  .parse = parse_ringbuf, .min = 4096, .max = 1UL << 30 },
+	{ .flag = "exit-after-ms", .def = "0", .arg = "MS",
+	  .help = "exit cleanly after MS milliseconds (tests, benchmarks); 0: run until signalled",
+	  .parse = parse_u32, .off = OFF(exit_after_ms), .min = 0, .max = UINT_MAX },
+	{ .flag = "drain-per-key",
+	  .help = "read maps key by key, never in batches (what emitd falls back to when "
+		  "the kernel refuses batch lookups)",
+	  .parse = parse_true, .off = OFF(per_key) },
+	{ .flag = "drain-budget-ms", .def = "50", .arg = "MS",
+	  .help = "time for one drain before the normal lane waits for the next one (at "
+		  "most one); the hot lane always drains; 0: no budget",
+	  .parse = parse_budget, .min = 0, .max = 60000 },
+	{ .flag = "drain-on-scrape", .help = "each /metrics request waits for a fresh drain",
+	  .parse = parse_true, .off = OFF(drain_on_scrape) },
+	{ .flag = "hist-trial", .arg = "METRIC",
+	  .help = "histogram trial mode: also sample raw values and export "
+		  "emitd_hist_quantile_deviation (repeatable)",
+	  .parse = parse_trial },
+	{ .flag = "verbose", .short_name = 'v', .help = "debug logs, including libbpf's",
+	  .parse = parse_verbose },
+	{ .flag = "help", .short_name = 'h', .help = "this text", .parse = parse_help },
+
+	HEADING("adaptive drain (see docs/BATCHING.md)"),
+	{ .row = ROW_CADENCE },
+
+	HEADING("signal metrics (channels: the series of `signal: true` metrics)"),
+	{ .flag = "signal-estimator", .def = "gaussian", .arg = "gaussian|histogram",
+	  .help = "entropy estimator", .parse = parse_estimator },
+	{ .flag = "signal-window", .def = "60s", .arg = "W",
+	  .help = "a duration (60s, 1500ms, 5m) or a sample count", .parse = parse_window },
+	{ .flag = "signal-align", .def = "sample-and-hold", .arg = "sample-and-hold|nearest|linear",
+	  .help = "how channels are aligned in time", .parse = parse_align },
+	{ .flag = "signal-missing", .def = "drop-incomplete",
+	  .arg = "drop-incomplete|allow-partial:N|fill-last-known",
+	  .help = "grid points missing a channel", .parse = parse_missing },
+	{ .flag = "signal-every-drains", .def = "10", .arg = "N", .help = "compute every N drains ...",
+	  .parse = parse_u32, .off = OFF(signal.every_drains), .min = 1, .max = 1000000 },
+	{ .flag = "signal-every-ms", .def = "10000", .arg = "MS",
+	  .help = "... or every MS ms, whichever comes first",
+	  .parse = parse_u32, .off = OFF(signal.every_ms), .min = 1, .max = 86400000 },
+
+	HEADING("normalization telemetry"),
+	{ .flag = "norm-csv", .arg = "PATH",
+	  .help = "export each normalization window as CSV (atomic replace); a second "
+		  "metric writes PATH-stem-<metric>.csv",
+	  .parse = parse_str, .off = OFF(norm.csv_path) },
+	{ .flag = "norm-csv-interval", .def = "10", .arg = "S",
+	  .help = "seconds between exports, 0.01..86400",
+	  .parse = parse_seconds, .off = OFF(norm.csv_interval_s) },
+	{ .flag = "norm-history", .def = "2048", .arg = "N", .help = "events in the rolling window",
+	  .parse = parse_u32, .off = OFF(norm.history_limit), .min = 1, .max = 1U << 20 },
 };
 
-static const struct option run_base_opts[] = {
-	{ "spec", required_argument, NULL, 's' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "interval-ms", required_argument, NULL, 'i' },
-	{ "pin-root", required_argument, NULL, OPT_PIN_ROOT },
-	{ "ringbuf-bytes", required_argument, NULL, OPT_RINGBUF },
-	{ "exit-after-ms", required_argument, NULL, OPT_EXIT_AFTER },
-	{ "signal-estimator", required_argument, NULL, 'E' },
-	{ "signal-window", required_argument, NULL, 'W' },
-	{ "signal-align", required_argument, NULL, 'A' },
-	{ "signal-missing", required_argument, NULL, 'M' },
-	{ "signal-every-drains", required_argument, NULL, 'D' },
-	{ "signal-every-ms", required_argument, NULL, 'T' },
-	{ "drain-per-key", no_argument, NULL, OPT_PER_KEY },
-	{ "drain-budget-ms", required_argument, NULL, OPT_DRAIN_BUDGET },
-	{ "drain-on-scrape", no_argument, NULL, OPT_DRAIN_ON_SCRAPE },
-	{ "hist-trial", required_argument, NULL, OPT_HIST_TRIAL },
-	{ "norm-csv", required_argument, NULL, OPT_NORM_CSV },
-	{ "norm-csv-interval", required_argument, NULL, OPT_NORM_INTERVAL },
-	{ "norm-history", required_argument, NULL, OPT_NORM_HISTORY },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-};
+#define NR_RUN_FLAGS	(sizeof(run_flags) / sizeof(run_flags[0]))
 
-#define NR_BASE_OPTS (sizeof(run_base_opts) / sizeof(run_base_opts[0]))
-#define MAX_CADENCE_OPTS 32
-
-/* The base options, then one --drain-* flag per cadence setting. */
-static void build_run_opts(struct option *o)
+/* The table with its ROW_CADENCE row expanded into @rows; returns their number. */
+static size_t rows__expand(struct run_flag *rows)
 {
 	const struct cadence_setting_info *si;
-	unsigned int i;
+	size_t i, n = 0;
+	unsigned int j;
 
-	memcpy(o, run_base_opts, sizeof(run_base_opts));
-	for (i = 0; i < MAX_CADENCE_OPTS && (si = cadence_config__setting(i)); i++)
-		o[NR_BASE_OPTS + i] = (struct option){ si->flag, required_argument, NULL,
-						       OPT_CADENCE + i };
-	memset(&o[NR_BASE_OPTS + i], 0, sizeof(*o));
+	for (i = 0; i < NR_RUN_FLAGS && n < MAX_ROWS; i++) {
+		if (run_flags[i].row != ROW_CADENCE) {
+			rows[n++] = run_flags[i];
+			continue;
+		}
+		for (j = 0; (si = cadence_config__setting(j)) && n < MAX_ROWS; j++)
+			rows[n++] = (struct run_flag){
+				.flag = si->flag, .env = si->env, .def = si->def,
+				.help = si->help, .arg = si->arg, .parse = parse_cadence,
+			};
+	}
+	return n;
 }
 
-static const char *getenv_lookup(const char *name, void *ctx)
+/*
+ * Write @text word by word from column *@col, wrapping past WRAP_COL;
+ * @whole: as one word.
+ */
+static void put_words(FILE *f, const char *text, bool whole, int *col)
 {
-	(void)ctx;
-	return getenv(name);
+	const char *p = text;
+	int len;
+
+	while (*p) {
+		len = whole ? (int)strlen(p) : (int)strcspn(p, " ");
+		if (*col > HELP_COL && *col + 1 + len > WRAP_COL)
+			*col = fprintf(f, "\n%*s", HELP_COL, "") - 1;
+		else if (*col > HELP_COL)
+			*col += fprintf(f, " ");
+		*col += fprintf(f, "%.*s", len, p);
+		p += len;
+		p += strspn(p, " ");
+	}
+}
+
+static void usage_flag(FILE *f, const struct run_flag *r)
+{
+	char def[96];
+	int col;
+
+	if (r->short_name)
+		col = fprintf(f, "  -%c, --%s", r->short_name, r->flag);
+	else
+		col = fprintf(f, "      --%s", r->flag);
+	if (r->arg)
+		col += fprintf(f, " %s", r->arg);
+	if (col >= HELP_COL)
+		col = fprintf(f, "\n") - 1;
+	col += fprintf(f, "%*s", HELP_COL - col, "");
+	put_words(f, r->help, false, &col);
+	if (r->def) {
+		snprintf(def, sizeof(def), "(default %s)", r->def);
+		put_words(f, def, true, &col);
+	}
+	fputc('\n', f);
+	if (r->env)
+		fprintf(f, "%*senvironment: %s\n", HELP_COL, "", r->env);
+}
+
+void run_cli__usage(FILE *f)
+{
+	struct run_flag rows[MAX_ROWS];
+	size_t i, n = rows__expand(rows);
+
+	fprintf(f, "Usage: emitd run --spec FILE [OPTIONS]\n"
+		"\n"
+		"Attach the spec's probes, aggregate in the kernel, serve /metrics.\n"
+		"An option with an environment variable reads it first; the flag wins.\n");
+	for (i = 0; i < n; i++) {
+		if (rows[i].row == ROW_HEADING)
+			fprintf(f, "\n%s:\n", rows[i].help);
+		else
+			usage_flag(f, &rows[i]);
+	}
+	fprintf(f, "\nExit status: 0 success or clean signalled exit, 1 invalid spec or runtime error,\n"
+		"2 usage error.\n");
+}
+
+/* getopt_long's long options and short option string, from the rows. */
+static void rows__getopt(const struct run_flag *rows, size_t n, struct option *opts, char *shorts)
+{
+	size_t i, k = 0;
+
+	*shorts++ = ':';	/* a missing value returns ':' */
+	for (i = 0; i < n; i++) {
+		if (rows[i].row != ROW_FLAG)
+			continue;
+		opts[k++] = (struct option){
+			rows[i].flag, rows[i].arg ? required_argument : no_argument, NULL,
+			rows[i].short_name ? rows[i].short_name : OPT_ROW + (int)i,
+		};
+		if (!rows[i].short_name)
+			continue;
+		*shorts++ = rows[i].short_name;
+		if (rows[i].arg)
+			*shorts++ = ':';
+	}
+	memset(&opts[k], 0, sizeof(opts[k]));
+	*shorts = '\0';
+}
+
+static const struct run_flag *rows__find(const struct run_flag *rows, size_t n, int c)
+{
+	size_t i;
+
+	if (c >= OPT_ROW && (size_t)(c - OPT_ROW) < n)
+		return &rows[c - OPT_ROW];
+	for (i = 0; i < n; i++)
+		if (rows[i].row == ROW_FLAG && rows[i].short_name == c)
+			return &rows[i];
+	return NULL;
+}
+
+/* Apply a row's value given as --flag (or its default), naming it so on error. */
+static int row__apply(const struct run_flag *r, const char *arg, struct run_cli_opts *o)
+{
+	char src[64];
+
+	snprintf(src, sizeof(src), "--%s", r->flag);
+	return r->parse(r, src, arg, o);
+}
+
+/* The defaults of the table, then the environment variables. */
+static int rows__apply_defaults_env(const struct run_flag *rows, size_t n, struct run_cli_opts *o)
+{
+	char err[CADENCE_ERR_LEN];
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].row == ROW_FLAG && rows[i].def && row__apply(&rows[i], rows[i].def, o))
+			return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (rows[i].row != ROW_FLAG || !rows[i].env || !(v = getenv(rows[i].env)))
+			continue;
+		if (rows[i].parse(&rows[i], rows[i].env, v, o))
+			return -EINVAL;
+	}
+	if (!cadence_config__validate(&o->agent.batch.cadence, err, sizeof(err)))
+		return 0;
+	log_err("%s", err);
+	return -EINVAL;
+}
+
+static int log_getopt_error(int c, char **argv)
+{
+	const char *opt = argv[optind - 1];
+
+	if (c == ':')
+		log_err("run: %s needs a value", opt);
+	else if (!strncmp(opt, "--", 2) && optopt)
+		log_err("run: %s takes no value", opt);
+	else if (optopt)
+		log_err("run: unknown option '-%c'", optopt);
+	else
+		log_err("run: unknown option '%s'", opt);
+	return -EINVAL;
+}
+
+static int parse_flags(const struct run_flag *rows, size_t n, int argc, char **argv,
+		       struct run_cli_opts *o)
+{
+	struct option opts[MAX_ROWS + 1];
+	const struct run_flag *r;
+	char shorts[2 * MAX_ROWS + 2];
+	int c, ret;
+
+	rows__getopt(rows, n, opts, shorts);
+	optind = 0;	/* glibc: a full reset, for callers that parse twice */
+	opterr = 0;	/* the errors are logged here */
+	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+		r = rows__find(rows, n, c);
+		if (!r)
+			return log_getopt_error(c, argv);
+		ret = row__apply(r, optarg, o);
+		if (ret)
+			return ret;
+	}
+	if (optind != argc) {
+		log_err("run: unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* --interval-ms N: drain at least every N ms (the cadence's max interval). */
@@ -247,343 +544,65 @@ static void set_fixed_interval(struct cadence_config *cfg, unsigned long ms)
 		cfg->aggressive_interval_ms = 0;
 }
 
-static int parse_pid(struct agent_opts *ao, pid_t *pids, const char *arg)
+/* What no flag sets. */
+static void run_cli_opts__init(struct run_cli_opts *o)
 {
-	unsigned long v;
-
-	if (ao->nr_pids == MAX_PIDS) {
-		fprintf(stderr, "%s: --pid: at most %d PIDs\n", prog, MAX_PIDS);
-		return -EINVAL;
-	}
-	if (parse_uint("--pid", arg, INT_MAX, &v) || !v)
-		return -EINVAL;
-	pids[ao->nr_pids++] = v;
-	return 0;
+	memset(o, 0, sizeof(*o));
+	o->agent.pids = o->pids;
+	agent_signal_opts__init(&o->agent.signal);
+	agent_batch_opts__init(&o->agent.batch);
+	o->agent.norm.json_last = 256;
 }
 
-static int parse_ringbuf(struct agent_opts *ao, const char *arg)
+int run_cli__parse(struct run_cli_opts *o, int argc, char **argv)
 {
-	unsigned long v;
-
-	if (parse_uint("--ringbuf-bytes", arg, 1UL << 30, &v) || v < 4096 || (v & (v - 1))) {
-		fprintf(stderr, "%s: --ringbuf-bytes must be a power of two >= 4096\n", prog);
-		return -EINVAL;
-	}
-	ao->ringbuf_bytes = v;
-	return 0;
-}
-
-static int parse_misc_opt(int c, const char *arg, struct agent_opts *ao)
-{
-	struct agent_batch_opts *b = &ao->batch;
-	unsigned long v;
-
-	switch (c) {
-	case OPT_EXIT_AFTER:
-		if (parse_uint("--exit-after-ms", arg, UINT_MAX, &v))
-			return -EINVAL;
-		ao->exit_after_ms = v;
-		return 0;
-	case OPT_DRAIN_BUDGET:
-		if (parse_uint("--drain-budget-ms", arg, 60000, &v))
-			return -EINVAL;
-		b->drain_budget_s = v / 1e3;
-		return 0;
-	case OPT_HIST_TRIAL:
-		if (b->nr_trial == AGENT_BATCH_MAX_TRIAL) {
-			fprintf(stderr, "%s: --hist-trial: at most %d metrics\n", prog,
-				AGENT_BATCH_MAX_TRIAL);
-			return -EINVAL;
-		}
-		b->trial[b->nr_trial++] = arg;
-		return 0;
-	case OPT_NORM_CSV:
-		ao->norm.csv_path = arg;
-		return 0;
-	case OPT_NORM_INTERVAL:
-		return parse_seconds("--norm-csv-interval", arg, &ao->norm.csv_interval_s);
-	default:	/* OPT_NORM_HISTORY */
-		if (parse_uint("--norm-history", arg, 1U << 20, &v) || !v)
-			return -EINVAL;
-		ao->norm.history_limit = v;
-		return 0;
-	}
-}
-
-static int parse_cadence_opt(int idx, const char *arg, struct cadence_config *cfg)
-{
+	struct run_flag rows[MAX_ROWS];
+	size_t n = rows__expand(rows);
 	char err[CADENCE_ERR_LEN];
+	int ret;
 
-	if (!cadence_config__set(cfg, cadence_config__setting(idx)->flag, arg, err, sizeof(err)))
+	run_cli_opts__init(o);
+	ret = rows__apply_defaults_env(rows, n, o);
+	if (!ret)
+		ret = parse_flags(rows, n, argc, argv, o);
+	if (ret)
+		return ret;
+	if (!o->agent.spec_path) {
+		log_err("run: --spec FILE is required");
+		return -EINVAL;
+	}
+	if (o->agent.interval_ms)
+		set_fixed_interval(&o->agent.batch.cadence, o->agent.interval_ms);
+	if (!cadence_config__validate(&o->agent.batch.cadence, err, sizeof(err)))
 		return 0;
-	fprintf(stderr, "%s: --%s\n", prog, err);
+	log_err("drain settings: %s", err);
 	return -EINVAL;
 }
 
-/* One run option; 1 for --help, 0 to go on, negative on a usage error. */
-static int parse_run_opt(int c, const char *arg, struct agent_opts *ao, pid_t *pids)
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	unsigned long v;
-
-	switch (c) {
-	case 's':
-		ao->spec_path = arg;
-		return 0;
-	case 'l':
-		ao->listen = arg;
-		return 0;
-	case 'p':
-		return parse_pid(ao, pids, arg);
-	case 'i':
-		if (parse_uint("--interval-ms", arg, 3600000, &v) || v < 10)
-			return -EINVAL;
-		ao->interval_ms = v;	/* applied after every --drain-* flag */
-		return 0;
-	case OPT_PIN_ROOT:
-		ao->pin_root = arg;
-		return 0;
-	case OPT_RINGBUF:
-		return parse_ringbuf(ao, arg);
-	case OPT_PER_KEY:
-		ao->per_key = true;
-		return 0;
-	case OPT_DRAIN_ON_SCRAPE:
-		ao->drain_on_scrape = true;
-		return 0;
-	case 'E': case 'W': case 'A': case 'M': case 'D': case 'T':
-		return parse_signal_opt(c, arg, &ao->signal);
-	case 'v':
-		log_set_level(LOG_LEVEL_DEBUG);
-		return 0;
-	case 'h':
-		usage(stdout);
-		return 1;
-	case '?':
-		return -EINVAL;
+	switch (level) {
+	case LIBBPF_WARN:
+		return log_vraw(LOG_LEVEL_WARN, fmt, ap);
+	case LIBBPF_INFO:
+		return log_vraw(LOG_LEVEL_INFO, fmt, ap);
+	default:
+		return log_vraw(LOG_LEVEL_DEBUG, fmt, ap);
 	}
-	if (c >= OPT_CADENCE)
-		return parse_cadence_opt(c - OPT_CADENCE, arg, &ao->batch.cadence);
-	return parse_misc_opt(c, arg, ao);
 }
 
-static void run_opts__init(struct agent_opts *ao)
+int run_cli__main(int argc, char **argv)
 {
-	memset(ao, 0, sizeof(*ao));
-	ao->listen = "127.0.0.1:9477";
-	ao->pin_root = EMITD_PIN_ROOT;
-	agent_signal_opts__init(&ao->signal);
-	agent_batch_opts__init(&ao->batch);
-	ao->norm.history_limit = 2048;
-	ao->norm.csv_interval_s = 10;
-	ao->norm.json_last = 256;
-}
+	struct run_cli_opts o;
+	int ret;
 
-static int do_run(int argc, char **argv)
-{
-	struct option opts[NR_BASE_OPTS + MAX_CADENCE_OPTS + 1];
-	char err[CADENCE_ERR_LEN];
-	pid_t pids[MAX_PIDS];
-	struct agent_opts ao;
-	int c, ret;
-
-	run_opts__init(&ao);
-	build_run_opts(opts);
-	/* the environment first, flags override it */
-	if (cadence_config__from_env(&ao.batch.cadence, getenv_lookup, NULL, err, sizeof(err))) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+	ret = run_cli__parse(&o, argc, argv);
+	if (ret > 0)
+		return 0;
+	if (ret) {
+		run_cli__usage(stderr);
 		return 2;
 	}
-	while ((c = getopt_long(argc, argv, "s:l:p:i:vh", opts, NULL)) != -1) {
-		ret = parse_run_opt(c, optarg, &ao, pids);
-		if (ret > 0)
-			return 0;
-		if (ret) {
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (!ao.spec_path || optind != argc) {
-		fprintf(stderr, "%s run: %s\n", prog,
-			!ao.spec_path ? "--spec FILE is required" : "unexpected argument");
-		usage(stderr);
-		return 2;
-	}
-	if (ao.interval_ms)
-		set_fixed_interval(&ao.batch.cadence, ao.interval_ms);
-	if (cadence_config__validate(&ao.batch.cadence, err, sizeof(err))) {
-		fprintf(stderr, "%s: drain settings: %s\n", prog, err);
-		return 2;
-	}
-	ao.pids = pids;
 	libbpf_set_print(libbpf_print);
-	return agent__run(&ao) ? 1 : 0;
-}
-
-static int do_lint(int argc, char **argv)
-{
-	struct spec_diags diags = {};
-	struct spec *spec = NULL;
-	int err;
-
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: %s lint FILE\n", prog);
-		return 2;
-	}
-	err = spec__load(argv[1], &spec, &diags);
-	if (!err)
-		err = lint__promql(spec, &diags);
-	spec_diags__print(&diags, argv[1], stderr);
-	if (!err)
-		printf("%s: ok (%zu metrics, %zu targets)\n", argv[1], spec->nr_metrics,
-		       spec->nr_targets);
-	spec_diags__free(&diags);
-	spec__free(spec);
-	return err ? 1 : 0;
-}
-
-/* Fetch @url into @body; prints the reason on failure. */
-static int fetch_or_report(const char *cmd, const char *url, struct expo_buf *body)
-{
-	char err[256] = "";
-	long status;
-
-	if (!fetch__get(url, body, &status, err, sizeof(err)))
-		return 0;
-	fprintf(stderr, "%s %s: %s: %s\n", prog, cmd, url, err);
-	return -EIO;
-}
-
-/* Fetch @path from a running agent and print the body. */
-static int print_from_agent(int argc, char **argv, const char *cmd, const char *path)
-{
-	static const struct option opts[] = {
-		{ "url", required_argument, NULL, 'u' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
-	};
-	char def[128];
-	struct expo_buf body = {};
-	const char *url = def;
-	int c;
-
-	snprintf(def, sizeof(def), "http://127.0.0.1:9477%s", path);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "u:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'u':
-			url = optarg;
-			break;
-		case 'h':
-			printf("Usage: %s %s [--url URL]   (default %s)\n", prog, cmd, def);
-			return 0;
-		default:
-			fprintf(stderr, "Usage: %s %s [--url URL]\n", prog, cmd);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "Usage: %s %s [--url URL]\n", prog, cmd);
-		return 2;
-	}
-	if (fetch_or_report(cmd, url, &body)) {
-		expo_buf__free(&body);
-		return 1;
-	}
-	fwrite(body.data, 1, body.len, stdout);
-	if (body.len && body.data[body.len - 1] != '\n')
-		putchar('\n');
-	expo_buf__free(&body);
-	return 0;
-}
-
-static int do_norm(int argc, char **argv)
-{
-	const char *url = "http://127.0.0.1:9477/normalization";
-	struct expo_buf body = {};
-	json_error_t jerr;
-	json_t *root = NULL, *one;
-	const char *name;
-	int ret = 1;
-
-	if (argc == 4 && !strcmp(argv[1], "report") && !strcmp(argv[2], "--url"))
-		url = argv[3];
-	else if (argc != 2 || strcmp(argv[1], "report")) {
-		fprintf(stderr, "Usage: %s norm report [--url URL]   (default %s)\n", prog, url);
-		return 2;
-	}
-	if (fetch_or_report("norm report", url, &body))
-		goto out;
-	root = json_loadb(body.data, body.len, 0, &jerr);
-	if (!root || !json_is_object(json_object_get(root, "metrics"))) {
-		fprintf(stderr, "%s norm report: %s: not a normalization document\n", prog, url);
-		goto out;
-	}
-	ret = 0;
-	json_object_foreach(json_object_get(root, "metrics"), name, one) {
-		printf("== %s\n", name);
-		if (norm__report_from_json(one, stdout)) {
-			fprintf(stderr, "%s norm report: %s: malformed report for %s\n", prog, url, name);
-			ret = 1;
-		}
-	}
-	if (!json_object_size(json_object_get(root, "metrics")))
-		printf("no normalization metrics in this agent's spec\n");
-out:
-	json_decref(root);
-	expo_buf__free(&body);
-	return ret;
-}
-
-static int do_snapshot(int argc, char **argv)
-{
-	return print_from_agent(argc, argv, "snapshot", "/snapshot");
-}
-
-static int do_version(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	printf("emitd %s (libbpf %u.%u)\n", EMITD_VERSION, libbpf_major_version(),
-	       libbpf_minor_version());
-	return 0;
-}
-
-static int do_help(int argc, char **argv)
-{
-	(void)argc;
-	(void)argv;
-	usage(stdout);
-	return 0;
-}
-
-static const struct cmd {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} cmds[] = {
-	{ "run", do_run },
-	{ "lint", do_lint },
-	{ "gen", gen__main },
-	{ "snapshot", do_snapshot },
-	{ "norm", do_norm },
-	{ "version", do_version },
-	{ "help", do_help },
-	{ "--help", do_help },
-	{ "-h", do_help },
-	{ "--version", do_version },
-};
-
-int main(int argc, char **argv)
-{
-	size_t i;
-
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
-	usage(stderr);
-	return 2;
+	return agent__run(&o.agent) ? 1 : 0;
 }
