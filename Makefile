@@ -91,7 +91,7 @@ $(foreach d,$(LAYERS),$(eval $(call layer_rule,$(d))))
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcsP $@ $^
 
 $(OUTPUT)/emitd: $(OUTPUT)/user/main.o $(LIB)
 	$(call msg,BINARY,$@)

@@ -63,6 +63,7 @@ static const char spec_yml[] =
 struct fixture {
 	struct spec *spec;
 	struct store st;
+	char msg[256];
 	struct fam_builder fb;
 };
 
@@ -78,7 +79,7 @@ static int setup(void **state)
 	if (err)
 		spec_diags__print(&d, "fam.yml", stderr);
 	spec_diags__free(&d);
-	if (err || store__init(&f->st, f->spec)) {
+	if (err || store__init(&f->st, f->spec, f->msg, sizeof(f->msg))) {
 		spec__free(f->spec);
 		free(f);
 		return -1;

@@ -137,6 +137,7 @@ int collector__open(const struct collector_opts *opts, struct collector **out)
 {
 	const char *pin_root = opts->pin_root ? opts->pin_root : EMITD_PIN_ROOT;
 	struct collector *c = calloc(1, sizeof(*c));
+	char msg[256];
 	int err;
 
 	if (!c)
@@ -151,8 +152,9 @@ int collector__open(const struct collector_opts *opts, struct collector **out)
 		free(c);
 		return err;
 	}
-	err = store__init(&c->store, opts->spec);
+	err = store__init(&c->store, opts->spec, msg, sizeof(msg));
 	if (err) {
+		log_err("%s", msg);
 		free(c);
 		return err;
 	}

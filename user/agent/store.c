@@ -34,14 +34,14 @@ static enum spec_val_type metric_value_type(const struct spec_metric *m)
 	return src->kind == SPEC_SRC_NONE ? SPEC_VAL_U64 : src->type;
 }
 
-int store__init(struct store *st, const struct spec *spec)
+int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz)
 {
 	size_t i, j;
 
 	memset(st, 0, sizeof(*st));
 	st->metrics = calloc(spec->nr_metrics, sizeof(*st->metrics));
 	if (!st->metrics)
-		return -ENOMEM;
+		goto err_nomem;
 	st->nr_metrics = spec->nr_metrics;
 	for (i = 0; i < spec->nr_metrics; i++) {
 		struct store_metric *sm = &st->metrics[i];
@@ -61,8 +61,8 @@ int store__init(struct store *st, const struct spec *spec)
 		for (j = 0; j < i; j++) {
 			if (st->metrics[j].id != sm->id)
 				continue;
-			fprintf(stderr, "emitd: metric ids of %s and %s collide; rename one\n",
-				st->metrics[j].full_name, sm->full_name);
+			snprintf(err, err_sz, "metric ids of %s and %s collide; rename one",
+				 st->metrics[j].full_name, sm->full_name);
 			store__free(st);
 			return -EEXIST;
 		}
@@ -70,6 +70,7 @@ int store__init(struct store *st, const struct spec *spec)
 	return 0;
 
 err_nomem:
+	snprintf(err, err_sz, "series store: %s", strerror(ENOMEM));
 	store__free(st);
 	return -ENOMEM;
 }

@@ -14,6 +14,7 @@
 #define EMITD_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "emitd.h"
@@ -62,8 +63,8 @@ struct store {
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
 };
 
-/* One store_metric per spec metric; -EEXIST when two metric ids collide. */
-int store__init(struct store *st, const struct spec *spec);
+/* 0, or -ENOMEM or -EEXIST (two metric ids collide) with the reason in @err. */
+int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz);
 void store__free(struct store *st);
 struct store_metric *store__metric_by_id(struct store *st, uint32_t id);
 /* Find or create the series for @key (labels formatted per the metric). */

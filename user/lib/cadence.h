@@ -111,10 +111,15 @@ int cadence_config__set(struct cadence_config *cfg, const char *name, const char
 int cadence_config__from_env(struct cadence_config *cfg, cadence_lookup_fn lookup, void *ctx,
 			     char *err, size_t err_sz);
 
-/* The settings, for --help and docs: NULL past the last one. */
+/*
+ * The settings, for the agent's flag table and --help: NULL past the last
+ * one. @def is the text of what cadence_config__init() sets.
+ */
 struct cadence_setting_info {
 	const char *env;		/* EMITD_DRAIN_MAX_INTERVAL_MS */
 	const char *flag;		/* drain-max-interval-ms */
+	const char *arg;		/* the value's name in --help: MS, N, RATIO */
+	const char *def;		/* "500" */
 	const char *help;
 };
 const struct cadence_setting_info *cadence_config__setting(unsigned int idx);

@@ -36,3 +36,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* One write per line keeps lines whole when threads log at once. */
 	fprintf(stderr, "emitd: %s: %s\n", level_names[level], line);
 }
+
+int log_vraw(enum log_level level, const char *fmt, va_list ap)
+{
+	if (!log_enabled(level))
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
