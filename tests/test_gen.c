@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "gen/gen.h"
+#include "lib/fmt.h"
 #include "lib/metric_id.h"
 #include "spec/spec.h"
 
@@ -163,7 +164,7 @@ static void build_dashes(const char *yaml, struct gen_dashes *d)
 {
 	struct spec *spec = load(yaml);
 
-	assert_int_equal(gen_dash__build(spec, d), 0);
+	assert_int_equal(gen_dash__build(spec, d, NULL), 0);
 	spec__free(spec);
 }
 
@@ -710,7 +711,7 @@ static void test_header(void **state)
 
 	(void)state;
 	render(base_yml, &set);
-	h = find_file(&set, "include/t_metrics.h");
+	h = find_file(&set, "include/generated/t_metrics.h");
 	snprintf(want, sizeof(want), "#define T_HITS_TOTAL_ID\t0x%08xu\n",
 		 emitd_metric_id("t_hits_total"));
 	assert_non_null(strstr(h->data, want));
@@ -854,7 +855,7 @@ static void test_yaml_quoting(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		f = open_memstream(&text, &len);
 		fputs("v: ", f);
-		gen__yaml_quote(f, cases[i]);
+		fmt__yaml_quote(f, cases[i]);
 		fputc('\n', f);
 		fclose(f);
 		doc = gen__yaml_to_json(text, len);
@@ -1060,7 +1061,7 @@ static void test_drift_docs(void **state)
 {
 	static const struct drift_case c = {
 		"help text", "help: Queue depth.", "help: Items waiting in the queue.",
-		GEN_EXIT_DOCS, "include/t_metrics.h: differs from line",
+		GEN_EXIT_DOCS, "include/generated/t_metrics.h: differs from line",
 	};
 
 	(void)state;
@@ -1133,9 +1134,9 @@ static void test_hand_edited_header(void **state)
 
 	(void)state;
 	write_set(base_yml, dir);
-	spit(dir, "include/t_metrics.h", "/* edited */\n");
+	spit(dir, "include/generated/t_metrics.h", "/* edited */\n");
 	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_DOCS);
-	assert_non_null(strstr(report, "include/t_metrics.h: differs from line 1:"));
+	assert_non_null(strstr(report, "include/generated/t_metrics.h: differs from line 1:"));
 	free(report);
 	spit(dir, "dashboards/t-web.json", "{ not json");
 	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_DASHBOARDS);
