@@ -130,11 +130,24 @@ int fileio__replace_buf(const char *path, const void *data, size_t len)
 
 /* ---- reading ---- */
 
+/* Double *@cap (up to @max), room for a NUL kept. */
+static int grow(char **buf, size_t *cap, size_t max)
+{
+	size_t c = *cap > max / 2 ? max : 2 * *cap;
+	char *b = realloc(*buf, c + 1);
+
+	if (!b)
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
 /* fileio__read_fd() with a first buffer of @cap bytes (at most @max). */
 static int read_to_end(int fd, size_t max, unsigned int flags, size_t cap, char **out,
 		       size_t *len)
 {
-	char *buf, *b, drop[READ_CHUNK];
+	char *buf, drop[READ_CHUNK];
 	size_t n = 0;
 	ssize_t r;
 	int err;
@@ -146,13 +159,9 @@ static int read_to_end(int fd, size_t max, unsigned int flags, size_t cap, char 
 		return -ENOMEM;
 	for (;;) {
 		if (n == cap && cap < max) {
-			cap = cap > max / 2 ? max : 2 * cap;
-			b = realloc(buf, cap + 1);
-			if (!b) {
-				err = -ENOMEM;
+			err = grow(&buf, &cap, max);
+			if (err)
 				goto out_free;
-			}
-			buf = b;
 		}
 		if (n < cap)
 			r = read(fd, buf + n, cap - n);
