@@ -4,6 +4,7 @@
  * ids, each synthesis rule, the rule files, byte-identical regeneration, and
  * every --check exit code produced by a real edit of the spec.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
@@ -13,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "gen/gen.h"
+#include "lib/fmt.h"
 #include "lib/metric_id.h"
 #include "spec/spec.h"
 
@@ -135,6 +139,18 @@ static const char reordered_yml[] =
 	"namespace: t\n"
 	"version: 1\n";
 
+/*
+ * fsync() counted: the executable's definition is the one libemitd.a's
+ * objects link to.
+ */
+static unsigned int nr_fsync;
+
+int fsync(int fd)
+{
+	nr_fsync++;
+	return (int)syscall(SYS_fsync, fd);
+}
+
 /* ---- helpers ---- */
 
 static struct spec *load(const char *yaml)
@@ -163,7 +179,7 @@ static void build_dashes(const char *yaml, struct gen_dashes *d)
 {
 	struct spec *spec = load(yaml);
 
-	assert_int_equal(gen_dash__build(spec, d), 0);
+	assert_int_equal(gen_dash__build(spec, d, NULL), 0);
 	spec__free(spec);
 }
 
@@ -710,7 +726,7 @@ static void test_header(void **state)
 
 	(void)state;
 	render(base_yml, &set);
-	h = find_file(&set, "include/t_metrics.h");
+	h = find_file(&set, "include/generated/t_metrics.h");
 	snprintf(want, sizeof(want), "#define T_HITS_TOTAL_ID\t0x%08xu\n",
 		 emitd_metric_id("t_hits_total"));
 	assert_non_null(strstr(h->data, want));
@@ -854,7 +870,7 @@ static void test_yaml_quoting(void **state)
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		f = open_memstream(&text, &len);
 		fputs("v: ", f);
-		gen__yaml_quote(f, cases[i]);
+		fmt__yaml_quote(f, cases[i]);
 		fputc('\n', f);
 		fclose(f);
 		doc = gen__yaml_to_json(text, len);
@@ -1060,7 +1076,7 @@ static void test_drift_docs(void **state)
 {
 	static const struct drift_case c = {
 		"help text", "help: Queue depth.", "help: Items waiting in the queue.",
-		GEN_EXIT_DOCS, "include/t_metrics.h: differs from line",
+		GEN_EXIT_DOCS, "include/generated/t_metrics.h: differs from line",
 	};
 
 	(void)state;
@@ -1133,14 +1149,198 @@ static void test_hand_edited_header(void **state)
 
 	(void)state;
 	write_set(base_yml, dir);
-	spit(dir, "include/t_metrics.h", "/* edited */\n");
+	spit(dir, "include/generated/t_metrics.h", "/* edited */\n");
 	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_DOCS);
-	assert_non_null(strstr(report, "include/t_metrics.h: differs from line 1:"));
+	assert_non_null(strstr(report, "include/generated/t_metrics.h: differs from line 1:"));
 	free(report);
 	spit(dir, "dashboards/t-web.json", "{ not json");
 	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_DASHBOARDS);
 	assert_non_null(strstr(report, "dashboards/t-web.json: not valid JSON"));
 	free(report);
+	remove_tree(dir);
+}
+
+/* gen__write() makes each file it writes durable, and keeps a file's mode. */
+static void test_write_fsyncs(void **state)
+{
+	char *dir = make_tmpdir(), *edited, *path;
+	struct gen_set set = {};
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+
+	(void)state;
+	render(base_yml, &set);
+	nr_fsync = 0;
+	write_set(base_yml, dir);
+	/* each file, and the directory of each rename */
+	assert_true(nr_fsync >= 2 * set.nr);
+	nr_fsync = 0;
+	write_set(base_yml, dir);
+	assert_int_equal(nr_fsync, 0);	/* nothing changed, nothing written */
+	assert_true(asprintf(&path, "%s/include/generated/t_metrics.h", dir) > 0);
+	assert_int_equal(chmod(path, 0600), 0);
+	edited = replace(base_yml, "help: Queue depth.", "help: Items waiting.");
+	write_set(edited, dir);
+	assert_true(nr_fsync > 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* no temporary file left behind */
+	free(path);
+	assert_true(asprintf(&path, "%s/include/generated", dir) > 0);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		assert_null(strstr(de->d_name, ".tmp."));
+	closedir(d);
+	free(path);
+	free(edited);
+	gen_set__free(&set);
+	remove_tree(dir);
+}
+
+/* ---- the PromQL expressions, recorded as they are built ---- */
+
+/* Append [expr, artifact, name] for each rule of a rendered rule file. */
+static void rule_exprs(const struct gen_file *f, json_t *out)
+{
+	json_t *doc = gen__yaml_to_json(f->data, f->len);
+	const json_t *g, *r;
+	size_t i, k;
+
+	assert_non_null(doc);
+	json_array_foreach(json_object_get(doc, "groups"), i, g) {
+		json_array_foreach(json_object_get(g, "rules"), k, r) {
+			const json_t *name = json_object_get(r, "record");
+
+			json_array_append_new(out, json_pack("[O, s, O]", json_object_get(r, "expr"),
+							     f->path, name ? name : json_object_get(r, "alert")));
+		}
+	}
+	json_decref(doc);
+}
+
+/* What the rendered artifacts hold, read back: dashboards, recording rules, alerts. */
+static json_t *artifact_exprs(const struct gen_set *set)
+{
+	json_t *out = json_array(), *dash;
+	const json_t *p, *t;
+	size_t i, j, k;
+
+	for (i = 0; i < set->nr; i++) {
+		if (set->files[i].kind != GEN_DASHBOARD)
+			continue;
+		dash = json_loads(set->files[i].data, 0, NULL);
+		assert_non_null(dash);
+		json_array_foreach(json_object_get(dash, "panels"), j, p) {
+			json_array_foreach(json_object_get(p, "targets"), k, t)
+				json_array_append_new(out, json_pack("[O, s, O]",
+					json_object_get(t, "expr"), set->files[i].path,
+					json_object_get(p, "title")));
+		}
+		json_decref(dash);
+	}
+	rule_exprs(find_file(set, GEN_RECORDING_PATH), out);
+	rule_exprs(find_file(set, GEN_ALERTS_PATH), out);
+	return out;
+}
+
+/* The recorded expressions are exactly those the artifacts hold, in their order. */
+static void test_exprs_match_artifacts(void **state)
+{
+	struct spec *spec = load(base_yml);
+	struct gen_exprs ex = {};
+	struct gen_set set = {};
+	json_t *want;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(gen__render(spec, &set), 0);
+	want = artifact_exprs(&set);
+	assert_int_equal(gen__exprs(spec, &ex), 0);
+	assert_int_equal(ex.nr, json_array_size(want));
+	for (i = 0; i < ex.nr; i++) {
+		const json_t *w = json_array_get(want, i);
+
+		assert_string_equal(ex.v[i].expr, json_string_value(json_array_get(w, 0)));
+		assert_string_equal(ex.v[i].artifact, json_string_value(json_array_get(w, 1)));
+		assert_string_equal(ex.v[i].name, json_string_value(json_array_get(w, 2)));
+	}
+	json_decref(want);
+	gen_exprs__free(&ex);
+	gen_set__free(&set);
+	spec__free(spec);
+}
+
+/*
+ * Each expression is recorded with the metric it comes from: what the metric
+ * alone generates, in the same order; emitd's own health alerts with none.
+ */
+static void test_exprs_metric(void **state)
+{
+	struct spec *spec = load(base_yml), part;
+	struct gen_exprs all = {}, one = {};
+	size_t i, k, n;
+
+	(void)state;
+	assert_int_equal(gen__exprs(spec, &all), 0);
+	for (i = 0; i < spec->nr_metrics; i++) {
+		part = *spec;
+		part.metrics = &spec->metrics[i];
+		part.nr_metrics = 1;
+		assert_int_equal(gen__exprs(&part, &one), 0);
+		n = 0;
+		for (k = 0; k < all.nr; k++) {
+			if (all.v[k].metric != (long)i)
+				continue;
+			while (n < one.nr && one.v[n].metric != 0)
+				n++;
+			assert_true(n < one.nr);
+			assert_string_equal(all.v[k].expr, one.v[n].expr);
+			n++;
+		}
+		while (n < one.nr)
+			assert_int_not_equal(one.v[n++].metric, 0);
+		gen_exprs__free(&one);
+	}
+	for (k = 0; k < all.nr; k++) {
+		assert_true(all.v[k].metric >= -1 && all.v[k].metric < (long)spec->nr_metrics);
+		if (all.v[k].metric < 0)
+			assert_non_null(strstr(all.v[k].expr, "emitd_"));
+	}
+	/* the normalization metric's suggestions are its own */
+	for (k = 0; k < all.nr && strcmp(all.v[k].name, "TNormAfterMeanDrift"); k++)
+		;
+	assert_true(k < all.nr);
+	assert_int_equal(all.v[k].metric, 5);
+	assert_string_equal(all.v[k].artifact, GEN_ALERTS_PATH);
+	gen_exprs__free(&all);
+	spec__free(spec);
+}
+
+/* `emitd lint FILE`: 0 valid, 1 invalid, 2 usage. */
+static void test_lint_main(void **state)
+{
+	char *dir = make_tmpdir(), *spec_path, *bad_path;
+	char *usage1[] = { "lint", NULL }, *usage2[] = { "lint", "-x", NULL };
+	char *ok[] = { "lint", NULL, NULL }, *bad[] = { "lint", NULL, NULL };
+
+	(void)state;
+	assert_true(asprintf(&spec_path, "%s/spec.yml", dir) > 0);
+	assert_true(asprintf(&bad_path, "%s/bad.yml", dir) > 0);
+	spit(dir, "spec.yml", base_yml);
+	spit(dir, "bad.yml", "version: 1\nnamespace: t\n");
+	ok[1] = spec_path;
+	bad[1] = bad_path;
+	/* the PromQL check is the integration tests'; here promtool is absent */
+	assert_int_equal(setenv("EMITD_PROMTOOL", "/nonexistent", 1), 0);
+	assert_int_equal(gen__lint_main(1, usage1), 2);
+	assert_int_equal(gen__lint_main(2, usage2), 2);
+	assert_int_equal(gen__lint_main(2, bad), 1);
+	assert_int_equal(gen__lint_main(2, ok), 0);
+	unsetenv("EMITD_PROMTOOL");
+	free(spec_path);
+	free(bad_path);
 	remove_tree(dir);
 }
 
@@ -1215,6 +1415,10 @@ int main(void)
 		cmocka_unit_test(test_drift_removed_dashboard),
 		cmocka_unit_test(test_drift_precedence),
 		cmocka_unit_test(test_hand_edited_header),
+		cmocka_unit_test(test_write_fsyncs),
+		cmocka_unit_test(test_exprs_match_artifacts),
+		cmocka_unit_test(test_exprs_metric),
+		cmocka_unit_test(test_lint_main),
 		cmocka_unit_test(test_cli),
 	};
 

@@ -22,28 +22,6 @@
 
 static const char *prog = "emitd";
 
-static int do_lint(int argc, char **argv)
-{
-	struct spec_diags diags = {};
-	struct spec *spec = NULL;
-	int err;
-
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: %s lint FILE\n", prog);
-		return 2;
-	}
-	err = spec__load(argv[1], &spec, &diags);
-	if (!err)
-		err = lint__promql(spec, &diags);
-	spec_diags__print(&diags, argv[1], stderr);
-	if (!err)
-		printf("%s: ok (%zu metrics, %zu targets)\n", argv[1], spec->nr_metrics,
-		       spec->nr_targets);
-	spec_diags__free(&diags);
-	spec__free(spec);
-	return err ? 1 : 0;
-}
-
 static int do_version(int argc, char **argv)
 {
 	(void)argc;
@@ -64,7 +42,7 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", run_cli__main, "--spec FILE [OPTIONS]",
 	  "attach the spec's probes, aggregate in the kernel, serve /metrics" },
-	{ "lint", do_lint, "FILE",
+	{ "lint", gen__lint_main, "FILE",
 	  "validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE" },
 	{ "gen", gen__main, "--spec FILE --out DIR [--check]",
 	  "generate the metric-ID header, catalog, Grafana dashboards and\n"

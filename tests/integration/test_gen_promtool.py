@@ -147,7 +147,7 @@ def test_header_compiles(out, tmp_path):
         '}\n')
     exe = tmp_path / "use_header"
     r = subprocess.run(["gcc", "-Wall", "-Werror", "-I", os.path.join(ROOT, "include"),
-                        "-I", str(out / "include"), str(src), "-o", str(exe)],
+                        "-I", str(out / "include" / "generated"), str(src), "-o", str(exe)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     r = subprocess.run([str(exe)], capture_output=True, text=True)

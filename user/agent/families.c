@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/families.h"
+#include "lib/suffix.h"
 
 static void *fb_track(struct fam_builder *fb, void *p)
 {
@@ -134,11 +135,11 @@ static const struct {
 	const char *help;
 	enum expo_type type;
 } norm_parts[NORM_MAX] = {
-	[NORM_EVENTS] = { "_events_total", "Normalization events", EXPO_COUNTER },
-	[NORM_ZEROED] = { "_zeroed_total", "Normalization events whose after value is exactly zero", EXPO_COUNTER },
-	[NORM_BEFORE] = { "_before_abs_mean", "Mean |before| over the sampled events", EXPO_GAUGE },
-	[NORM_AFTER] = { "_after_abs_mean", "Mean |after| over the sampled events", EXPO_GAUGE },
-	[NORM_SAMPLES] = { "_samples_total", "Events behind the means (sample-lane coverage)", EXPO_COUNTER },
+	[NORM_EVENTS] = { SUFFIX_NORM_EVENTS, "Normalization events", EXPO_COUNTER },
+	[NORM_ZEROED] = { SUFFIX_NORM_ZEROED, "Normalization events whose after value is exactly zero", EXPO_COUNTER },
+	[NORM_BEFORE] = { SUFFIX_NORM_BEFORE, "Mean |before| over the sampled events", EXPO_GAUGE },
+	[NORM_AFTER] = { SUFFIX_NORM_AFTER, "Mean |after| over the sampled events", EXPO_GAUGE },
+	[NORM_SAMPLES] = { SUFFIX_NORM_SAMPLES, "Events behind the means (sample-lane coverage)", EXPO_COUNTER },
 };
 
 static void norm_value(const struct series *s, enum norm_part p, struct expo_series *es)

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * gen_cli: `emitd gen --spec FILE --out DIR [--check]`, the thin file layer
- * around the pure generators.
+ * gen/cli: the artifact set assembled from the generators, the thin file
+ * layer around them, and the two commands built on them:
+ *   emitd gen --spec FILE --out DIR [--check]
+ *   emitd lint FILE
  *
- * Writing replaces a file only when its bytes change (through a temporary
- * file and rename()), and deletes dashboards that the previous manifest
- * listed and the spec no longer produces. --check writes nothing: it prints
- * every difference and exits with the code of the most consequential drift.
+ * Writing replaces a file only when its bytes change (fileio__replace():
+ * temporary file, fsync, rename, fsync of the directory), and deletes
+ * dashboards that the previous manifest listed and the spec no longer
+ * produces. --check writes nothing: it prints every difference and exits
+ * with the code of the most consequential drift. lint hands the spec's own
+ * PromQL and every expression gen writes, from one generation, to promtool
+ * (spec/promql_lint.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,59 +21,158 @@
 #include <unistd.h>
 
 #include "gen/gen.h"
+#include "lib/fileio.h"
+#include "lib/fmt.h"
 #include "lib/log.h"
+#include "spec/promql_lint.h"
 
 #define MAX_FILE_SIZE	(64 << 20)
 
-static char *join(const char *dir, const char *rel)
+/* ---- the whole set ---- */
+
+void gen_set__free(struct gen_set *set)
 {
-	return gen__fmt("%s/%s", dir, rel);
+	size_t i;
+
+	if (!set)
+		return;
+	for (i = 0; i < set->nr; i++) {
+		free(set->files[i].path);
+		free(set->files[i].data);
+	}
+	free(set->files);
+	set->files = NULL;
+	set->nr = 0;
 }
 
-/* Read @path whole; -ENOENT when it does not exist. */
-static int read_all(const char *path, char **out, size_t *len)
+/* Append a file; takes @path and @data over, also on failure. */
+static int set_add(struct gen_set *set, enum gen_kind kind, char *path, char *data,
+		   size_t len)
 {
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd, err = 0;
+	struct gen_file *files, *f;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out_close;
+	if (!path || !data)
+		goto err_nomem;
+	files = realloc(set->files, (set->nr + 1) * sizeof(*files));
+	if (!files)
+		goto err_nomem;
+	set->files = files;
+	f = &set->files[set->nr++];
+	f->kind = kind;
+	f->path = path;
+	f->data = data;
+	f->len = len;
+	return 0;
+err_nomem:
+	free(path);
+	free(data);
+	return -ENOMEM;
+}
+
+/* A text artifact: @err from its generator, or its @data, taken over. */
+static int add_text(struct gen_set *set, enum gen_kind kind, char *path, int err,
+		    char *data, size_t len)
+{
+	if (err) {
+		free(path);
+		free(data);
+		return err;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > MAX_FILE_SIZE) {
-		err = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
-		goto out_close;
+	return set_add(set, kind, path, data, len);
+}
+
+static int add_json(struct gen_set *set, enum gen_kind kind, char *path, const json_t *j)
+{
+	size_t len = 0;
+	char *data = j ? gen__json_text(j, &len) : NULL;
+
+	return set_add(set, kind, path, data, len);
+}
+
+static int add_dashboards(struct gen_set *set, const struct spec *spec)
+{
+	struct gen_dashes d = {};
+	char hash[GEN_SHA256_HEX];
+	json_t *manifest;
+	size_t i;
+	int err;
+
+	err = gen__spec_hash(spec, hash);
+	if (!err)
+		err = gen_dash__build(spec, &d, NULL);
+	for (i = 0; !err && i < d.nr; i++)
+		err = add_json(set, GEN_DASHBOARD, fmt__str(GEN_DASH_PATH_FMT, d.v[i].slug),
+			       d.v[i].json);
+	if (!err) {
+		manifest = gen_dash__manifest(spec, &d, hash);
+		err = add_json(set, GEN_MANIFEST, strdup(GEN_MANIFEST_PATH), manifest);
+		json_decref(manifest);
 	}
-	buf = malloc(st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out_close;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	if (got != (size_t)st.st_size) {
-		free(buf);
-		err = -EIO;
-		goto out_close;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-out_close:
-	close(fd);
+	gen_dashes__free(&d);
 	return err;
+}
+
+int gen__render(const struct spec *spec, struct gen_set *out)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int err;
+
+	out->files = NULL;
+	out->nr = 0;
+	err = gen__header(spec, &data, &len);
+	err = add_text(out, GEN_HEADER, fmt__str(GEN_HEADER_PATH_FMT, spec->namespace_), err,
+		       data, len);
+	if (!err) {
+		data = NULL;
+		err = gen__catalog(spec, &data, &len);
+		err = add_text(out, GEN_CATALOG, strdup(GEN_CATALOG_PATH), err, data, len);
+	}
+	if (!err)
+		err = add_dashboards(out, spec);
+	if (!err) {
+		data = NULL;
+		err = gen__recording_rules(spec, NULL, &data, &len);
+		err = add_text(out, GEN_RECORDING, strdup(GEN_RECORDING_PATH), err, data, len);
+	}
+	if (!err) {
+		data = NULL;
+		err = gen__alert_rules(spec, NULL, &data, &len);
+		err = add_text(out, GEN_ALERTS, strdup(GEN_ALERTS_PATH), err, data, len);
+	}
+	if (err)
+		gen_set__free(out);
+	return err;
+}
+
+int gen__exprs(const struct spec *spec, struct gen_exprs *out)
+{
+	struct gen_dashes d = {};
+	char *text = NULL;
+	size_t len;
+	int err;
+
+	out->v = NULL;
+	out->nr = 0;
+	err = gen_dash__build(spec, &d, out);
+	gen_dashes__free(&d);
+	if (!err)
+		err = gen__recording_rules(spec, out, &text, &len);
+	free(text);
+	text = NULL;
+	if (!err)
+		err = gen__alert_rules(spec, out, &text, &len);
+	free(text);
+	if (err)
+		gen_exprs__free(out);
+	return err;
+}
+
+/* ---- the file system ---- */
+
+static char *join(const char *dir, const char *rel)
+{
+	return fmt__str("%s/%s", dir, rel);
 }
 
 /* mkdir -p for the directories above @path. */
@@ -90,46 +193,6 @@ static int make_parents(const char *path)
 	return err;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-static int replace_file(const char *path, const char *data, size_t len)
-{
-	char *tmp = gen__fmt("%s.tmp.%d", path, (int)getpid());
-	int fd, err;
-
-	if (!tmp)
-		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = -errno;
-		goto out_free;
-	}
-	err = write_all(fd, data, len);
-	if (close(fd) && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-out_free:
-	free(tmp);
-	return err;
-}
-
 /* 1 when written, 0 when already current, negative errno on failure. */
 static int update_file(const char *dir, const struct gen_file *f)
 {
@@ -139,14 +202,14 @@ static int update_file(const char *dir, const struct gen_file *f)
 
 	if (!path)
 		return -ENOMEM;
-	err = read_all(path, &old, &old_len);
+	err = fileio__read_file(path, MAX_FILE_SIZE, &old, &old_len);
 	if (!err && old_len == f->len && !memcmp(old, f->data, f->len)) {
 		err = 0;
 		goto out;
 	}
 	err = make_parents(path);
 	if (!err)
-		err = replace_file(path, f->data, f->len);
+		err = fileio__replace_buf(path, f->data, f->len);
 	if (err)
 		log_err("gen: cannot write %s: %s", path, strerror(-err));
 	else
@@ -175,7 +238,8 @@ static bool generated(const struct gen_set *set, const char *file)
 		const char *p = set->files[i].path;
 
 		if (set->files[i].kind == GEN_DASHBOARD &&
-		    !strncmp(p, "dashboards/", 11) && !strcmp(p + 11, file))
+		    !strncmp(p, GEN_DASH_DIR, strlen(GEN_DASH_DIR)) &&
+		    !strcmp(p + strlen(GEN_DASH_DIR), file))
 			return true;
 	}
 	return false;
@@ -195,7 +259,7 @@ static int remove_stale(const struct gen_set *set, const char *dir, const char *
 
 		if (!file || !plain_json_name(file) || generated(set, file))
 			continue;
-		rel = join("dashboards", file);
+		rel = fmt__str(GEN_DASH_DIR "%s", file);
 		path = rel ? join(dir, rel) : NULL;
 		if (!path) {
 			err = -ENOMEM;
@@ -216,13 +280,13 @@ static int remove_stale(const struct gen_set *set, const char *dir, const char *
 
 int gen__write(const struct gen_set *set, const char *dir, FILE *log)
 {
-	char *manifest = join(dir, "dashboards/manifest.json"), *old = NULL;
+	char *manifest = join(dir, GEN_MANIFEST_PATH), *old = NULL;
 	size_t i, old_len = 0, changed = 0;
 	int err = 0, ret;
 
 	if (!manifest)
 		return -ENOMEM;
-	ret = read_all(manifest, &old, &old_len);
+	ret = fileio__read_file(manifest, MAX_FILE_SIZE, &old, &old_len);
 	if (ret && ret != -ENOENT)
 		log_warn("gen: cannot read the previous %s: %s", manifest, strerror(-ret));
 	for (i = 0; i < set->nr && !err; i++) {
@@ -274,7 +338,7 @@ static int check_one(const struct gen_file *f, const char *dir, FILE *report, bo
 
 	if (!path)
 		return -ENOMEM;
-	err = read_all(path, &disk, &len);
+	err = fileio__read_file(path, MAX_FILE_SIZE, &disk, &len);
 	if (err && err != -ENOENT) {
 		log_err("gen: cannot read %s: %s", path, strerror(-err));
 		goto out;
@@ -323,7 +387,8 @@ static void usage(FILE *f)
 	fputs("Usage: emitd gen --spec FILE --out DIR [--check]\n"
 	      "\n"
 	      "Generate from the spec, under DIR:\n"
-	      "  include/<namespace>_metrics.h   metric IDs and names\n"
+	      "  include/generated/<namespace>_metrics.h\n"
+	      "                                  metric IDs and names\n"
 	      "  docs/METRICS_CATALOG.md         the catalog, by family\n"
 	      "  dashboards/<slug>.json          Grafana dashboards, one per family\n"
 	      "  dashboards/manifest.json        the dashboards and the spec's hash\n"
@@ -406,4 +471,153 @@ int gen__main(int argc, char **argv)
 		return GEN_EXIT_USAGE;
 	}
 	return run(spec_path, out_dir, check);
+}
+
+/* ---- emitd lint ---- */
+
+struct lint_exprs {
+	struct promql_expr *v;
+	size_t nr;
+};
+
+static void lint_exprs__free(struct lint_exprs *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		free((char *)l->v[i].field);
+		free((char *)l->v[i].origin);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->nr = 0;
+}
+
+/* @expr lives as long as the list; takes @field and @origin over, also on failure. */
+static int lint_exprs__add(struct lint_exprs *l, const char *expr, struct spec_mark mark,
+			   char *field, char *origin)
+{
+	struct promql_expr *v;
+
+	if (!field)
+		goto err_nomem;
+	v = realloc(l->v, (l->nr + 1) * sizeof(*v));
+	if (!v)
+		goto err_nomem;
+	l->v = v;
+	v[l->nr++] = (struct promql_expr){ expr, mark, field, origin };
+	return 0;
+err_nomem:
+	free(field);
+	free(origin);
+	return -ENOMEM;
+}
+
+static bool lint_exprs__has(const struct lint_exprs *l, const char *expr)
+{
+	size_t i;
+
+	for (i = 0; i < l->nr; i++) {
+		if (!strcmp(l->v[i].expr, expr))
+			return true;
+	}
+	return false;
+}
+
+/* The spec's own panel and alert expressions, at their panel or alert. */
+static int lint_spec_metric(struct lint_exprs *l, const struct spec_metric *m, size_t i)
+{
+	size_t k;
+	int err = 0;
+
+	for (k = 0; !err && k < m->nr_panels; k++) {
+		if (m->panels[k].promql)
+			err = lint_exprs__add(l, m->panels[k].promql, m->panels[k].mark,
+					      fmt__str("metrics[%zu].panels[%zu].promql", i, k),
+					      NULL);
+	}
+	for (k = 0; !err && k < m->nr_alerts; k++) {
+		if (m->alerts[k].expr)
+			err = lint_exprs__add(l, m->alerts[k].expr, m->alerts[k].mark,
+					      fmt__str("metrics[%zu].alerts[%zu].expr", i, k),
+					      NULL);
+	}
+	return err;
+}
+
+/* What gen writes, unless an identical expression is already there; at its metric. */
+static int lint_generated(struct lint_exprs *l, const struct spec *spec,
+			  const struct gen_exprs *gen)
+{
+	const struct gen_expr *e;
+	struct spec_mark mark;
+	char *field, *origin;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < gen->nr; i++) {
+		e = &gen->v[i];
+		if (lint_exprs__has(l, e->expr))
+			continue;
+		mark = (struct spec_mark){};
+		if (e->metric >= 0 && (size_t)e->metric < spec->nr_metrics) {
+			mark = spec->metrics[e->metric].mark;
+			field = fmt__str("metrics[%ld]", e->metric);
+		} else {
+			field = strdup("");
+		}
+		origin = fmt__str("%s, %s", e->artifact, e->name);
+		if (!origin) {
+			free(field);
+			return -ENOMEM;
+		}
+		err = lint_exprs__add(l, e->expr, mark, field, origin);
+	}
+	return err;
+}
+
+int gen__lint_promql(const struct spec *spec, struct spec_diags *diags)
+{
+	struct gen_exprs gen = {};
+	struct lint_exprs l = {};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < spec->nr_metrics; i++)
+		err = lint_spec_metric(&l, &spec->metrics[i], i);
+	if (!err)
+		err = gen__exprs(spec, &gen);
+	if (!err)
+		err = lint_generated(&l, spec, &gen);
+	if (err)
+		fprintf(stderr, "emitd lint: cannot generate the spec's PromQL expressions: %s\n",
+			strerror(-err));
+	else
+		err = promql__lint(l.v, l.nr, diags);
+	lint_exprs__free(&l);
+	gen_exprs__free(&gen);
+	return err;
+}
+
+
+int gen__lint_main(int argc, char **argv)
+{
+	struct spec_diags diags = {};
+	struct spec *spec = NULL;
+	int err;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: emitd lint FILE\n");
+		return 2;
+	}
+	err = spec__load(argv[1], &spec, &diags);
+	if (!err)
+		err = gen__lint_promql(spec, &diags);
+	spec_diags__print(&diags, argv[1], stderr);
+	if (!err)
+		printf("%s: ok (%zu metrics, %zu targets)\n", argv[1], spec->nr_metrics,
+		       spec->nr_targets);
+	spec_diags__free(&diags);
+	spec__free(spec);
+	return err ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * gen_dash: Grafana dashboards from the spec, one per family.
+ * gen/dashboards: Grafana dashboards from the spec, one per family.
  *
  * Each dashboard starts with an alerts-overview text panel, followed by the
  * spec's panel hints, or, for a metric without hints, synthesized panels:
@@ -9,7 +9,8 @@
  *   gauge          topk(5, x) with labels, x without
  *   normalization  events rate and zeroed fraction, by the metric's labels
  * More than GEN_MAX_PANELS panels split the dashboard into <slug>-2, ...
- * Panel ids hash the slug and the panel's semantic signature (gen.h).
+ * Panel ids hash the slug and the panel's semantic signature (gen.h). Each
+ * target's expression is recorded with the metric its panel comes from.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,7 +19,9 @@
 #include <openssl/evp.h>
 
 #include "gen/gen.h"
+#include "lib/fmt.h"
 #include "lib/log.h"
+#include "lib/suffix.h"
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #define OVERVIEW_H		8
@@ -27,10 +30,12 @@
 #define GRAFANA_MIN_VERSION	"9.0.0"
 #define MAX_ID_ATTEMPTS		1000
 
-/* Panel bodies (no id, no gridPos) in dashboard order. */
+/* Panel bodies (no id, no gridPos) in dashboard order, and their metrics. */
 struct panels {
 	json_t **v;
+	long *metric;		/* index into spec->metrics, -1 for the overview */
 	size_t nr;
+	long cur;		/* the metric of the panels being added */
 };
 
 static void panels__free(struct panels *pl)
@@ -40,24 +45,31 @@ static void panels__free(struct panels *pl)
 	for (i = 0; i < pl->nr; i++)
 		json_decref(pl->v[i]);
 	free(pl->v);
+	free(pl->metric);
 	pl->v = NULL;
+	pl->metric = NULL;
 	pl->nr = 0;
 }
 
-/* Takes @body over, also on failure. */
+/* Takes @body over, also on failure; it comes from metric pl->cur. */
 static int panels__add(struct panels *pl, json_t *body)
 {
 	json_t **v;
+	long *m;
 
 	if (!body)
 		return -ENOMEM;
 	v = realloc(pl->v, (pl->nr + 1) * sizeof(*v));
-	if (!v) {
+	if (v)
+		pl->v = v;
+	m = v ? realloc(pl->metric, (pl->nr + 1) * sizeof(*m)) : NULL;
+	if (!m) {
 		json_decref(body);
 		return -ENOMEM;
 	}
-	pl->v = v;
-	pl->v[pl->nr++] = body;
+	pl->metric = m;
+	pl->v[pl->nr] = body;
+	pl->metric[pl->nr++] = pl->cur;
 	return 0;
 }
 
@@ -191,14 +203,14 @@ static int synth_counter(struct panels *pl, const char *x, const struct spec_met
 	size_t i;
 	int err;
 
-	err = add_query(pl, "timeseries", unit, NULL, gen__fmt("%s rate (5m)", x),
-			gen__fmt("sum(rate(%s[5m]))", x));
+	err = add_query(pl, "timeseries", unit, NULL, fmt__str("%s rate (5m)", x),
+			fmt__str("sum(rate(%s[5m]))", x));
 	for (i = 0; !err && i < m->nr_labels && i < GEN_MAX_SPLIT_LABELS; i++) {
 		const char *l = m->labels[i].name;
 
-		err = add_query(pl, "timeseries", unit, gen__fmt("{{%s}}", l),
-				gen__fmt("%s rate by %s (5m)", x, l),
-				gen__fmt("sum by (%s) (rate(%s[5m]))", l, x));
+		err = add_query(pl, "timeseries", unit, fmt__str("{{%s}}", l),
+				fmt__str("%s rate by %s (5m)", x, l),
+				fmt__str("sum by (%s) (rate(%s[5m]))", l, x));
 	}
 	return err;
 }
@@ -212,8 +224,8 @@ static int synth_histogram(struct panels *pl, const char *x, const struct spec_m
 	int err = 0;
 
 	for (i = 0; !err && i < ARRAY_SIZE(q); i++)
-		err = add_query(pl, "timeseries", unit, NULL, gen__fmt("%s p%s (5m)", x, q[i]),
-				gen__fmt("histogram_quantile(0.%s, sum by (le) (rate(%s_bucket[5m])))",
+		err = add_query(pl, "timeseries", unit, NULL, fmt__str("%s p%s (5m)", x, q[i]),
+				fmt__str("histogram_quantile(0.%s, sum by (le) (rate(%s" SUFFIX_BUCKET "[5m])))",
 				    q[i], x));
 	return err;
 }
@@ -226,7 +238,7 @@ static int synth_gauge(struct panels *pl, const char *x, const struct spec_metri
 	if (!m->nr_labels)
 		return add_query(pl, "timeseries", unit, NULL, strdup(x), strdup(x));
 	return add_query(pl, "timeseries", unit, legend_of(m, SPEC_MAX_LABELS),
-			 gen__fmt("%s top 5", x), gen__fmt("topk(5, %s)", x));
+			 fmt__str("%s top 5", x), fmt__str("topk(5, %s)", x));
 }
 
 static int synth_norm(struct panels *pl, const char *x, const struct spec_metric *m)
@@ -236,17 +248,17 @@ static int synth_norm(struct panels *pl, const char *x, const struct spec_metric
 
 	if (!labels)
 		return -ENOMEM;
-	sum = *labels ? gen__fmt("sum by (%s)", labels) : strdup("sum");
-	by = *labels ? gen__fmt(" by %s", labels) : strdup("");
+	sum = *labels ? fmt__str("sum by (%s)", labels) : strdup("sum");
+	by = *labels ? fmt__str(" by %s", labels) : strdup("");
 	if (!sum || !by)
 		goto out;
 	err = add_query(pl, "timeseries", "cps", legend_of(m, SPEC_MAX_LABELS),
-			gen__fmt("%s events rate%s (5m)", x, by),
-			gen__fmt("%s (rate(%s_events_total[5m]))", sum, x));
+			fmt__str("%s events rate%s (5m)", x, by),
+			fmt__str("%s (rate(%s" SUFFIX_NORM_EVENTS "[5m]))", sum, x));
 	if (!err)
 		err = add_query(pl, "timeseries", "percentunit", legend_of(m, SPEC_MAX_LABELS),
-				gen__fmt("%s zeroed fraction%s (5m)", x, by),
-				gen__fmt("%s (rate(%s_zeroed_total[5m])) / %s (rate(%s_events_total[5m]))",
+				fmt__str("%s zeroed fraction%s (5m)", x, by),
+				fmt__str("%s (rate(%s" SUFFIX_NORM_ZEROED "[5m])) / %s (rate(%s" SUFFIX_NORM_EVENTS "[5m]))",
 				    sum, x, sum, x));
 out:
 	free(by);
@@ -295,16 +307,6 @@ static int metric_panels(struct panels *pl, const struct spec *spec,
 
 /* ---- the alerts overview ---- */
 
-/* A markdown table cell: no line breaks, markup characters escaped. */
-static void put_cell(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		if (strchr("\\`*_[]<>|#", *s))
-			fputc('\\', f);
-		fputc((unsigned char)*s < 0x20 ? ' ' : *s, f);
-	}
-}
-
 /* A code span longer than any backtick run inside; `|` escaped for the table. */
 static void put_code_cell(FILE *f, const char *s)
 {
@@ -331,15 +333,15 @@ static void put_code_cell(FILE *f, const char *s)
 static void overview_row(FILE *f, const struct spec_alert *a, const char *source)
 {
 	fputs("| ", f);
-	put_cell(f, a->alert);
+	gen__put_md(f, a->alert);
 	fputs(" | ", f);
-	put_cell(f, a->severity);
+	gen__put_md(f, a->severity);
 	fputs(" | ", f);
-	put_cell(f, a->for_ ? a->for_ : "-");
+	gen__put_md(f, a->for_ ? a->for_ : "-");
 	fputs(" | ", f);
 	put_code_cell(f, a->expr);
 	fputs(" | ", f);
-	put_cell(f, a->summary);
+	gen__put_md(f, a->summary);
 	fprintf(f, " | %s |\n", source);
 }
 
@@ -669,7 +671,7 @@ static json_t *dashboard_json(const struct spec *spec, const char *slug, const c
 		json_decref(panels);
 		return NULL;
 	}
-	desc = gen__fmt("Generated by emitd gen from the %s spec, family %s: do not edit; change the spec and regenerate.",
+	desc = fmt__str("Generated by emitd gen from the %s spec, family %s: do not edit; change the spec and regenerate.",
 		   spec->namespace_, family);
 	if (!desc) {
 		json_decref(panels);
@@ -718,31 +720,66 @@ err_nomem:
 	return -ENOMEM;
 }
 
-/* Dashboard @part (1-based): the overview and @n more panels. */
-static int add_part(struct gen_dashes *out, const struct spec *spec, const char *base,
-		    const char *family, size_t part, json_t *const *bodies, size_t n)
+/* The expressions of @n panels of dashboard @slug, each with its panel's metric. */
+static int record_exprs(struct gen_exprs *exprs, const char *slug, json_t *const *bodies,
+			const long *metric, size_t n)
 {
+	const json_t *target;
+	char *artifact;
+	size_t i, k;
+	int err = 0;
+
+	if (!exprs)
+		return 0;
+	artifact = fmt__str(GEN_DASH_PATH_FMT, slug);
+	if (!artifact)
+		return -ENOMEM;
+	for (i = 0; !err && i < n; i++) {
+		json_array_foreach(json_object_get(bodies[i], "targets"), k, target) {
+			err = gen_exprs__add(exprs, str_at(target, "expr", NULL), artifact,
+					     str_at(bodies[i], "title", NULL), metric[i]);
+			if (err)
+				break;
+		}
+	}
+	free(artifact);
+	return err;
+}
+
+/* Dashboard @part (1-based): the overview and @n more panels of @pl. */
+static int add_part(struct gen_dashes *out, const struct spec *spec, const char *base,
+		    const char *family, size_t part, const struct panels *pl, size_t n,
+		    struct gen_exprs *exprs)
+{
+	size_t first = 1 + (part - 1) * (GEN_MAX_PANELS - 1);
 	json_t *all[GEN_MAX_PANELS], *json = NULL;
+	long metric[GEN_MAX_PANELS];
 	char *slug, *title;
 
-	all[0] = bodies[0];
-	memcpy(all + 1, bodies + 1 + (part - 1) * (GEN_MAX_PANELS - 1), n * sizeof(*all));
+	all[0] = pl->v[0];
+	metric[0] = pl->metric[0];
+	memcpy(all + 1, pl->v + first, n * sizeof(*all));
+	memcpy(metric + 1, pl->metric + first, n * sizeof(*metric));
 	if (part == 1) {
 		slug = strdup(base);
-		title = gen__fmt("%s / %s", spec->namespace_, family);
+		title = fmt__str("%s / %s", spec->namespace_, family);
 	} else {
-		slug = gen__fmt("%s-%zu", base, part);
-		title = gen__fmt("%s / %s (%zu)", spec->namespace_, family, part);
+		slug = fmt__str("%s-%zu", base, part);
+		title = fmt__str("%s / %s (%zu)", spec->namespace_, family, part);
 	}
 	if (slug && title)
 		json = dashboard_json(spec, slug, title, family, place_panels(slug, all, n + 1));
+	if (json && record_exprs(exprs, slug, all, metric, n + 1)) {
+		json_decref(json);
+		json = NULL;
+	}
 	return dashes_add(out, slug, title, family, json, n + 1);
 }
 
 static int family_dashboards(struct gen_dashes *out, const struct spec *spec,
-			     const char *family)
+			     const char *family, struct gen_exprs *exprs)
 {
-	struct panels pl = {};
+	struct panels pl = { .cur = -1 };
 	size_t i, part, left;
 	char *base;
 	int err;
@@ -752,6 +789,7 @@ static int family_dashboards(struct gen_dashes *out, const struct spec *spec,
 		return -ENOMEM;
 	err = panels__add(&pl, overview_panel(spec, family));
 	for (i = 0; !err && i < spec->nr_metrics; i++) {
+		pl.cur = (long)i;
 		if (!strcmp(gen__family(&spec->metrics[i]), family))
 			err = metric_panels(&pl, spec, &spec->metrics[i]);
 	}
@@ -759,7 +797,7 @@ static int family_dashboards(struct gen_dashes *out, const struct spec *spec,
 	for (part = 1; !err && (part == 1 || left); part++) {
 		size_t n = left < GEN_MAX_PANELS - 1 ? left : GEN_MAX_PANELS - 1;
 
-		err = add_part(out, spec, base, family, part, pl.v, n);
+		err = add_part(out, spec, base, family, part, &pl, n, exprs);
 		left -= n;
 	}
 	panels__free(&pl);
@@ -784,7 +822,7 @@ static int check_slugs(const struct gen_dashes *d)
 	return 0;
 }
 
-int gen_dash__build(const struct spec *spec, struct gen_dashes *out)
+int gen_dash__build(const struct spec *spec, struct gen_dashes *out, struct gen_exprs *exprs)
 {
 	const char *fams[SPEC_MAX_METRICS];
 	size_t nr = gen__families(spec, fams, ARRAY_SIZE(fams)), i;
@@ -793,7 +831,7 @@ int gen_dash__build(const struct spec *spec, struct gen_dashes *out)
 	out->v = NULL;
 	out->nr = 0;
 	for (i = 0; i < nr && !err; i++)
-		err = family_dashboards(out, spec, fams[i]);
+		err = family_dashboards(out, spec, fams[i], exprs);
 	if (!err)
 		err = check_slugs(out);
 	if (err)
@@ -828,7 +866,7 @@ json_t *gen_dash__manifest(const struct spec *spec, const struct gen_dashes *d,
 	for (i = 0; list && i < d->nr; i++) {
 		const struct gen_dash *g = &d->v[i];
 
-		file = gen__fmt("%s.json", g->slug);
+		file = fmt__str("%s.json", g->slug);	/* relative to GEN_DASH_DIR */
 		if (!file || make_uid(g->slug, uid) ||
 		    json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}",
 							  "slug", g->slug, "uid", uid,

@@ -3,10 +3,13 @@
  * gen: spec -> generated artifacts (`emitd gen`).
  *
  * Everything here is pure: functions take a parsed struct spec and return
- * strings or jansson values. File IO lives in gen_cli.c only. The same spec
+ * strings or jansson values. File IO lives in cli.c only. The same spec
  * gives byte-identical output: fixed key order, no timestamps, a trailing
  * newline on every file. docs/GEN.md describes the artifacts, the panel
  * signature and ID scheme, and the --check exit codes.
+ *
+ * Who calls whom (no circle): common.c calls no other file of gen/; header,
+ * catalog, dashboards, rules and check call common; cli calls them all.
  */
 #ifndef EMITD_GEN_H
 #define EMITD_GEN_H
@@ -31,6 +34,15 @@
 #define GEN_UID_MAX		40	/* Grafana's limit on dashboard uids */
 #define GEN_SHA256_HEX		65	/* 64 hex digits and a NUL */
 
+/* Where the artifacts go, relative to the output directory. */
+#define GEN_HEADER_PATH_FMT	"include/generated/%s_metrics.h"	/* namespace */
+#define GEN_CATALOG_PATH	"docs/METRICS_CATALOG.md"
+#define GEN_DASH_DIR		"dashboards/"
+#define GEN_DASH_PATH_FMT	GEN_DASH_DIR "%s.json"			/* slug */
+#define GEN_MANIFEST_PATH	GEN_DASH_DIR "manifest.json"
+#define GEN_RECORDING_PATH	"rules/recording_rules.yml"
+#define GEN_ALERTS_PATH		"rules/alerts.yml"
+
 /* Signature fields are joined with US, the sorted expressions with RS. */
 #define GEN_SIG_FS		'\x1f'
 #define GEN_SIG_RS		'\x1e'
@@ -47,7 +59,7 @@ enum gen_exit {
 };
 
 enum gen_kind {
-	GEN_HEADER = 0,		/* include/<namespace>_metrics.h */
+	GEN_HEADER = 0,		/* include/generated/<namespace>_metrics.h */
 	GEN_CATALOG,		/* docs/METRICS_CATALOG.md */
 	GEN_DASHBOARD,		/* dashboards/<slug>.json */
 	GEN_MANIFEST,		/* dashboards/manifest.json */
@@ -81,7 +93,7 @@ struct gen_dashes {
 	size_t nr;
 };
 
-/* ---- gen.c: common helpers, header, catalog, the whole set ---- */
+/* ---- common.c: the shared helpers ---- */
 
 /* A text artifact being written: an open_memstream() FILE. */
 struct gen_text {
@@ -95,15 +107,6 @@ int gen_text__open(struct gen_text *t);
 int gen_text__close(struct gen_text *t, char **out, size_t *len);
 /* Close @t and drop its text (error paths). */
 void gen_text__discard(struct gen_text *t);
-/* vasprintf() as an expression: the string, or NULL when out of memory. */
-char *gen__fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Every artifact for @spec, in a fixed order. */
-int gen__render(const struct spec *spec, struct gen_set *out);
-void gen_set__free(struct gen_set *set);
-
-int gen__header(const struct spec *spec, char **out, size_t *len);
-int gen__catalog(const struct spec *spec, char **out, size_t *len);
 
 /* Lowercase hex SHA-256 (OpenSSL EVP). */
 int gen__sha256_hex(const void *buf, size_t len, char hex[GEN_SHA256_HEX]);
@@ -125,8 +128,15 @@ char *gen__labels_joined(const struct spec_metric *m, size_t max);
 char *gen__slug(const struct spec *spec, const char *family);
 /* "demo_trigger" -> "DemoTrigger" (caller frees). */
 char *gen__camel(const char *snake);
-/* Shortest %g text that reads back as the same double. */
-void gen__fmt_double(char *buf, size_t size, double v);
+/* "s64", "u64", "f64"; "?" for another value. */
+const char *gen__val_type_name(enum spec_val_type t);
+/* "none", "exp2", "linear", "explicit"; "?" for another value. */
+const char *gen__bucket_kind_name(enum spec_bucket_kind k);
+
+/* Markdown text (NULL is ""): markup characters escaped, no line breaks. */
+void gen__put_md(FILE *f, const char *s);
+/* Text for a C comment: no comment terminator, no line breaks. */
+void gen__put_comment_text(FILE *f, const char *s);
 
 /*
  * The two alert suggestions for a normalization metric: its zeroed fraction
@@ -141,9 +151,41 @@ void gen_alert__clear(struct spec_alert *a);
 /* json_dumps() with 2-space indentation, in insertion order, plus '\n'. */
 char *gen__json_text(const json_t *j, size_t *len);
 
-/* ---- gen_dash.c: dashboards, panels, manifest ---- */
+/*
+ * The PromQL expressions the builders write, each recorded as it is built
+ * with the metric it comes from: what `emitd lint` parses, from the same
+ * single generation.
+ */
+struct gen_expr {
+	char *expr;
+	char *artifact;		/* GEN_DASH_PATH_FMT, GEN_RECORDING_PATH or GEN_ALERTS_PATH */
+	char *name;		/* panel title, record or alert name */
+	long metric;		/* index into spec->metrics it comes from, -1 for none */
+};
 
-int gen_dash__build(const struct spec *spec, struct gen_dashes *out);
+struct gen_exprs {
+	struct gen_expr *v;
+	size_t nr;
+};
+
+/* Append a copy; with @l NULL (nothing is recorded), nothing happens. */
+int gen_exprs__add(struct gen_exprs *l, const char *expr, const char *artifact,
+		   const char *name, long metric);
+void gen_exprs__free(struct gen_exprs *l);
+
+/* ---- header.c, catalog.c ---- */
+
+int gen__header(const struct spec *spec, char **out, size_t *len);
+int gen__catalog(const struct spec *spec, char **out, size_t *len);
+
+/* ---- dashboards.c: dashboards, panels, manifest ---- */
+
+/*
+ * One dashboard per family (split at GEN_MAX_PANELS). Each panel target's
+ * expression is recorded in @exprs (NULL: none) with its dashboard's file,
+ * its panel's title and its metric.
+ */
+int gen_dash__build(const struct spec *spec, struct gen_dashes *out, struct gen_exprs *exprs);
 void gen_dashes__free(struct gen_dashes *d);
 /* dashboards/manifest.json: every dashboard and the spec's hash. */
 json_t *gen_dash__manifest(const struct spec *spec, const struct gen_dashes *d,
@@ -168,14 +210,15 @@ uint32_t gen_panel__id(const char *slug, const char *sig, unsigned int attempt);
 #define GEN_UNIT_LEN		64
 const char *gen__grafana_unit(const char *spec_unit, char buf[GEN_UNIT_LEN]);
 
-/* ---- gen_rules.c: Prometheus rule files ---- */
+/* ---- rules.c: Prometheus rule files ---- */
 
-int gen__recording_rules(const struct spec *spec, char **out, size_t *len);
-int gen__alert_rules(const struct spec *spec, char **out, size_t *len);
-/* Write @s as a YAML scalar: single-quoted, or double-quoted with escapes. */
-void gen__yaml_quote(FILE *f, const char *s);
+/* Each rule's expression is recorded in @exprs (NULL: none) with its name and metric. */
+int gen__recording_rules(const struct spec *spec, struct gen_exprs *exprs, char **out,
+			 size_t *len);
+int gen__alert_rules(const struct spec *spec, struct gen_exprs *exprs, char **out,
+		     size_t *len);
 
-/* ---- gen_check.c: semantic comparison for --check ---- */
+/* ---- check.c: semantic comparison for --check ---- */
 
 /*
  * Compare @fresh with the bytes on disk (@disk NULL: the file is missing).
@@ -198,7 +241,17 @@ int gen__drift_exit(const bool drift[GEN_KIND_NR], bool manifest_hash_only);
 const char *gen_kind__name(enum gen_kind kind);
 int gen_kind__exit(enum gen_kind kind);
 
-/* ---- gen_cli.c ---- */
+/* ---- cli.c: the set, the file system, the commands ---- */
+
+/* Every artifact for @spec, in a fixed order. */
+int gen__render(const struct spec *spec, struct gen_set *out);
+void gen_set__free(struct gen_set *set);
+/*
+ * Every PromQL expression gen writes for @spec, from one generation of the
+ * dashboards, recording rules and alert rules, in that order, duplicates
+ * included.
+ */
+int gen__exprs(const struct spec *spec, struct gen_exprs *out);
 
 /* Write @set under @dir; unchanged files are left alone. Logs each change. */
 int gen__write(const struct gen_set *set, const char *dir, FILE *log);
@@ -207,23 +260,14 @@ int gen__check(const struct gen_set *set, const char *dir, FILE *report);
 /* `emitd gen --spec FILE --out DIR [--check]`; argv[0] is "gen". */
 int gen__main(int argc, char **argv);
 
-/* ---- gen_exprs.c: every PromQL expression gen writes ---- */
-
-struct gen_expr {
-	const char *expr;
-	const char *artifact;	/* "dashboards/<slug>.json", "rules/alerts.yml", ... */
-	const char *name;	/* panel title, record or alert name */
-	long metric;		/* index into spec->metrics it comes from, -1 for none */
-};
-
-typedef int (*gen_expr_fn)(const struct gen_expr *e, void *arg);
-
 /*
- * Call @fn for every PromQL expression of @spec's dashboards (panel targets),
- * recording rules and alert rules, in that order, duplicates included. The
- * strings live until @fn returns. Stops at and returns the first non-zero
- * value @fn returns, or a negative errno when generation fails.
+ * Parse every PromQL expression of @spec (a spec that loaded without
+ * errors) with promtool (spec/promql_lint.h): the spec's own panels and
+ * alerts, then each distinct expression gen synthesizes, reported at the
+ * metric it comes from. Returns as promql__lint() does.
  */
-int gen__for_each_expr(const struct spec *spec, gen_expr_fn fn, void *arg);
+int gen__lint_promql(const struct spec *spec, struct spec_diags *diags);
+/* `emitd lint FILE`; argv[0] is "lint". Exit status 0 ok, 1 errors, 2 usage. */
+int gen__lint_main(int argc, char **argv);
 
 #endif /* EMITD_GEN_H */

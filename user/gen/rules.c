@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * gen_rules: Prometheus rule files from the spec.
+ * gen/rules: Prometheus rule files from the spec.
  *
  * rules/recording_rules.yml, one group per family, names level:metric:operations
  * (level is the namespace, plus the label kept by a `sum by`):
@@ -14,157 +14,110 @@
  * rules/alerts.yml: the spec's alerts by family, the normalization
  * suggestions, and emitd's own health suggestions.
  *
- * YAML is written as text: every value is a quoted scalar.
+ * YAML is written as text: every value is a quoted scalar. Each rule's
+ * expression is recorded with the metric it comes from.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "emitd.h"
 #include "gen/gen.h"
+#include "lib/fmt.h"
 #include "lib/self_metrics.h"
+#include "lib/suffix.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* ---- YAML scalars ---- */
+/* A rule file being written, and where its expressions are recorded. */
+struct rules_out {
+	FILE *f;
+	struct gen_exprs *exprs;	/* NULL: not recorded */
+	const char *artifact;
+	long metric;			/* of the rules being written, -1 for none */
+};
 
-/* Bytes YAML will not take raw in a single-quoted scalar. */
-static size_t special_len(const unsigned char *s)
-{
-	if (s[0] < 0x20 || s[0] == 0x7f)
-		return 1;
-	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)	/* C1 controls, NEL */
-		return 2;
-	if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9))	/* LS, PS */
-		return 3;
-	if (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf)	/* BOM */
-		return 3;
-	return 0;
-}
-
-static void put_double_quoted(FILE *f, const unsigned char *s)
-{
-	size_t n;
-
-	fputc('"', f);
-	for (; *s; s += n ? n : 1) {
-		n = special_len(s);
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else if (*s == '\t')
-			fputs("\\t", f);
-		else if (n == 1)
-			fprintf(f, "\\x%02x", *s);
-		else if (n == 2)
-			fprintf(f, "\\x%02x", s[1]);
-		else if (n == 3 && s[0] == 0xe2)
-			fputs(s[2] == 0xa8 ? "\\L" : "\\P", f);
-		else if (n == 3)
-			fputs("\\ufeff", f);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-void gen__yaml_quote(FILE *f, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str, *p;
-
-	for (p = s; *p; p++) {
-		if (special_len(p)) {
-			put_double_quoted(f, s);
-			return;
-		}
-	}
-	fputc('\'', f);
-	for (p = s; *p; p++) {
-		if (*p == '\'')
-			fputc('\'', f);
-		fputc(*p, f);
-	}
-	fputc('\'', f);
-}
+/* ---- YAML ---- */
 
 static void put_kv(FILE *f, const char *indent, const char *key, const char *val)
 {
 	fprintf(f, "%s%s: ", indent, key);
-	gen__yaml_quote(f, val);
+	fmt__yaml_quote(f, val);
 	fputc('\n', f);
 }
 
 static void put_group(FILE *f, const char *name)
 {
 	fputs("  - name: ", f);
-	gen__yaml_quote(f, name);
+	fmt__yaml_quote(f, name);
 	fputs("\n    rules:\n", f);
 }
 
 /* ---- recording rules ---- */
 
-static int record(FILE *f, const char *name, const char *expr)
+static int record(struct rules_out *ro, const char *name, const char *expr)
 {
 	if (!name || !expr)
 		return -ENOMEM;
-	put_kv(f, "      - ", "record", name);
-	put_kv(f, "        ", "expr", expr);
-	return 0;
+	put_kv(ro->f, "      - ", "record", name);
+	put_kv(ro->f, "        ", "expr", expr);
+	return gen_exprs__add(ro->exprs, expr, ro->artifact, name, ro->metric);
 }
 
 /* Takes @name and @expr over. */
-static int record_new(FILE *f, char *name, char *expr)
+static int record_new(struct rules_out *ro, char *name, char *expr)
 {
-	int err = record(f, name, expr);
+	int err = record(ro, name, expr);
 
 	free(name);
 	free(expr);
 	return err;
 }
 
-static int rec_counter(FILE *f, const char *ns, const char *x, const struct spec_metric *m)
+static int rec_counter(struct rules_out *ro, const char *ns, const char *x,
+		       const struct spec_metric *m)
 {
-	size_t base_len = strlen(m->name);
+	size_t base_len = suffix__strip_total(m->name, strlen(m->name));
 	size_t i;
 	int err;
 
-	if (base_len > 6 && !strcmp(m->name + base_len - 6, "_total"))
-		base_len -= 6;
-	err = record_new(f, gen__fmt("%s:%.*s:rate5m", ns, (int)base_len, m->name),
-			 gen__fmt("sum(rate(%s[5m]))", x));
+	err = record_new(ro, fmt__str("%s:%.*s:rate5m", ns, (int)base_len, m->name),
+			 fmt__str("sum(rate(%s[5m]))", x));
 	for (i = 0; !err && i < m->nr_labels && i < GEN_MAX_SPLIT_LABELS; i++) {
 		const char *l = m->labels[i].name;
 
-		err = record_new(f, gen__fmt("%s_%s:%.*s:rate5m", ns, l, (int)base_len, m->name),
-				 gen__fmt("sum by (%s) (rate(%s[5m]))", l, x));
+		err = record_new(ro, fmt__str("%s_%s:%.*s:rate5m", ns, l, (int)base_len, m->name),
+				 fmt__str("sum by (%s) (rate(%s[5m]))", l, x));
 	}
 	if (!err)
-		err = record_new(f, gen__fmt("%s:%s:sum", ns, m->name), gen__fmt("sum(%s)", x));
+		err = record_new(ro, fmt__str("%s:%s:sum", ns, m->name), fmt__str("sum(%s)", x));
 	return err;
 }
 
-static int rec_histogram(FILE *f, const char *ns, const char *x, const struct spec_metric *m)
+static int rec_histogram(struct rules_out *ro, const char *ns, const char *x,
+			 const struct spec_metric *m)
 {
 	static const char *const q[] = { "95", "99" };
 	size_t i;
 	int err = 0;
 
 	for (i = 0; !err && i < ARRAY_SIZE(q); i++)
-		err = record_new(f, gen__fmt("%s:%s:p%s_rate5m", ns, m->name, q[i]),
-				 gen__fmt("histogram_quantile(0.%s, sum by (le) (rate(%s_bucket[5m])))",
+		err = record_new(ro, fmt__str("%s:%s:p%s_rate5m", ns, m->name, q[i]),
+				 fmt__str("histogram_quantile(0.%s, sum by (le) (rate(%s" SUFFIX_BUCKET "[5m])))",
 				     q[i], x));
 	return err;
 }
 
-static int rec_norm(FILE *f, const char *ns, const char *x, const struct spec_metric *m)
+static int rec_norm(struct rules_out *ro, const char *ns, const char *x,
+		    const struct spec_metric *m)
 {
 	int err;
 
-	err = record_new(f, gen__fmt("%s:%s_events:rate5m", ns, m->name),
-			 gen__fmt("sum(rate(%s_events_total[5m]))", x));
+	err = record_new(ro, fmt__str("%s:%s_events:rate5m", ns, m->name),
+			 fmt__str("sum(rate(%s" SUFFIX_NORM_EVENTS "[5m]))", x));
 	if (!err)
-		err = record_new(f, gen__fmt("%s:%s_zeroed:ratio_rate5m", ns, m->name),
-				 gen__fmt("sum(rate(%s_zeroed_total[5m])) / sum(rate(%s_events_total[5m]))",
+		err = record_new(ro, fmt__str("%s:%s_zeroed:ratio_rate5m", ns, m->name),
+				 fmt__str("sum(rate(%s" SUFFIX_NORM_ZEROED "[5m])) / sum(rate(%s" SUFFIX_NORM_EVENTS "[5m]))",
 				     x, x));
 	return err;
 }
@@ -174,7 +127,8 @@ static bool has_recording(const struct spec_metric *m)
 	return m->type != SPEC_GAUGE;
 }
 
-static int rec_metric(FILE *f, const struct spec *spec, const struct spec_metric *m)
+static int rec_metric(struct rules_out *ro, const struct spec *spec,
+		      const struct spec_metric *m)
 {
 	char *x = spec_metric__full_name(spec, m);
 	int err;
@@ -182,16 +136,16 @@ static int rec_metric(FILE *f, const struct spec *spec, const struct spec_metric
 	if (!x)
 		return -ENOMEM;
 	if (m->type == SPEC_COUNTER)
-		err = rec_counter(f, spec->namespace_, x, m);
+		err = rec_counter(ro, spec->namespace_, x, m);
 	else if (m->type == SPEC_HISTOGRAM)
-		err = rec_histogram(f, spec->namespace_, x, m);
+		err = rec_histogram(ro, spec->namespace_, x, m);
 	else
-		err = rec_norm(f, spec->namespace_, x, m);
+		err = rec_norm(ro, spec->namespace_, x, m);
 	free(x);
 	return err;
 }
 
-static int rec_family(FILE *f, const struct spec *spec, const char *family)
+static int rec_family(struct rules_out *ro, const struct spec *spec, const char *family)
 {
 	bool opened = false;
 	size_t i;
@@ -207,11 +161,12 @@ static int rec_family(FILE *f, const struct spec *spec, const char *family)
 			slug = gen__slug(spec, family);
 			if (!slug)
 				return -ENOMEM;
-			put_group(f, slug);
+			put_group(ro->f, slug);
 			free(slug);
 			opened = true;
 		}
-		err = rec_metric(f, spec, m);
+		ro->metric = (long)i;
+		err = rec_metric(ro, spec, m);
 	}
 	return err;
 }
@@ -241,16 +196,19 @@ static bool spec_has_recording(const struct spec *spec)
 	return false;
 }
 
-int gen__recording_rules(const struct spec *spec, char **out, size_t *len)
+int gen__recording_rules(const struct spec *spec, struct gen_exprs *exprs, char **out,
+			 size_t *len)
 {
 	const char *fams[SPEC_MAX_METRICS];
 	size_t nr = gen__families(spec, fams, ARRAY_SIZE(fams)), i;
+	struct rules_out ro = { .exprs = exprs, .artifact = GEN_RECORDING_PATH, .metric = -1 };
 	struct gen_text t;
 	int err;
 
 	err = gen_text__open(&t);
 	if (err)
 		return err;
+	ro.f = t.f;
 	put_preamble(t.f, spec, "Recording rules");
 	if (!spec_has_recording(spec)) {
 		fputs("groups: []\n", t.f);
@@ -258,14 +216,16 @@ int gen__recording_rules(const struct spec *spec, char **out, size_t *len)
 	}
 	fputs("groups:\n", t.f);
 	for (i = 0; i < nr && !err; i++)
-		err = rec_family(t.f, spec, fams[i]);
+		err = rec_family(&ro, spec, fams[i]);
 	return finish(&t, err, out, len);
 }
 
 /* ---- alerting rules ---- */
 
-static void put_alert(FILE *f, const struct spec_alert *a)
+static int put_alert(struct rules_out *ro, const struct spec_alert *a)
 {
+	FILE *f = ro->f;
+
 	put_kv(f, "      - ", "alert", a->alert);
 	put_kv(f, "        ", "expr", a->expr);
 	if (a->for_)
@@ -274,6 +234,7 @@ static void put_alert(FILE *f, const struct spec_alert *a)
 	put_kv(f, "          ", "severity", a->severity);
 	fputs("        annotations:\n", f);
 	put_kv(f, "          ", "summary", a->summary);
+	return gen_exprs__add(ro->exprs, a->expr, ro->artifact, a->alert, ro->metric);
 }
 
 static bool family_has(const struct spec *spec, const char *family, bool suggested)
@@ -291,30 +252,32 @@ static bool family_has(const struct spec *spec, const char *family, bool suggest
 	return false;
 }
 
-static int spec_alerts(FILE *f, const struct spec *spec, const char *family)
+static int spec_alerts(struct rules_out *ro, const struct spec *spec, const char *family)
 {
 	char *slug;
 	size_t i, j;
+	int err = 0;
 
 	if (!family_has(spec, family, false))
 		return 0;
 	slug = gen__slug(spec, family);
 	if (!slug)
 		return -ENOMEM;
-	put_group(f, slug);
+	put_group(ro->f, slug);
 	free(slug);
-	for (i = 0; i < spec->nr_metrics; i++) {
+	for (i = 0; i < spec->nr_metrics && !err; i++) {
 		const struct spec_metric *m = &spec->metrics[i];
 
 		if (strcmp(gen__family(m), family))
 			continue;
-		for (j = 0; j < m->nr_alerts; j++)
-			put_alert(f, &m->alerts[j]);
+		ro->metric = (long)i;
+		for (j = 0; j < m->nr_alerts && !err; j++)
+			err = put_alert(ro, &m->alerts[j]);
 	}
-	return 0;
+	return err;
 }
 
-static int suggested_alerts(FILE *f, const struct spec *spec, const char *family)
+static int suggested_alerts(struct rules_out *ro, const struct spec *spec, const char *family)
 {
 	struct spec_alert sug[GEN_NORM_SUGGESTIONS];
 	char *slug, *name;
@@ -324,11 +287,11 @@ static int suggested_alerts(FILE *f, const struct spec *spec, const char *family
 	if (!family_has(spec, family, true))
 		return 0;
 	slug = gen__slug(spec, family);
-	name = slug ? gen__fmt("%s-suggested", slug) : NULL;
+	name = slug ? fmt__str("%s-suggested", slug) : NULL;
 	free(slug);
 	if (!name)
 		return -ENOMEM;
-	put_group(f, name);
+	put_group(ro->f, name);
 	free(name);
 	for (i = 0; i < spec->nr_metrics; i++) {
 		const struct spec_metric *m = &spec->metrics[i];
@@ -338,10 +301,14 @@ static int suggested_alerts(FILE *f, const struct spec *spec, const char *family
 		err = gen__norm_suggestions(spec, m, sug);
 		if (err)
 			return err;
+		ro->metric = (long)i;
 		for (j = 0; j < GEN_NORM_SUGGESTIONS; j++) {
-			put_alert(f, &sug[j]);
+			if (!err)
+				err = put_alert(ro, &sug[j]);
 			gen_alert__clear(&sug[j]);
 		}
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -371,43 +338,49 @@ static const struct {
 	{ SELF_CARDINALITY_FOLDED_SERIES, { .alert = "EmitdCardinalityFolding",
 	  .expr = "%s > 0",
 	  .severity = "info",
-	  .summary = "emitd folds over-budget series into __other__: a series budget is exhausted" } },
+	  .summary = "emitd folds over-budget series into " EMITD_OTHER_VALUE ": a series budget is exhausted" } },
 };
 
-static void health_alerts(FILE *f)
+static int health_alerts(struct rules_out *ro)
 {
 	struct spec_alert a;
 	char expr[128];
 	size_t i;
+	int err = 0;
 
-	put_group(f, "emitd-health-suggested");
-	for (i = 0; i < ARRAY_SIZE(health); i++) {
+	put_group(ro->f, "emitd-health-suggested");
+	ro->metric = -1;
+	for (i = 0; i < ARRAY_SIZE(health) && !err; i++) {
 		a = health[i].a;
 		snprintf(expr, sizeof(expr), health[i].a.expr, self_metrics__name(health[i].metric));
 		a.expr = expr;
-		put_alert(f, &a);
+		err = put_alert(ro, &a);
 	}
+	return err;
 }
 
-int gen__alert_rules(const struct spec *spec, char **out, size_t *len)
+int gen__alert_rules(const struct spec *spec, struct gen_exprs *exprs, char **out,
+		     size_t *len)
 {
 	const char *fams[SPEC_MAX_METRICS];
 	size_t nr = gen__families(spec, fams, ARRAY_SIZE(fams)), i;
+	struct rules_out ro = { .exprs = exprs, .artifact = GEN_ALERTS_PATH, .metric = -1 };
 	struct gen_text t;
 	int err;
 
 	err = gen_text__open(&t);
 	if (err)
 		return err;
+	ro.f = t.f;
 	put_preamble(t.f, spec, "Alerting rules");
 	fputs("# Groups named *-suggested are emitd's suggestions; tune their thresholds.\n"
 	      "groups:\n", t.f);
 	for (i = 0; i < nr && !err; i++) {
-		err = spec_alerts(t.f, spec, fams[i]);
+		err = spec_alerts(&ro, spec, fams[i]);
 		if (!err)
-			err = suggested_alerts(t.f, spec, fams[i]);
+			err = suggested_alerts(&ro, spec, fams[i]);
 	}
 	if (!err)
-		health_alerts(t.f);
+		err = health_alerts(&ro);
 	return finish(&t, err, out, len);
 }

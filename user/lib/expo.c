@@ -15,10 +15,13 @@
 #include <zlib.h>
 
 #include "lib/expo.h"
+#include "lib/fmt.h"
+#include "lib/suffix.h"
 #include "lib/utf8.h"
 
 #define EXPO_BUF_MIN		4096
 #define EXPO_NUM_LEN		40	/* longest number we print, NUL included */
+_Static_assert(EXPO_NUM_LEN >= FMT_DOUBLE_LEN, "fmt__double() needs FMT_DOUBLE_LEN bytes");
 #define EXPO_GZIP_LEVEL		1	/* scrapes are frequent: favour CPU over ratio */
 #define EXPO_GZIP_CHUNK		(64 * 1024)
 
@@ -144,101 +147,11 @@ static int put_escaped(struct expo_buf *b, const char *s, bool quote)
 
 /* --- numbers -------------------------------------------------------------- */
 
-/*
- * Shortest round-trip digits of a finite, non-zero |v|: @digits gets the
- * significant digits (no trailing zeros), the return value is the decimal
- * exponent of the first digit (v = d.ddd * 10^exp).
- */
-static int shortest_digits(double v, char digits[18])
-{
-	char tmp[EXPO_NUM_LEN];
-	int prec, exp, nd = 0;
-	char *p;
-
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	/* tmp is "d[.ddd]e[+-]xx" */
-	for (p = tmp; *p != 'e'; p++) {
-		if (*p >= '0' && *p <= '9')
-			digits[nd++] = *p;
-	}
-	exp = atoi(p + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	digits[nd] = '\0';
-	return exp;
-}
-
-/*
- * Formats a finite |v| like Go strconv.FormatFloat(v, 'g', -1, 64), sign
- * excluded: %e layout when exp < -4 || exp >= 6, %f layout otherwise.
- */
-static void format_abs(char *out, double v)
-{
-	char d[18];
-	int exp, nd, dp, i, o = 0;
-
-	if (v == 0) {
-		strcpy(out, "0");
-		return;
-	}
-	exp = shortest_digits(v, d);
-	nd = (int)strlen(d);
-	if (exp < -4 || exp >= 6) {
-		out[o++] = d[0];
-		if (nd > 1) {
-			out[o++] = '.';
-			memcpy(out + o, d + 1, (size_t)nd - 1);
-			o += nd - 1;
-		}
-		sprintf(out + o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
-		return;
-	}
-	dp = exp + 1;		/* digits before the decimal point */
-	if (dp <= 0) {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (i = dp; i < 0; i++)
-			out[o++] = '0';
-		memcpy(out + o, d, (size_t)nd);
-		o += nd;
-	} else if (dp >= nd) {
-		memcpy(out + o, d, (size_t)nd);
-		o += nd;
-		for (i = nd; i < dp; i++)
-			out[o++] = '0';
-	} else {
-		memcpy(out + o, d, (size_t)dp);
-		o += dp;
-		out[o++] = '.';
-		memcpy(out + o, d + dp, (size_t)(nd - dp));
-		o += nd - dp;
-	}
-	out[o] = '\0';
-}
-
-/* Go-style shortest float; with @om_dot, ".0" is added when it looks integral. */
+/* Go-style shortest float (what Prometheus writes); OpenMetrics adds ".0" to integral values. */
 static void format_float(char *out, double v, bool om_dot)
 {
-	if (isnan(v)) {
-		strcpy(out, "NaN");
-		return;
-	}
-	if (isinf(v)) {
-		strcpy(out, v > 0 ? "+Inf" : "-Inf");
-		return;
-	}
-	if (signbit(v)) {
-		out[0] = '-';
-		format_abs(out + 1, -v);
-	} else {
-		format_abs(out, v);
-	}
-	if (om_dot && !strpbrk(out, ".e"))
-		strcat(out, ".0");
+	fmt__double(out, v, FMT_SHORTEST,
+		    FMT_GO | FMT_PROM_SPECIAL | (om_dot ? FMT_INT_DOT : 0));
 }
 
 static int put_float(struct expo_buf *b, double v, enum expo_format fmt)
@@ -374,13 +287,6 @@ struct fam_ctx {
 	const char *sample_suffix;	/* "_total" for OpenMetrics counters */
 };
 
-static bool has_suffix(const char *s, size_t len, const char *suffix)
-{
-	size_t n = strlen(suffix);
-
-	return len >= n && !memcmp(s + len - n, suffix, n);
-}
-
 static void fam_ctx_init(struct fam_ctx *c, const struct expo_family *f,
 			 enum expo_format fmt)
 {
@@ -391,10 +297,8 @@ static void fam_ctx_init(struct fam_ctx *c, const struct expo_family *f,
 	c->sample_suffix = "";
 	if (fmt != EXPO_FMT_OPENMETRICS_100 || f->type != EXPO_COUNTER)
 		return;
-	c->sample_suffix = "_total";
-	if (has_suffix(c->name, c->name_len, "_total") &&
-	    c->name_len > strlen("_total"))
-		c->name_len -= strlen("_total");
+	c->sample_suffix = SUFFIX_TOTAL;
+	c->name_len = suffix__strip_total(c->name, c->name_len);
 }
 
 static const char *type_word(enum expo_type type, enum expo_format fmt)
@@ -566,7 +470,7 @@ static int put_bucket(struct expo_buf *b, const struct fam_ctx *c,
 {
 	int err;
 
-	err = put_sample_head(b, c, s, "_bucket", le);
+	err = put_sample_head(b, c, s, SUFFIX_BUCKET, le);
 	if (!err)
 		err = put_u64(b, cum);
 	return err ? err : buf_putc(b, '\n');
@@ -591,7 +495,7 @@ static int put_sum(struct expo_buf *b, const struct fam_ctx *c,
 
 	if (!sum_exposable(c, s))
 		return 0;
-	err = put_sample_head(b, c, s, "_sum", NULL);
+	err = put_sample_head(b, c, s, SUFFIX_SUM, NULL);
 	if (err)
 		return err;
 	if (s->sum_is_int)
@@ -634,7 +538,7 @@ static int put_histogram(struct expo_buf *b, const struct fam_ctx *c,
 	if (!err)
 		err = put_sum(b, c, s);
 	if (!err)
-		err = put_sample_head(b, c, s, "_count", NULL);
+		err = put_sample_head(b, c, s, SUFFIX_COUNT, NULL);
 	if (!err)
 		err = put_u64(b, cum);
 	return err ? err : buf_putc(b, '\n');

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
 #include <locale.h>
 #include <math.h>
@@ -18,12 +19,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
+#include "lib/fmt.h"
 #include "lib/norm.h"
 #include "lib/utf8.h"
 
 #define FOLDED_SLOTS	(2 * NORM_MAX_FOLDED)	/* power of two: load <= 1/2 */
 #define CSV_BUF_SIZE	65536
-#define NUM_LEN		32
+#define NUM_LEN		FMT_DOUBLE_LEN
 #define CTX_COL_MIN	7			/* "context", "overall" */
 #define CTX_COL_MAX	40
 
@@ -913,27 +916,10 @@ struct csv_out {
 	char buf[CSV_BUF_SIZE];
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n) {
-		r = write(fd, p, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static void out_flush(struct csv_out *o)
 {
 	if (!o->err)
-		o->err = write_all(o->fd, o->buf, o->len);
+		o->err = fileio__write_all(o->fd, o->buf, o->len);
 	o->len = 0;
 }
 
@@ -944,7 +930,7 @@ static void out_put(struct csv_out *o, const char *s, size_t n)
 	if (o->err)
 		return;
 	if (n > sizeof(o->buf)) {
-		o->err = write_all(o->fd, s, n);
+		o->err = fileio__write_all(o->fd, s, n);
 		return;
 	}
 	memcpy(o->buf + o->len, s, n);
@@ -956,27 +942,10 @@ static void out_str(struct csv_out *o, const char *s)
 	out_put(o, s, strlen(s));
 }
 
-/* Shortest of %.15g, %.16g, %.17g that strtod() reads back bit-exactly. */
+/* At least DBL_DIG (15) significant digits, more only when needed to read back bit-exactly. */
 static void fmt_double(char buf[NUM_LEN], double v)
 {
-	double back;
-	int prec;
-
-	if (isnan(v)) {
-		strcpy(buf, "nan");
-		return;
-	}
-	if (isinf(v)) {
-		strcpy(buf, v < 0 ? "-inf" : "inf");
-		return;
-	}
-	for (prec = 15; prec < 17; prec++) {
-		snprintf(buf, NUM_LEN, "%.*g", prec, v);
-		back = strtod(buf, NULL);
-		if (!memcmp(&back, &v, sizeof(v)))
-			return;
-	}
-	snprintf(buf, NUM_LEN, "%.17g", v);
+	fmt__double(buf, v, DBL_DIG, 0);
 }
 
 /* RFC 4180: quoted, with quotes doubled, when it holds , " CR or LF. */
@@ -1032,40 +1001,14 @@ static int put_csv(struct csv_out *o, const struct norm_event *ev, size_t n)
 	return o->err;
 }
 
-/* A replaced file keeps its mode; a new one is 0644 (mkstemp gives 0600). */
-static int copy_mode(int fd, const char *path)
+struct csv_file {
+	const struct norm_event *ev;
+	size_t n;
+};
+
+static int write_csv(int fd, void *arg)
 {
-	struct stat st;
-	mode_t mode = 0644;
-
-	if (!stat(path, &st) && S_ISREG(st.st_mode))
-		mode = st.st_mode & 07777;
-	return fchmod(fd, mode) ? -errno : 0;
-}
-
-/* Best effort: makes the rename durable; the data is already fsync'ed. */
-static void sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-
-	if (!slash)
-		dir = strdup(".");
-	else
-		dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-	if (!dir)
-		return;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
-static int write_file(int fd, const char *path, const struct norm_event *ev, size_t n)
-{
+	const struct csv_file *cf = arg;
 	struct csv_out *o = malloc(sizeof(*o));
 	int err;
 
@@ -1074,42 +1017,18 @@ static int write_file(int fd, const char *path, const struct norm_event *ev, siz
 	o->fd = fd;
 	o->err = 0;
 	o->len = 0;
-	err = put_csv(o, ev, n);
+	err = put_csv(o, cf->ev, cf->n);
 	free(o);
-	if (!err)
-		err = copy_mode(fd, path);
-	if (!err && fsync(fd))
-		err = -errno;
 	return err;
 }
 
 int norm__write_csv(const struct norm_event *ev, size_t n, const char *path)
 {
-	char *tmp;
-	int fd, err;
+	struct csv_file cf = { ev, n };
 
 	if (!path || !*path || (n && !ev))
 		return -EINVAL;
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto out_free;
-	}
-	err = write_file(fd, path, ev, n);
-	/* Linux releases the descriptor even on EINTR; the data is fsync'ed. */
-	if (close(fd) && errno != EINTR && !err)
-		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
-	if (err)
-		unlink(tmp);
-	else
-		sync_dir(path);
-out_free:
-	free(tmp);
-	return err;
+	return fileio__replace(path, write_csv, &cf);
 }
 
 int norm__export_csv(const struct norm_collector *c, const char *path)

@@ -38,12 +38,14 @@
 
 #include <jansson.h>
 
+#include "emitd.h"
+
 #define NORM_DEFAULT_HISTORY	2048		/* norm__new(0) */
 #define NORM_MAX_HISTORY	(1U << 20)	/* 32 MiB of window at most */
 #define NORM_MAX_CONTEXTS	256		/* distinct contexts, __other__ aside */
 #define NORM_MAX_FOLDED		4096		/* folded contexts with exact counts */
 #define NORM_CONTEXT_MAX	255		/* bytes of a context, NUL aside */
-#define NORM_OTHER_CONTEXT	"__other__"
+#define NORM_OTHER_CONTEXT	EMITD_OTHER_VALUE
 #define NORM_JSON_VERSION	1
 
 struct norm_collector;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "lib/fileio.h"
 #include "spec/internal.h"
 
 static int finish(struct spec_ctx *c, struct spec **out)
@@ -95,49 +96,22 @@ static int io_error(struct spec_diags *diags, const char *what, int err)
 static int read_file(const char *path, char **bufp, size_t *lenp,
 		     struct spec_diags *diags)
 {
-	size_t len = 0, cap = SPEC_MAX_FILE_SIZE + 1;
 	struct stat st;
-	char *buf;
-	ssize_t r;
-	int fd, err = 0;
+	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return io_error(diags, "cannot open", -errno);
-	if (!fstat(fd, &st) && S_ISDIR(st.st_mode)) {
-		err = io_error(diags, "cannot read", -EISDIR);
-		goto out_close;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		err = -ENOMEM;
-		goto out_close;
-	}
-	while (len < cap) {
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = io_error(diags, "cannot read", -errno);
-			goto out_free;
-		}
-		if (!r)
-			break;
-		len += r;
-	}
-	if (len > SPEC_MAX_FILE_SIZE) {
-		err = -EFBIG;
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
+		err = -EISDIR;
+	else
+		err = fileio__read_fd(fd, SPEC_MAX_FILE_SIZE, 0, bufp, lenp);
+	close(fd);
+	if (err == -EFBIG)
 		spec_diags__add(diags, (struct spec_mark){ 0, 0 }, NULL,
 				"too large (more than %d bytes)", SPEC_MAX_FILE_SIZE);
-		goto out_free;
-	}
-	*bufp = buf;
-	*lenp = len;
-	goto out_close;
-out_free:
-	free(buf);
-out_close:
-	close(fd);
+	else if (err && err != -ENOMEM)
+		err = io_error(diags, "cannot read", err);
 	return err;
 }
 

@@ -19,38 +19,26 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lib/suffix.h"
 #include "spec/internal.h"
 
 /* ---- the metric types ---- */
 
-static const char *const counter_series[] = { "" };
-static const char *const gauge_series[] = { "" };
-static const char *const histogram_series[] = { "_bucket", "_count", "_sum" };
-static const char *const normalization_series[] = {
-	"_events_total", "_zeroed_total", "_before_abs_mean",
-	"_after_abs_mean", "_samples_total",
-};
-
-#define SERIES(a)	.series = (a), .nr_series = ARRAY_SIZE(a)
-
 /*
  * What each type is called, the suffix its names end in (and no other
- * type's may), and the series it exports: its full name followed by each
- * of .series. A histogram's name must not end in one of them.
+ * type's may), and the series it exports (lib/suffix.h): its full name
+ * followed by each of them. A histogram's name must not end in one of them.
  */
 static const struct type_names {
 	const char *name;
 	const char *suffix;
-	const char *const *series;
-	size_t nr_series;
+	enum suffix_type series;
 	bool series_reserved;
 } types[] = {
-	[SPEC_COUNTER] = { "counter", "_total", SERIES(counter_series) },
-	[SPEC_GAUGE] = { "gauge", "", SERIES(gauge_series) },
-	[SPEC_HISTOGRAM] = { "histogram", "", SERIES(histogram_series), true },
-	[SPEC_NORMALIZATION] = {
-		"normalization", "", SERIES(normalization_series),
-	},
+	[SPEC_COUNTER] = { "counter", SUFFIX_TOTAL, SUFFIX_COUNTER },
+	[SPEC_GAUGE] = { "gauge", "", SUFFIX_GAUGE },
+	[SPEC_HISTOGRAM] = { "histogram", "", SUFFIX_HISTOGRAM, true },
+	[SPEC_NORMALIZATION] = { "normalization", "", SUFFIX_NORMALIZATION },
 };
 
 static const struct type_names *type_of(enum spec_metric_type t)
@@ -81,8 +69,8 @@ size_t spec_metric_type__suffixes(enum spec_metric_type t,
 {
 	const struct type_names *tn = type_of(t);
 
-	*suffixes = tn ? tn->series : NULL;
-	return tn ? tn->nr_series : 0;
+	*suffixes = NULL;
+	return tn ? suffix__series(tn->series, suffixes) : 0;
 }
 
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m)
@@ -228,8 +216,9 @@ static bool full_ends_with(const char *name, const char *suffix)
 static bool type_suffix_ok(const char *name, const struct type_names *t,
 			   const char *q, char *msg, size_t size)
 {
+	const char *const *series;
 	char list[LIST_LEN];
-	size_t i;
+	size_t i, nr;
 
 	if (*t->suffix && !full_ends_with(name, t->suffix))
 		return broken(msg, size, "%s name %s must end in \"%s\"",
@@ -240,13 +229,13 @@ static bool type_suffix_ok(const char *name, const struct type_names *t,
 				      "%s name %s must not end in \"%s\" (only %ss do)",
 				      t->name, q, types[i].suffix, types[i].name);
 	}
-	for (i = 0; t->series_reserved && i < t->nr_series; i++) {
-		if (*t->series[i] && full_ends_with(name, t->series[i]))
+	nr = suffix__series(t->series, &series);
+	for (i = 0; t->series_reserved && i < nr; i++) {
+		if (*series[i] && full_ends_with(name, series[i]))
 			return broken(msg, size,
 				      "%s name %s must not end in \"%s\" (%ss export %s series)",
-				      t->name, q, t->series[i], t->name,
-				      spec_join(list, sizeof(list), t->series,
-						t->nr_series, " and "));
+				      t->name, q, series[i], t->name,
+				      spec_join(list, sizeof(list), series, nr, " and "));
 	}
 	return true;
 }
@@ -335,7 +324,8 @@ static size_t reserved_names(const struct spec_metric *m,
 			     struct spec_name_ref *out)
 {
 	const struct type_names *t = type_of(m->type);
-	size_t len = strlen(m->name), nr = 0, i, sl;
+	size_t len = strlen(m->name), nr = 0, i, sl, ns;
+	const char *const *series;
 
 	out[nr++] = (struct spec_name_ref){ m->name, len, "" };
 	if (!t)
@@ -344,9 +334,10 @@ static size_t reserved_names(const struct spec_metric *m,
 	sl = strlen(t->suffix);
 	if (sl && len > sl && ends_with(m->name, t->suffix))
 		out[nr++] = (struct spec_name_ref){ m->name, len - sl, "" };
-	for (i = 0; i < t->nr_series; i++) {
-		if (*t->series[i])
-			out[nr++] = (struct spec_name_ref){ m->name, len, t->series[i] };
+	ns = suffix__series(t->series, &series);
+	for (i = 0; i < ns; i++) {
+		if (*series[i])
+			out[nr++] = (struct spec_name_ref){ m->name, len, series[i] };
 	}
 	return nr;
 }

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * lint_promql: every PromQL expression of a spec, parsed by promtool.
+ * promql_lint: a list of PromQL expressions, parsed by promtool.
  *
- * The expressions (the spec's panels and alerts first, then those gen
- * synthesizes that differ from them) become recording rules
- * LINT_RECORD_PREFIX<i> in a temporary rules file, and `promtool check rules`
- * reads it. promtool reports each rule it rejects on one line:
+ * The expressions become recording rules LINT_RECORD_PREFIX<i> in a
+ * temporary rules file, and `promtool check rules` reads it. promtool reports each rule it rejects on one line:
  *
  *   /tmp/emitd-lint-Ab12Cd: 7:15: group "emitd-lint", rule 2,
  *     "emitd:lint:expr_1": could not parse expression: 1:34: parse error:
@@ -25,137 +23,20 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "gen/gen.h"
+#include "lib/fileio.h"
+#include "lib/fmt.h"
 #include "spec/promql_lint.h"
 
 #define GROUP_NAME	"emitd-lint"
 #define PARSE_PREFIX	"could not parse expression: "
 #define MAX_OUTPUT	(1 << 20)	/* promtool output kept, bytes */
-#define FIELD_LEN	96
 
-struct lint_expr {
-	char *expr;
-	struct spec_mark mark;
-	char field[FIELD_LEN];
-	char *origin;		/* where gen writes it; NULL for the spec's own */
-	char *error;		/* promtool's message; NULL when it parses */
-};
-
+/* The expressions and promtool's message for each (NULL when it parses). */
 struct lint_exprs {
-	struct lint_expr *v;
+	const struct promql_expr *v;
+	char **error;
 	size_t nr;
 };
-
-static void lint_exprs__free(struct lint_exprs *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->nr; i++) {
-		free(l->v[i].expr);
-		free(l->v[i].origin);
-		free(l->v[i].error);
-	}
-	free(l->v);
-	l->v = NULL;
-	l->nr = 0;
-}
-
-/* Takes @origin over, also on failure. */
-static int lint_exprs__add(struct lint_exprs *l, const char *expr, struct spec_mark mark,
-			   const char *field, char *origin)
-{
-	struct lint_expr *v, *e;
-
-	v = realloc(l->v, (l->nr + 1) * sizeof(*v));
-	if (!v)
-		goto err_nomem;
-	l->v = v;
-	e = &v[l->nr];
-	memset(e, 0, sizeof(*e));
-	e->expr = strdup(expr);
-	if (!e->expr)
-		goto err_nomem;
-	e->mark = mark;
-	snprintf(e->field, sizeof(e->field), "%s", field);
-	e->origin = origin;
-	l->nr++;
-	return 0;
-err_nomem:
-	free(origin);
-	return -ENOMEM;
-}
-
-static bool lint_exprs__has(const struct lint_exprs *l, const char *expr)
-{
-	size_t i;
-
-	for (i = 0; i < l->nr; i++) {
-		if (!strcmp(l->v[i].expr, expr))
-			return true;
-	}
-	return false;
-}
-
-/* ---- collecting ---- */
-
-static int collect_metric(struct lint_exprs *l, const struct spec_metric *m, size_t i)
-{
-	char f[FIELD_LEN];
-	size_t k;
-	int err = 0;
-
-	for (k = 0; !err && k < m->nr_panels; k++) {
-		if (!m->panels[k].promql)
-			continue;
-		snprintf(f, sizeof(f), "metrics[%zu].panels[%zu].promql", i, k);
-		err = lint_exprs__add(l, m->panels[k].promql, m->panels[k].mark, f, NULL);
-	}
-	for (k = 0; !err && k < m->nr_alerts; k++) {
-		if (!m->alerts[k].expr)
-			continue;
-		snprintf(f, sizeof(f), "metrics[%zu].alerts[%zu].expr", i, k);
-		err = lint_exprs__add(l, m->alerts[k].expr, m->alerts[k].mark, f, NULL);
-	}
-	return err;
-}
-
-struct gen_ctx {
-	const struct spec *spec;
-	struct lint_exprs *l;
-};
-
-/* A generated expression, unless an identical one is already checked. */
-static int collect_generated(const struct gen_expr *e, void *arg)
-{
-	struct gen_ctx *g = arg;
-	struct spec_mark mark = {};
-	char f[FIELD_LEN] = "";
-	char *origin;
-
-	if (lint_exprs__has(g->l, e->expr))
-		return 0;
-	if (e->metric >= 0 && (size_t)e->metric < g->spec->nr_metrics) {
-		mark = g->spec->metrics[e->metric].mark;
-		snprintf(f, sizeof(f), "metrics[%ld]", e->metric);
-	}
-	origin = gen__fmt("%s, %s", e->artifact, e->name);
-	if (!origin)
-		return -ENOMEM;
-	return lint_exprs__add(g->l, e->expr, mark, f, origin);
-}
-
-static int collect(struct lint_exprs *l, const struct spec *spec)
-{
-	struct gen_ctx g = { spec, l };
-	size_t i;
-	int err = 0;
-
-	for (i = 0; !err && i < spec->nr_metrics; i++)
-		err = collect_metric(l, &spec->metrics[i], i);
-	if (!err)
-		err = gen__for_each_expr(spec, collect_generated, &g);
-	return err;
-}
 
 /* ---- the rules file ---- */
 
@@ -174,7 +55,7 @@ static int write_rules(const struct lint_exprs *l, char **path)
 	FILE *f;
 	int fd, err = 0;
 
-	*path = gen__fmt("%s/emitd-lint-XXXXXX", tmp_dir());
+	*path = fmt__str("%s/emitd-lint-XXXXXX", tmp_dir());
 	if (!*path)
 		return -ENOMEM;
 	fd = mkstemp(*path);
@@ -192,9 +73,9 @@ static int write_rules(const struct lint_exprs *l, char **path)
 	for (i = 0; i < l->nr; i++) {
 		snprintf(name, sizeof(name), LINT_RECORD_PREFIX "%zu", i);
 		fputs("      - record: ", f);
-		gen__yaml_quote(f, name);
+		fmt__yaml_quote(f, name);
 		fputs("\n        expr: ", f);
-		gen__yaml_quote(f, l->v[i].expr);
+		fmt__yaml_quote(f, l->v[i].expr);
 		fputc('\n', f);
 	}
 	if (ferror(f))
@@ -217,43 +98,6 @@ struct output {
 	char *buf;
 	size_t len;
 };
-
-/* Read @fd to EOF, keeping the first MAX_OUTPUT bytes; NUL-terminated. */
-static int read_all(int fd, struct output *out)
-{
-	size_t cap = 4096;
-	char drop[4096];
-	ssize_t n;
-
-	out->buf = malloc(cap + 1);
-	out->len = 0;
-	if (!out->buf)
-		return -ENOMEM;
-	for (;;) {
-		if (out->len == cap && cap < MAX_OUTPUT) {
-			char *b = realloc(out->buf, 2 * cap + 1);
-
-			if (!b)
-				return -ENOMEM;
-			out->buf = b;
-			cap *= 2;
-		}
-		if (out->len < cap)
-			n = read(fd, out->buf + out->len, cap - out->len);
-		else
-			n = read(fd, drop, sizeof(drop));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			break;
-		if (out->len < cap)
-			out->len += n;
-	}
-	out->buf[out->len] = '\0';
-	return 0;
-}
 
 static int wait_child(pid_t pid, int *status)
 {
@@ -290,7 +134,7 @@ static int run_promtool(const char *promtool, const char *file, struct output *o
 	if (err)
 		goto out_close;
 	close(fds[1]);
-	rerr = read_all(fds[0], out);
+	rerr = fileio__read_fd(fds[0], MAX_OUTPUT, FILEIO_KEEP_HEAD, &out->buf, &out->len);
 	close(fds[0]);		/* a child still writing gets EPIPE, not a hang */
 	err = wait_child(pid, status);
 	return err ? err : rerr;
@@ -319,9 +163,8 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The expression a line of @file's errors names, and its message in *@msg. */
-static struct lint_expr *error_line(struct lint_exprs *l, char *line, const char *file,
-				    char **msg)
+/* The error slot of the expression a line of @file's errors names; its message in *@msg. */
+static char **error_line(struct lint_exprs *l, char *line, const char *file, char **msg)
 {
 	const char *tag = "\"" LINT_RECORD_PREFIX;
 	char *p, *end;
@@ -340,13 +183,13 @@ static struct lint_expr *error_line(struct lint_exprs *l, char *line, const char
 	*msg = end + 3;
 	if (starts_with(*msg, PARSE_PREFIX))
 		*msg += strlen(PARSE_PREFIX);
-	return &l->v[i];
+	return &l->error[i];
 }
 
 /* Append @s to *@dst, "; "-separated. */
 static int append(char **dst, const char *s)
 {
-	char *n = *dst ? gen__fmt("%s; %s", *dst, s) : strdup(s);
+	char *n = *dst ? fmt__str("%s; %s", *dst, s) : strdup(s);
 
 	if (!n)
 		return -ENOMEM;
@@ -362,8 +205,7 @@ static int append(char **dst, const char *s)
 static int parse_report(struct lint_exprs *l, const char *out, const char *file,
 			size_t *nr)
 {
-	struct lint_expr *cur = NULL, *e;
-	char *text, *line, *next, *msg;
+	char **cur = NULL, **e, *text, *line, *next, *msg;
 	int err = 0;
 
 	*nr = 0;
@@ -376,9 +218,9 @@ static int parse_report(struct lint_exprs *l, const char *out, const char *file,
 			*next++ = '\0';
 		e = error_line(l, line, file, &msg);
 		if (e) {
-			*nr += !e->error;
+			*nr += !*e;
 			cur = e;
-			err = append(&e->error, trim(msg));
+			err = append(e, trim(msg));
 			continue;
 		}
 		line = trim(line);
@@ -386,7 +228,7 @@ static int parse_report(struct lint_exprs *l, const char *out, const char *file,
 		    starts_with(line, "FAILED") || starts_with(line, "SUCCESS"))
 			cur = NULL;
 		else if (cur)
-			err = append(&cur->error, line);
+			err = append(cur, line);
 	}
 	free(text);
 	return err;
@@ -394,21 +236,21 @@ static int parse_report(struct lint_exprs *l, const char *out, const char *file,
 
 static int add_diags(const struct lint_exprs *l, struct spec_diags *diags)
 {
-	const struct lint_expr *e;
+	const struct promql_expr *e;
 	size_t i;
 	int err = 0;
 
 	for (i = 0; !err && i < l->nr; i++) {
 		e = &l->v[i];
-		if (!e->error)
+		if (!l->error[i])
 			continue;
 		if (e->origin)
 			err = spec_diags__add(diags, e->mark, e->field,
 					      "PromQL does not parse: %s (generated expression `%s` in %s)",
-					      e->error, e->expr, e->origin);
+					      l->error[i], e->expr, e->origin);
 		else
 			err = spec_diags__add(diags, e->mark, e->field,
-					      "PromQL does not parse: %s", e->error);
+					      "PromQL does not parse: %s", l->error[i]);
 	}
 	return err;
 }
@@ -443,7 +285,7 @@ static int find_promtool(char **out)
 		path = "/bin:/usr/bin";
 	for (dir = path; ; dir = end + 1) {
 		end = strchrnul(dir, ':');
-		cand = gen__fmt("%.*s/%s", (int)(end - dir), end == dir ? "." : dir, name);
+		cand = fmt__str("%.*s/%s", (int)(end - dir), end == dir ? "." : dir, name);
 		if (!cand)
 			return -ENOMEM;
 		if (executable(cand)) {
@@ -500,17 +342,18 @@ out:
 	return err;
 }
 
-int lint__promql(const struct spec *spec, struct spec_diags *diags)
+int promql__lint(const struct promql_expr *v, size_t nr, struct spec_diags *diags)
 {
-	struct lint_exprs l = {};
+	struct lint_exprs l = { v, NULL, nr };
 	char *file = NULL;
+	size_t i;
 	int err;
 
-	err = collect(&l, spec);
-	if (err) {
-		fprintf(stderr, "emitd lint: cannot generate the spec's PromQL expressions: %s\n",
-			strerror(-err));
-		goto out;
+	l.error = calloc(nr ? nr : 1, sizeof(*l.error));
+	if (!l.error) {
+		fprintf(stderr, "emitd lint: cannot check PromQL expressions: %s\n",
+			strerror(ENOMEM));
+		return -ENOMEM;
 	}
 	err = write_rules(&l, &file);
 	if (err) {
@@ -522,6 +365,8 @@ int lint__promql(const struct spec *spec, struct spec_diags *diags)
 	unlink(file);
 	free(file);
 out:
-	lint_exprs__free(&l);
+	for (i = 0; i < nr; i++)
+		free(l.error[i]);
+	free(l.error);
 	return err;
 }
