@@ -643,6 +643,169 @@ static void test_oversized_request(void **state)
 	free(req);
 }
 
+/*
+ * Reads one response from a connection that stays open: the head up to the
+ * blank line, then Content-Length bytes of body (none for HEAD). Fails the
+ * test on EOF or a timeout before the response is complete.
+ */
+static void read_response(int fd, bool head, struct reply *r)
+{
+	struct expo_buf b = { 0 };
+	size_t want = 0, hlen = 0;
+	char chunk[65536], v[64];
+	ssize_t n;
+
+	for (;;) {
+		if (hlen && b.len >= hlen + want)
+			break;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fail_msg("connection closed or timed out after %zu bytes", b.len);
+		assert_int_equal(expo_buf__append(&b, chunk, (size_t)n), 0);
+		assert_int_equal(expo_buf__append(&b, "", 1), 0);
+		b.len--;
+		if (!hlen && strstr(b.data, "\r\n\r\n")) {
+			hlen = (size_t)(strstr(b.data, "\r\n\r\n") + 4 - b.data);
+			parse_reply(r, &b);
+			if (!head && reply_header(r, "Content-Length", v, sizeof(v)))
+				want = strtoul(v, NULL, 10);
+		}
+	}
+	assert_int_equal(b.len, hlen + want);	/* nothing beyond this reply */
+	parse_reply(r, &b);
+}
+
+/* True when @fd is still open: nothing to read within @ms, but no EOF. */
+static bool still_open(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	char c;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = recv(fd, &c, 1, 0);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* HTTP/1.1 keep-alive: requests on one connection, which stays open. */
+static void test_keep_alive(void **state)
+{
+	static const char *const reqs[] = {
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+		"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	int fd = connect_to(AF_INET, port);
+	struct expo_buf plain = { 0 };
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		bool head = !strncmp(reqs[i], "HEAD", 4);
+
+		send_all(fd, reqs[i], strlen(reqs[i]));
+		read_response(fd, head, &r);
+		assert_int_equal(r.status, 200);
+		assert_no_header(&r, "Connection");	/* HTTP/1.1: open by default */
+		if (strstr(reqs[i], "/metrics") && !head) {
+			if (strstr(reqs[i], "gzip")) {
+				inflate_body(&r, &plain);
+				assert_int_equal(plain.len, expected_len[EXPO_FMT_TEXT_004]);
+				plain.len = 0;
+			} else {
+				assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+				assert_memory_equal(r.body, expected[EXPO_FMT_TEXT_004],
+						    r.body_len);
+			}
+		}
+		reply_free(&r);
+	}
+	assert_true(still_open(fd, 300));
+	close(fd);
+	expo_buf__free(&plain);
+
+	/* the client's "Connection: close" is honoured */
+	fd = connect_to(AF_INET, port);
+	send_all(fd, reqs[0], strlen(reqs[0]) - 2);
+	send_all(fd, "Connection: close\r\n\r\n", 23);
+	read_response(fd, false, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Connection", "close");
+	reply_free(&r);
+	assert_false(still_open(fd, 2000));
+	close(fd);
+}
+
+/* HTTP/1.1 requires Host (RFC 9112 section 3.2): 400 without it. */
+static void test_host_required(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	raw_request("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	raw_request("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	/* HTTP/1.0 has no Host requirement */
+	raw_request("GET /metrics HTTP/1.0\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+	assert_healthy();
+}
+
+/*
+ * A NUL in the request target, raw or %00, never reaches a handler as a
+ * shorter path: "/metrics\0x" is not "/metrics".
+ */
+static void test_nul_in_target(void **state)
+{
+#define NUL_REQ(target) { "GET " target " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", \
+			  sizeof("GET " target " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") - 1 }
+	static const struct {
+		const char *req;
+		size_t len;
+	} cases[] = {
+		NUL_REQ("/metrics%00"),
+		NUL_REQ("/metrics%00x"),
+		NUL_REQ("/metrics%00?x=1"),
+		NUL_REQ("/healthz%00"),
+		NUL_REQ("/metrics\0x"),
+		NUL_REQ("/metrics\0"),
+		NUL_REQ("/metrics\0?x"),
+		NUL_REQ("/healthz\0.json"),
+		NUL_REQ("/metrics?x=%00"),
+		NUL_REQ("/metrics?x=\0"),
+	};
+#undef NUL_REQ
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		raw_request_family(AF_INET, port, cases[i].req, cases[i].len, &r);
+		if (r.status != 400 && r.status != 404)
+			fail_msg("case %zu (%.*s): status %d", i,
+				 (int)strcspn(cases[i].req + 4, " "), cases[i].req + 4, r.status);
+		reply_free(&r);
+	}
+	/* "%2500" is a literal "%00", "%41" an "A": neither is a NUL */
+	request("GET", "/metrics%2500", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	request("GET", "/%6detrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	assert_healthy();
+}
+
 /* --- stats and concurrency ----------------------------------------------------- */
 
 static void test_stats(void **state)
@@ -955,6 +1118,9 @@ int main(void)
 		cmocka_unit_test(test_render_error),
 		cmocka_unit_test(test_malformed_requests),
 		cmocka_unit_test(test_oversized_request),
+		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_host_required),
+		cmocka_unit_test(test_nul_in_target),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_concurrent_scrapes),
 		cmocka_unit_test(test_port_in_use),
