@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "agent/http.h"
+#include "agent/negotiate.h"
 
 #define HTTP_BACKLOG		64
 #define CT_TEXT			"text/plain; charset=utf-8"
@@ -297,7 +298,7 @@ static int maybe_gzip(struct MHD_Connection *conn, struct expo_buf *body)
 	struct expo_buf z = { 0 };
 	int err;
 
-	if (!expo__accepts_gzip(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING)))
+	if (!negotiate__accepts_gzip(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING)))
 		return 0;
 	err = expo__gzip(body->data, body->len, &z);
 	if (err) {
@@ -318,7 +319,7 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 	size_t raw;
 	int err;
 
-	fmt = expo__negotiate(header(conn, MHD_HTTP_HEADER_ACCEPT));
+	fmt = negotiate__format(header(conn, MHD_HTTP_HEADER_ACCEPT));
 	err = s->opts.render(s->opts.ctx, fmt, &body);
 	raw = body.len;
 	if (err >= 0)
@@ -330,7 +331,7 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 				  "metrics rendering failed\n", false);
 	}
 	h.gzip = err == 1;
-	h.content_type = expo_format__content_type(fmt);
+	h.content_type = negotiate__content_type(fmt);
 	stats_scrape(s, body.len, raw, h.gzip, now_seconds() - t0);
 	return reply_buf(s, conn, MHD_HTTP_OK, &body, &h);
 }

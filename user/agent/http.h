@@ -2,8 +2,8 @@
 /*
  * http: the agent's HTTP endpoint on libmicrohttpd.
  *
- *   GET|HEAD /metrics   exposition; format from Accept (expo__negotiate()),
- *                       gzip when Accept-Encoding allows (expo__accepts_gzip());
+ *   GET|HEAD /metrics   exposition; format from Accept (negotiate__format()),
+ *                       gzip when Accept-Encoding allows (negotiate__accepts_gzip());
  *                       always "Vary: Accept, Accept-Encoding"
  *   GET|HEAD /healthz   200 "ok\n" once ready() says so, 503 "starting\n" before
  *   GET|HEAD /snapshot  JSON from snapshot(), 404 when no snapshot callback
