@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Tests for user/http.c: a real server on 127.0.0.1 (port 0) and a plain
- * socket client speaking raw HTTP/1.1.
+ * Tests for user/agent/http.c: a real server on 127.0.0.1 (port 0) and a
+ * plain socket client speaking raw HTTP/1.1. Behind the render callback sits
+ * the agent's own publisher (user/agent/view.c), fed by a small stand-in for
+ * the drain loop, so one compression per rendering and zero-copy bodies are
+ * checked end to end.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,7 @@
 
 #include "lib/expo.h"
 #include "agent/http.h"
+#include "agent/view.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NR_ROUTES	300
@@ -43,6 +48,13 @@ struct fake {
 	atomic_bool ready;
 	atomic_int render_err;		/* returned by render when non-zero */
 	atomic_int renders;
+	atomic_int bodies;		/* bodies handed out ... */
+	atomic_int released;		/* ... and released by the server */
+	atomic_bool big;		/* serve big_body instead of the view */
+	_Atomic(const void *) last_data;	/* the bytes of the last body */
+	struct view_pub *pub;
+	pthread_t loop;
+	atomic_bool stop;
 };
 
 static char route_buf[NR_ROUTES][32];
@@ -66,16 +78,72 @@ static struct expo_family fams[] = {
 
 static const char snapshot_json[] = "{\"version\":1,\"series\":[]}\n";
 
-static int fake_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
+#define BIG_BODY	(16 * 1024 * 1024)
+static char *big_body;
+
+/* Wraps a body's release to count releases; this test's own bookkeeping. */
+struct counted {
+	struct fake *f;
+	void (*release)(void *cookie);
+	void *cookie;
+};
+
+static void counted_release(void *cookie)
+{
+	struct counted *c = cookie;
+
+	if (c->release)
+		c->release(c->cookie);
+	atomic_fetch_add(&c->f->released, 1);
+	free(c);
+}
+
+static int fake_render(void *ctx, enum expo_format fmt, bool gzip, struct http_body *out)
 {
 	struct fake *f = ctx;
 	int err = atomic_load(&f->render_err);
+	struct counted *c;
 
 	atomic_fetch_add(&f->renders, 1);
 	if (err)
 		return err;
-	err = expo__render(out, fams, ARRAY_SIZE(fams), fmt);
-	return err ? err : expo__finish(out, fmt);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (atomic_load(&f->big)) {
+		*out = (struct http_body){ .data = big_body, .len = BIG_BODY,
+					   .raw_len = BIG_BODY };
+	} else {
+		err = view_pub__body(f->pub, fmt, gzip, false, out);
+		if (err) {
+			free(c);
+			return err;
+		}
+	}
+	c->f = f;
+	c->release = out->release;
+	c->cookie = out->cookie;
+	out->release = counted_release;
+	out->cookie = c;
+	atomic_store(&f->last_data, out->data);
+	atomic_fetch_add(&f->bodies, 1);
+	return 0;
+}
+
+/* Stand-in for the drain loop: publishes when a scrape asks for a drain. */
+static void *fake_loop(void *arg)
+{
+	struct fake *f = arg;
+	struct pollfd pfd = { .fd = view_pub__request_fd(f->pub), .events = POLLIN };
+
+	while (!atomic_load(&f->stop)) {
+		if (poll(&pfd, 1, 20) != 1 || !view_pub__take_request(f->pub))
+			continue;
+		view_pub__cycle_start(f->pub);
+		if (view_pub__publish(f->pub, fams, ARRAY_SIZE(fams)))
+			break;
+	}
+	return NULL;
 }
 
 static int fake_snapshot(void *ctx, struct expo_buf *out)
@@ -110,11 +178,17 @@ static void build_data(void)
 	for (i = 0; i < 2; i++) {
 		struct expo_buf b = { 0 };
 
-		assert_int_equal(fake_render(&fake, (enum expo_format)i, &b), 0);
+		assert_int_equal(expo__render(&b, fams, ARRAY_SIZE(fams), (enum expo_format)i), 0);
+		assert_int_equal(expo__finish(&b, (enum expo_format)i), 0);
 		expected[i] = b.data;
 		expected_len[i] = b.len;
 	}
-	atomic_store(&fake.renders, 0);
+	big_body = malloc(BIG_BODY);
+	assert_non_null(big_body);
+	memset(big_body, 'b', BIG_BODY);
+	assert_int_equal(view_pub__new(&fake.pub), 0);
+	assert_int_equal(view_pub__publish(fake.pub, fams, ARRAY_SIZE(fams)), 0);
+	assert_int_equal(pthread_create(&fake.loop, NULL, fake_loop, &fake), 0);
 }
 
 static struct http_opts default_opts(const char *listen)
@@ -143,6 +217,10 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	http_server__stop(srv);
+	atomic_store(&fake.stop, true);
+	pthread_join(fake.loop, NULL);
+	view_pub__free(fake.pub);
+	free(big_body);
 	free(expected[0]);
 	free(expected[1]);
 	return 0;
@@ -929,6 +1007,124 @@ static void test_concurrent_scrapes(void **state)
 	}
 }
 
+/* --- shared renderings: one compression each, no copies ----------------------- */
+
+/* Every body handed out is released exactly once, when its reply is done. */
+static void assert_all_released(void)
+{
+	int i;
+
+	for (i = 0; i < 200 && atomic_load(&fake.released) != atomic_load(&fake.bodies); i++)
+		usleep(10 * 1000);
+	assert_int_equal(atomic_load(&fake.released), atomic_load(&fake.bodies));
+}
+
+static void *gzip_scraper(void *arg)
+{
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 25; i++)
+		bad += !scrape_once(EXPO_FMT_TEXT_004, true);
+	return (void *)bad;
+}
+
+/*
+ * 100 gzip scrapes of one rendering, 4 threads at once from its first
+ * request: one compression. A new rendering is compressed again, once, on
+ * its first gzip scrape; plain scrapes never compress.
+ */
+static void test_one_compression_per_rendering(void **state)
+{
+	uint64_t c0;
+	pthread_t th[4];
+	struct reply r;
+	void *bad;
+	int i;
+
+	(void)state;
+	assert_int_equal(view_pub__publish(fake.pub, fams, ARRAY_SIZE(fams)), 0);
+	c0 = view_pub__compressions(fake.pub);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, gzip_scraper, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_int_equal((long)bad, 0);
+	}
+	assert_int_equal(view_pub__compressions(fake.pub) - c0, 1);
+
+	for (i = 0; i < 10; i++) {
+		request("GET", "/metrics", NULL, &r);
+		assert_int_equal(r.status, 200);
+		reply_free(&r);
+	}
+	assert_int_equal(view_pub__compressions(fake.pub) - c0, 1);
+
+	assert_int_equal(view_pub__publish(fake.pub, fams, ARRAY_SIZE(fams)), 0);
+	for (i = 0; i < 3; i++) {
+		request("GET", "/metrics", "Accept-Encoding: gzip\r\n", &r);
+		assert_int_equal(r.status, 200);
+		assert_header(&r, "Content-Encoding", "gzip");
+		reply_free(&r);
+	}
+	assert_int_equal(view_pub__compressions(fake.pub) - c0, 2);
+	assert_all_released();
+}
+
+/* Scrapes are served from the published buffer itself, not a copy of it. */
+static void test_served_from_shared_buffer(void **state)
+{
+	const void *data[2];
+	struct view *v;
+	struct reply r;
+	size_t len;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		request("GET", "/metrics", NULL, &r);
+		assert_int_equal(r.status, 200);
+		data[i] = atomic_load(&fake.last_data);
+		reply_free(&r);
+	}
+	v = view_pub__get(fake.pub);
+	assert_ptr_equal(data[0], view__text(v, &len));
+	assert_ptr_equal(data[1], data[0]);
+	assert_int_equal(len, expected_len[EXPO_FMT_TEXT_004]);
+	view__put(v);
+	assert_all_released();
+}
+
+/*
+ * A body stays with the server, unreleased, while its reply is still being
+ * sent (the server sends from it, it made no copy), and is released once
+ * the reply is done.
+ */
+static void test_body_held_until_sent(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct expo_buf b = { 0 };
+	char c;
+	int fd, held;
+
+	(void)state;
+	atomic_store(&fake.big, true);
+	fd = connect_to(AF_INET, port);
+	send_all(fd, req, strlen(req));
+	assert_int_equal(recv(fd, &c, 1, 0), 1);	/* the reply started ... */
+	usleep(200 * 1000);
+	held = atomic_load(&fake.bodies) - atomic_load(&fake.released);
+	atomic_store(&fake.big, false);
+	assert_int_equal(held, 1);			/* ... and is not done */
+	read_all(fd, &b);
+	close(fd);
+	assert_true(b.len > BIG_BODY - 1);
+	assert_int_equal(b.data[b.len - 1], 'b');
+	expo_buf__free(&b);
+	assert_all_released();
+}
+
 /* --- lifecycle and options ------------------------------------------------------ */
 
 static void test_port_in_use(void **state)
@@ -1123,6 +1319,9 @@ int main(void)
 		cmocka_unit_test(test_nul_in_target),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_concurrent_scrapes),
+		cmocka_unit_test(test_one_compression_per_rendering),
+		cmocka_unit_test(test_served_from_shared_buffer),
+		cmocka_unit_test(test_body_held_until_sent),
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_defaults_without_callbacks),

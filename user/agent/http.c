@@ -310,30 +310,54 @@ static int maybe_gzip(struct MHD_Connection *conn, struct expo_buf *body)
 	return 1;
 }
 
+static void body_release(struct http_body *b)
+{
+	if (b->release)
+		b->release(b->cookie);
+}
+
+/* Queues @body without a copy; MHD releases it once the reply is done. */
+static enum MHD_Result reply_body(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_body *body, const struct reply_hdrs *h)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	stats_request(s);
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(body->len,
+			(void *)body->data, body->release, body->cookie);
+	if (!resp) {
+		body_release(body);
+		return MHD_NO;		/* MHD closes the connection */
+	}
+	if (!add_headers(resp, h)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn)
 {
 	struct reply_hdrs h = { .vary = true };
-	struct expo_buf body = { 0 };
-	enum expo_format fmt;
+	struct http_body body = { 0 };
 	double t0 = now_seconds();
-	size_t raw;
+	enum expo_format fmt;
 	int err;
 
 	fmt = negotiate__format(header(conn, MHD_HTTP_HEADER_ACCEPT));
-	err = s->opts.render(s->opts.ctx, fmt, &body);
-	raw = body.len;
-	if (err >= 0)
-		err = maybe_gzip(conn, &body);
+	h.gzip = negotiate__accepts_gzip(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	err = s->opts.render(s->opts.ctx, fmt, h.gzip, &body);
 	if (err < 0) {
-		expo_buf__free(&body);
 		stats_scrape_error(s);
 		return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "metrics rendering failed\n", false);
 	}
-	h.gzip = err == 1;
 	h.content_type = negotiate__content_type(fmt);
-	stats_scrape(s, body.len, raw, h.gzip, now_seconds() - t0);
-	return reply_buf(s, conn, MHD_HTTP_OK, &body, &h);
+	stats_scrape(s, body.len, body.raw_len, h.gzip, now_seconds() - t0);
+	return reply_body(s, conn, &body, &h);
 }
 
 /* A JSON document from @fn: /snapshot, /normalization. */

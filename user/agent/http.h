@@ -51,10 +51,26 @@
 struct http_server;
 
 /*
- * Appends a complete exposition in @fmt to @out (expo__render() of every
- * family, then expo__finish()). Returns 0 or a negative errno (→ 500).
+ * Bytes the server sends without copying them: @data stays valid and
+ * unchanged until the server calls release(cookie), which it does exactly
+ * once, when it no longer needs them (the reply was sent or abandoned).
  */
-typedef int (*http_render_fn)(void *ctx, enum expo_format fmt, struct expo_buf *out);
+struct http_body {
+	const void *data;
+	size_t len;			/* bytes sent: gzip-compressed when asked */
+	size_t raw_len;			/* the rendering's size before gzip */
+	void (*release)(void *cookie);	/* NULL: nothing to release */
+	void *cookie;
+};
+
+/*
+ * A complete exposition in @fmt (expo__render() of every family, then
+ * expo__finish()), gzip-compressed (RFC 1952) when @gzip, as a body the
+ * server releases. Returns 0 with @out filled, or a negative errno (→ 500)
+ * with nothing to release.
+ */
+typedef int (*http_render_fn)(void *ctx, enum expo_format fmt, bool gzip,
+			      struct http_body *out);
 /* Appends the /snapshot JSON document to @out; 0 or a negative errno (→ 500). */
 typedef int (*http_snapshot_fn)(void *ctx, struct expo_buf *out);
 /* /healthz: true once the agent serves real data. */
