@@ -807,6 +807,23 @@ static void test_keep_alive(void **state)
 	close(fd);
 	expo_buf__free(&plain);
 
+	/* a client that half-closes after its request gets the reply, then EOF */
+	for (i = 0; i < 10; i++) {
+		struct timespec t0, t1;
+		struct expo_buf b = { 0 };
+
+		fd = connect_to(AF_INET, port);
+		send_all(fd, reqs[i % 2], strlen(reqs[i % 2]));
+		shutdown(fd, SHUT_WR);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		read_all(fd, &b);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		close(fd);
+		assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+		assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+		expo_buf__free(&b);
+	}
+
 	/* the client's "Connection: close" is honoured */
 	fd = connect_to(AF_INET, port);
 	send_all(fd, reqs[0], strlen(reqs[0]) - 2);
@@ -1233,17 +1250,16 @@ static void test_ipv6_loopback(void **state)
 }
 
 /*
- * At max_conns, MHD (thread-per-connection, poll) accepts a further
- * connection and closes it at once, without a reply; once a slot frees,
- * requests are served again.
+ * At max_conns, a further connection waits in the listen backlog, without a
+ * reply, and is served once a slot frees.
  */
 static void test_connection_limit(void **state)
 {
 	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct http_opts o = default_opts("127.0.0.1:0");
+	struct expo_buf b = { 0 };
 	struct http_server *s;
-	struct reply r;
-	int idle[2], p, i;
+	int idle[2], fd, p;
 
 	(void)state;
 	o.max_conns = 2;
@@ -1252,23 +1268,201 @@ static void test_connection_limit(void **state)
 	idle[0] = connect_to(AF_INET, p);
 	idle[1] = connect_to(AF_INET, p);
 	usleep(200 * 1000);		/* let MHD accept both */
-	raw_request_family(AF_INET, p, req, strlen(req), &r);
-	assert_int_equal(r.status, 0);	/* closed, no reply */
-	assert_int_equal(r.raw_len, 0);
-	reply_free(&r);
+	fd = connect_to(AF_INET, p);
+	send_all(fd, req, strlen(req));
+	assert_true(still_open(fd, 300));	/* queued: no reply, no close */
 	close(idle[0]);
 	close(idle[1]);
-	/* MHD reaps the closed connections' threads asynchronously */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = IO_TIMEOUT_S },
+		   sizeof(struct timeval));
+	read_all(fd, &b);
+	close(fd);
+	assert_true(b.len > 12);
+	assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+	expo_buf__free(&b);
+	http_server__stop(s);
+}
+
+/* True when the server closes @fd within @ms (EOF or reset). */
+static bool closed_within(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	char buf[256];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n > 0);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static int connect_from(const char *src, int p)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
+
+/* One address holds at most max_conns_per_ip connections; others are served. */
+static void test_per_ip_limit(void **state)
+{
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct expo_buf b = { 0 };
+	int fd[4], other, p, i;
+
+	(void)state;
+	o.max_conns_per_ip = 3;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	for (i = 0; i < 4; i++) {
+		fd[i] = connect_from("127.0.0.3", p);
+		usleep(50 * 1000);
+	}
+	assert_true(closed_within(fd[3], 2000));	/* the 4th: closed at once */
+	for (i = 0; i < 3; i++)
+		assert_true(still_open(fd[i], 100));
+	other = connect_from("127.0.0.4", p);
+	send_all(other, req, strlen(req));
+	setsockopt(other, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = IO_TIMEOUT_S },
+		   sizeof(struct timeval));
+	read_all(other, &b);
+	assert_true(b.len > 12);
+	assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+	close(other);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	/* slots free again once closed */
 	for (i = 0; i < 100; i++) {
-		raw_request_family(AF_INET, p, req, strlen(req), &r);
-		if (r.status)
+		fd[0] = connect_from("127.0.0.3", p);
+		if (!closed_within(fd[0], 50))
 			break;
-		reply_free(&r);
+		close(fd[0]);
+		fd[0] = -1;
+	}
+	assert_true(fd[0] >= 0);
+	close(fd[0]);
+	expo_buf__free(&b);
+	http_server__stop(s);
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+struct trickle {
+	int fd;
+	atomic_bool stop;
+};
+
+/* Sends a header byte every 100 ms until told to stop or the socket fails. */
+static void *trickler(void *arg)
+{
+	struct trickle *t = arg;
+
+	while (!atomic_load(&t->stop)) {
+		if (send(t->fd, "a", 1, MSG_NOSIGNAL) != 1)
+			break;
 		usleep(100 * 1000);
 	}
+	return NULL;
+}
+
+/*
+ * The request deadline: a head trickled in a byte every 100 ms (never idle
+ * for MHD's timeout) and an idle connection are shut down request_deadline_ms
+ * after their accept; a kept-alive connection that sends no further request
+ * is shut down that long after its reply; a client slow to read its reply is
+ * not cut (the request was complete).
+ */
+static void test_request_deadline(void **state)
+{
+	const char head[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char close_req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct trickle t = { 0 };
+	struct http_stats st0, st1;
+	struct expo_buf b = { 0 };
+	struct timespec t0;
+	struct http_server *s;
+	struct reply r;
+	pthread_t th;
+	int idle, ka, p;
+	double dt;
+	char c;
+
+	(void)state;
+	o.request_deadline_ms = 1000;
+	o.timeout_s = 30;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	http_server__stats(s, &st0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t.fd = connect_to(AF_INET, p);
+	idle = connect_to(AF_INET, p);
+	send_all(t.fd, head, strlen(head));
+	assert_int_equal(pthread_create(&th, NULL, trickler, &t), 0);
+	assert_true(closed_within(t.fd, 5000));
+	dt = elapsed_s(&t0);
+	atomic_store(&t.stop, true);
+	pthread_join(th, NULL);
+	print_message("trickled head dropped after %.2f s (deadline 1 s)\n", dt);
+	assert_true(dt >= 0.95 && dt < 1.6);
+	assert_true(closed_within(idle, 1000));
+	close(t.fd);
+	close(idle);
+
+	/* keep-alive: the clock restarts at the end of each reply */
+	ka = connect_to(AF_INET, p);
+	usleep(700 * 1000);
+	send_all(ka, req, strlen(req));
+	read_response(ka, false, &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	usleep(700 * 1000);		/* 1.4 s after accept, 0.7 s after the reply */
+	send_all(ka, req, strlen(req));
+	read_response(ka, false, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(closed_within(ka, 5000));
+	dt = elapsed_s(&t0);
+	assert_true(dt >= 0.95 && dt < 1.6);
+	close(ka);
+
+	/* a slow reader of a big reply is not the deadline's business */
+	atomic_store(&fake.big, true);
+	ka = connect_to(AF_INET, p);
+	send_all(ka, close_req, strlen(close_req));
+	assert_int_equal(recv(ka, &c, 1, 0), 1);
+	usleep(1500 * 1000);
+	atomic_store(&fake.big, false);
+	read_all(ka, &b);		/* the rest of it, complete */
+	close(ka);
+	assert_true(b.len > BIG_BODY);
+	assert_int_equal(b.data[b.len - 1], 'b');
+
+	http_server__stats(s, &st1);
+	assert_int_equal(st1.deadline_drops - st0.deadline_drops, 3);
+	expo_buf__free(&b);
 	http_server__stop(s);
+	assert_all_released();
 }
 
 /* An idle or slow (slowloris) client is dropped after timeout_s. */
@@ -1327,6 +1521,8 @@ int main(void)
 		cmocka_unit_test(test_defaults_without_callbacks),
 		cmocka_unit_test(test_ipv6_loopback),
 		cmocka_unit_test(test_connection_limit),
+		cmocka_unit_test(test_per_ip_limit),
+		cmocka_unit_test(test_request_deadline),
 		cmocka_unit_test(test_idle_timeout),
 	};
 
