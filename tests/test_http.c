@@ -827,7 +827,7 @@ static void test_keep_alive(void **state)
 	/* the client's "Connection: close" is honoured */
 	fd = connect_to(AF_INET, port);
 	send_all(fd, reqs[0], strlen(reqs[0]) - 2);
-	send_all(fd, "Connection: close\r\n\r\n", 23);
+	send_all(fd, "Connection: close\r\n\r\n", strlen("Connection: close\r\n\r\n"));
 	read_response(fd, false, &r);
 	assert_int_equal(r.status, 200);
 	assert_header(&r, "Connection", "close");
