@@ -30,9 +30,8 @@
  * ceiling however many BPF fds the agent holds. (Not MHD's epoll mode:
  * there, 0.9.75 can miss a client's FIN that arrives with its request, and a
  * half-closed connection then lingers after its reply until the deadline.)
- * A connection waiting for its
- * client, however slowly that client trickles bytes, holds no thread: only
- * a socket and its memory pool. Requests are answered inside the worker's
+ * A connection waiting for its client, however slowly that client trickles
+ * bytes, holds no thread: only a socket and its memory pool. Requests are answered inside the worker's
  * event loop, so an answer that blocks (a first gzip of a rendering, or a
  * scrape waiting for a drain: see view.h) delays the other connections of
  * that one worker, never the other workers. Consequently:
@@ -44,7 +43,9 @@
  * Bounds, each with its http_opts field and default below:
  * - max_conns connections in total. MHD splits them evenly over the workers;
  *   a worker at its share stops accepting, and new connections wait in the
- *   kernel's listen backlog (HTTP_BACKLOG) until a slot frees.
+ *   kernel's listen backlog (HTTP_BACKLOG) until a slot frees. Each is a
+ *   file descriptor: at RLIMIT_NOFILE MHD likewise stops accepting for a
+ *   while.
  * - max_conns_per_ip connections from one client address; one more is
  *   accepted and closed at once, without a reply. On loopback every
  *   127.x.y.z is its own address, so this bounds what one address can hold,
@@ -53,8 +54,9 @@
  *   and headers), counted from the connection's accept or from the end of
  *   the previous reply on it; a connection still short of a complete request
  *   then is shut down (shutdown(2), no reply) by a watchdog thread, whatever
- *   it trickled in meanwhile. An idle keep-alive connection is therefore
- *   closed after request_deadline_ms too.
+ *   it trickled in meanwhile (counted in http_stats.deadline_drops). An
+ *   idle keep-alive connection is therefore closed after
+ *   request_deadline_ms too.
  * - timeout_s of inactivity while a reply is being sent (a client that
  *   stops reading) or at any other time (MHD's idle timeout).
  * - max_request_bytes for the request line plus headers (MHD's
