@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Tests for user/http.c: a real server on 127.0.0.1 (port 0) and a plain
- * socket client speaking raw HTTP/1.1.
+ * Tests for user/agent/http.c: a real server on 127.0.0.1 (port 0) and a
+ * plain socket client speaking raw HTTP/1.1. Behind the render callback sits
+ * the agent's own publisher (user/agent/view.c), fed by a small stand-in for
+ * the drain loop, so one compression per rendering and zero-copy bodies are
+ * checked end to end.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +28,7 @@
 
 #include "lib/expo.h"
 #include "agent/http.h"
+#include "agent/view.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NR_ROUTES	300
@@ -43,6 +48,13 @@ struct fake {
 	atomic_bool ready;
 	atomic_int render_err;		/* returned by render when non-zero */
 	atomic_int renders;
+	atomic_int bodies;		/* bodies handed out ... */
+	atomic_int released;		/* ... and released by the server */
+	atomic_bool big;		/* serve big_body instead of the view */
+	_Atomic(const void *) last_data;	/* the bytes of the last body */
+	struct view_pub *pub;
+	pthread_t loop;
+	atomic_bool stop;
 };
 
 static char route_buf[NR_ROUTES][32];
@@ -66,16 +78,72 @@ static struct expo_family fams[] = {
 
 static const char snapshot_json[] = "{\"version\":1,\"series\":[]}\n";
 
-static int fake_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
+#define BIG_BODY	(16 * 1024 * 1024)
+static char *big_body;
+
+/* Wraps a body's release to count releases; this test's own bookkeeping. */
+struct counted {
+	struct fake *f;
+	void (*release)(void *cookie);
+	void *cookie;
+};
+
+static void counted_release(void *cookie)
+{
+	struct counted *c = cookie;
+
+	if (c->release)
+		c->release(c->cookie);
+	atomic_fetch_add(&c->f->released, 1);
+	free(c);
+}
+
+static int fake_render(void *ctx, enum expo_format fmt, bool gzip, struct http_body *out)
 {
 	struct fake *f = ctx;
 	int err = atomic_load(&f->render_err);
+	struct counted *c;
 
 	atomic_fetch_add(&f->renders, 1);
 	if (err)
 		return err;
-	err = expo__render(out, fams, ARRAY_SIZE(fams), fmt);
-	return err ? err : expo__finish(out, fmt);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (atomic_load(&f->big)) {
+		*out = (struct http_body){ .data = big_body, .len = BIG_BODY,
+					   .raw_len = BIG_BODY };
+	} else {
+		err = view_pub__body(f->pub, fmt, gzip, false, out);
+		if (err) {
+			free(c);
+			return err;
+		}
+	}
+	c->f = f;
+	c->release = out->release;
+	c->cookie = out->cookie;
+	out->release = counted_release;
+	out->cookie = c;
+	atomic_store(&f->last_data, out->data);
+	atomic_fetch_add(&f->bodies, 1);
+	return 0;
+}
+
+/* Stand-in for the drain loop: publishes when a scrape asks for a drain. */
+static void *fake_loop(void *arg)
+{
+	struct fake *f = arg;
+	struct pollfd pfd = { .fd = view_pub__request_fd(f->pub), .events = POLLIN };
+
+	while (!atomic_load(&f->stop)) {
+		if (poll(&pfd, 1, 20) != 1 || !view_pub__take_request(f->pub))
+			continue;
+		view_pub__cycle_start(f->pub);
+		if (view_pub__publish(f->pub, fams, ARRAY_SIZE(fams)))
+			break;
+	}
+	return NULL;
 }
 
 static int fake_snapshot(void *ctx, struct expo_buf *out)
@@ -110,11 +178,17 @@ static void build_data(void)
 	for (i = 0; i < 2; i++) {
 		struct expo_buf b = { 0 };
 
-		assert_int_equal(fake_render(&fake, (enum expo_format)i, &b), 0);
+		assert_int_equal(expo__render(&b, fams, ARRAY_SIZE(fams), (enum expo_format)i), 0);
+		assert_int_equal(expo__finish(&b, (enum expo_format)i), 0);
 		expected[i] = b.data;
 		expected_len[i] = b.len;
 	}
-	atomic_store(&fake.renders, 0);
+	big_body = malloc(BIG_BODY);
+	assert_non_null(big_body);
+	memset(big_body, 'b', BIG_BODY);
+	assert_int_equal(view_pub__new(&fake.pub), 0);
+	assert_int_equal(view_pub__publish(fake.pub, fams, ARRAY_SIZE(fams)), 0);
+	assert_int_equal(pthread_create(&fake.loop, NULL, fake_loop, &fake), 0);
 }
 
 static struct http_opts default_opts(const char *listen)
@@ -143,6 +217,10 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	http_server__stop(srv);
+	atomic_store(&fake.stop, true);
+	pthread_join(fake.loop, NULL);
+	view_pub__free(fake.pub);
+	free(big_body);
 	free(expected[0]);
 	free(expected[1]);
 	return 0;
@@ -643,6 +721,186 @@ static void test_oversized_request(void **state)
 	free(req);
 }
 
+/*
+ * Reads one response from a connection that stays open: the head up to the
+ * blank line, then Content-Length bytes of body (none for HEAD). Fails the
+ * test on EOF or a timeout before the response is complete.
+ */
+static void read_response(int fd, bool head, struct reply *r)
+{
+	struct expo_buf b = { 0 };
+	size_t want = 0, hlen = 0;
+	char chunk[65536], v[64];
+	ssize_t n;
+
+	for (;;) {
+		if (hlen && b.len >= hlen + want)
+			break;
+		n = recv(fd, chunk, sizeof(chunk), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			fail_msg("connection closed or timed out after %zu bytes", b.len);
+		assert_int_equal(expo_buf__append(&b, chunk, (size_t)n), 0);
+		assert_int_equal(expo_buf__append(&b, "", 1), 0);
+		b.len--;
+		if (!hlen && strstr(b.data, "\r\n\r\n")) {
+			hlen = (size_t)(strstr(b.data, "\r\n\r\n") + 4 - b.data);
+			parse_reply(r, &b);
+			if (!head && reply_header(r, "Content-Length", v, sizeof(v)))
+				want = strtoul(v, NULL, 10);
+		}
+	}
+	assert_int_equal(b.len, hlen + want);	/* nothing beyond this reply */
+	parse_reply(r, &b);
+}
+
+/* True when @fd is still open: nothing to read within @ms, but no EOF. */
+static bool still_open(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	char c;
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = recv(fd, &c, 1, 0);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* HTTP/1.1 keep-alive: requests on one connection, which stays open. */
+static void test_keep_alive(void **state)
+{
+	static const char *const reqs[] = {
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n",
+		"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+	int fd = connect_to(AF_INET, port);
+	struct expo_buf plain = { 0 };
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(reqs); i++) {
+		bool head = !strncmp(reqs[i], "HEAD", 4);
+
+		send_all(fd, reqs[i], strlen(reqs[i]));
+		read_response(fd, head, &r);
+		assert_int_equal(r.status, 200);
+		assert_no_header(&r, "Connection");	/* HTTP/1.1: open by default */
+		if (strstr(reqs[i], "/metrics") && !head) {
+			if (strstr(reqs[i], "gzip")) {
+				inflate_body(&r, &plain);
+				assert_int_equal(plain.len, expected_len[EXPO_FMT_TEXT_004]);
+				plain.len = 0;
+			} else {
+				assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+				assert_memory_equal(r.body, expected[EXPO_FMT_TEXT_004],
+						    r.body_len);
+			}
+		}
+		reply_free(&r);
+	}
+	assert_true(still_open(fd, 300));
+	close(fd);
+	expo_buf__free(&plain);
+
+	/* a client that half-closes after its request gets the reply, then EOF */
+	for (i = 0; i < 10; i++) {
+		struct timespec t0, t1;
+		struct expo_buf b = { 0 };
+
+		fd = connect_to(AF_INET, port);
+		send_all(fd, reqs[i % 2], strlen(reqs[i % 2]));
+		shutdown(fd, SHUT_WR);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		read_all(fd, &b);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		close(fd);
+		assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+		assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 500);
+		expo_buf__free(&b);
+	}
+
+	/* the client's "Connection: close" is honoured */
+	fd = connect_to(AF_INET, port);
+	send_all(fd, reqs[0], strlen(reqs[0]) - 2);
+	send_all(fd, "Connection: close\r\n\r\n", strlen("Connection: close\r\n\r\n"));
+	read_response(fd, false, &r);
+	assert_int_equal(r.status, 200);
+	assert_header(&r, "Connection", "close");
+	reply_free(&r);
+	assert_false(still_open(fd, 2000));
+	close(fd);
+}
+
+/* HTTP/1.1 requires Host (RFC 9112 section 3.2): 400 without it. */
+static void test_host_required(void **state)
+{
+	struct reply r;
+
+	(void)state;
+	raw_request("GET /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	raw_request("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", &r);
+	assert_int_equal(r.status, 400);
+	reply_free(&r);
+	/* HTTP/1.0 has no Host requirement */
+	raw_request("GET /metrics HTTP/1.0\r\n\r\n", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+	assert_healthy();
+}
+
+/*
+ * A NUL in the request target, raw or %00, never reaches a handler as a
+ * shorter path: "/metrics\0x" is not "/metrics".
+ */
+static void test_nul_in_target(void **state)
+{
+#define NUL_REQ(target) { "GET " target " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", \
+			  sizeof("GET " target " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") - 1 }
+	static const struct {
+		const char *req;
+		size_t len;
+	} cases[] = {
+		NUL_REQ("/metrics%00"),
+		NUL_REQ("/metrics%00x"),
+		NUL_REQ("/metrics%00?x=1"),
+		NUL_REQ("/healthz%00"),
+		NUL_REQ("/metrics\0x"),
+		NUL_REQ("/metrics\0"),
+		NUL_REQ("/metrics\0?x"),
+		NUL_REQ("/healthz\0.json"),
+		NUL_REQ("/metrics?x=%00"),
+		NUL_REQ("/metrics?x=\0"),
+	};
+#undef NUL_REQ
+	struct reply r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		raw_request_family(AF_INET, port, cases[i].req, cases[i].len, &r);
+		if (r.status != 400 && r.status != 404)
+			fail_msg("case %zu (%.*s): status %d", i,
+				 (int)strcspn(cases[i].req + 4, " "), cases[i].req + 4, r.status);
+		reply_free(&r);
+	}
+	/* "%2500" is a literal "%00", "%41" an "A": neither is a NUL */
+	request("GET", "/metrics%2500", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	request("GET", "/%6detrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	assert_healthy();
+}
+
 /* --- stats and concurrency ----------------------------------------------------- */
 
 static void test_stats(void **state)
@@ -766,6 +1024,124 @@ static void test_concurrent_scrapes(void **state)
 	}
 }
 
+/* --- shared renderings: one compression each, no copies ----------------------- */
+
+/* Every body handed out is released exactly once, when its reply is done. */
+static void assert_all_released(void)
+{
+	int i;
+
+	for (i = 0; i < 200 && atomic_load(&fake.released) != atomic_load(&fake.bodies); i++)
+		usleep(10 * 1000);
+	assert_int_equal(atomic_load(&fake.released), atomic_load(&fake.bodies));
+}
+
+static void *gzip_scraper(void *arg)
+{
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	for (i = 0; i < 25; i++)
+		bad += !scrape_once(EXPO_FMT_TEXT_004, true);
+	return (void *)bad;
+}
+
+/*
+ * 100 gzip scrapes of one rendering, 4 threads at once from its first
+ * request: one compression. A new rendering is compressed again, once, on
+ * its first gzip scrape; plain scrapes never compress.
+ */
+static void test_one_compression_per_rendering(void **state)
+{
+	uint64_t c0;
+	pthread_t th[4];
+	struct reply r;
+	void *bad;
+	int i;
+
+	(void)state;
+	assert_int_equal(view_pub__publish(fake.pub, fams, ARRAY_SIZE(fams)), 0);
+	c0 = view_pub__compressions(fake.pub);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, gzip_scraper, NULL), 0);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_int_equal((long)bad, 0);
+	}
+	assert_int_equal(view_pub__compressions(fake.pub) - c0, 1);
+
+	for (i = 0; i < 10; i++) {
+		request("GET", "/metrics", NULL, &r);
+		assert_int_equal(r.status, 200);
+		reply_free(&r);
+	}
+	assert_int_equal(view_pub__compressions(fake.pub) - c0, 1);
+
+	assert_int_equal(view_pub__publish(fake.pub, fams, ARRAY_SIZE(fams)), 0);
+	for (i = 0; i < 3; i++) {
+		request("GET", "/metrics", "Accept-Encoding: gzip\r\n", &r);
+		assert_int_equal(r.status, 200);
+		assert_header(&r, "Content-Encoding", "gzip");
+		reply_free(&r);
+	}
+	assert_int_equal(view_pub__compressions(fake.pub) - c0, 2);
+	assert_all_released();
+}
+
+/* Scrapes are served from the published buffer itself, not a copy of it. */
+static void test_served_from_shared_buffer(void **state)
+{
+	const void *data[2];
+	struct view *v;
+	struct reply r;
+	size_t len;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		request("GET", "/metrics", NULL, &r);
+		assert_int_equal(r.status, 200);
+		data[i] = atomic_load(&fake.last_data);
+		reply_free(&r);
+	}
+	v = view_pub__get(fake.pub);
+	assert_ptr_equal(data[0], view__text(v, &len));
+	assert_ptr_equal(data[1], data[0]);
+	assert_int_equal(len, expected_len[EXPO_FMT_TEXT_004]);
+	view__put(v);
+	assert_all_released();
+}
+
+/*
+ * A body stays with the server, unreleased, while its reply is still being
+ * sent (the server sends from it, it made no copy), and is released once
+ * the reply is done.
+ */
+static void test_body_held_until_sent(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct expo_buf b = { 0 };
+	char c;
+	int fd, held;
+
+	(void)state;
+	atomic_store(&fake.big, true);
+	fd = connect_to(AF_INET, port);
+	send_all(fd, req, strlen(req));
+	assert_int_equal(recv(fd, &c, 1, 0), 1);	/* the reply started ... */
+	usleep(200 * 1000);
+	held = atomic_load(&fake.bodies) - atomic_load(&fake.released);
+	atomic_store(&fake.big, false);
+	assert_int_equal(held, 1);			/* ... and is not done */
+	read_all(fd, &b);
+	close(fd);
+	assert_true(b.len > BIG_BODY - 1);
+	assert_int_equal(b.data[b.len - 1], 'b');
+	expo_buf__free(&b);
+	assert_all_released();
+}
+
 /* --- lifecycle and options ------------------------------------------------------ */
 
 static void test_port_in_use(void **state)
@@ -874,17 +1250,16 @@ static void test_ipv6_loopback(void **state)
 }
 
 /*
- * At max_conns, MHD (thread-per-connection, poll) accepts a further
- * connection and closes it at once, without a reply; once a slot frees,
- * requests are served again.
+ * At max_conns, a further connection waits in the listen backlog, without a
+ * reply, and is served once a slot frees.
  */
 static void test_connection_limit(void **state)
 {
 	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct http_opts o = default_opts("127.0.0.1:0");
+	struct expo_buf b = { 0 };
 	struct http_server *s;
-	struct reply r;
-	int idle[2], p, i;
+	int idle[2], fd, p;
 
 	(void)state;
 	o.max_conns = 2;
@@ -893,23 +1268,201 @@ static void test_connection_limit(void **state)
 	idle[0] = connect_to(AF_INET, p);
 	idle[1] = connect_to(AF_INET, p);
 	usleep(200 * 1000);		/* let MHD accept both */
-	raw_request_family(AF_INET, p, req, strlen(req), &r);
-	assert_int_equal(r.status, 0);	/* closed, no reply */
-	assert_int_equal(r.raw_len, 0);
-	reply_free(&r);
+	fd = connect_to(AF_INET, p);
+	send_all(fd, req, strlen(req));
+	assert_true(still_open(fd, 300));	/* queued: no reply, no close */
 	close(idle[0]);
 	close(idle[1]);
-	/* MHD reaps the closed connections' threads asynchronously */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = IO_TIMEOUT_S },
+		   sizeof(struct timeval));
+	read_all(fd, &b);
+	close(fd);
+	assert_true(b.len > 12);
+	assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+	expo_buf__free(&b);
+	http_server__stop(s);
+}
+
+/* True when the server closes @fd within @ms (EOF or reset). */
+static bool closed_within(int fd, int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	char buf[256];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	do
+		n = recv(fd, buf, sizeof(buf), 0);
+	while (n > 0);
+	return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static int connect_from(const char *src, int p)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+	return fd;
+}
+
+/* One address holds at most max_conns_per_ip connections; others are served. */
+static void test_per_ip_limit(void **state)
+{
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct expo_buf b = { 0 };
+	int fd[4], other, p, i;
+
+	(void)state;
+	o.max_conns_per_ip = 3;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	for (i = 0; i < 4; i++) {
+		fd[i] = connect_from("127.0.0.3", p);
+		usleep(50 * 1000);
+	}
+	assert_true(closed_within(fd[3], 2000));	/* the 4th: closed at once */
+	for (i = 0; i < 3; i++)
+		assert_true(still_open(fd[i], 100));
+	other = connect_from("127.0.0.4", p);
+	send_all(other, req, strlen(req));
+	setsockopt(other, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = IO_TIMEOUT_S },
+		   sizeof(struct timeval));
+	read_all(other, &b);
+	assert_true(b.len > 12);
+	assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+	close(other);
+	for (i = 0; i < 4; i++)
+		close(fd[i]);
+	/* slots free again once closed */
 	for (i = 0; i < 100; i++) {
-		raw_request_family(AF_INET, p, req, strlen(req), &r);
-		if (r.status)
+		fd[0] = connect_from("127.0.0.3", p);
+		if (!closed_within(fd[0], 50))
 			break;
-		reply_free(&r);
+		close(fd[0]);
+		fd[0] = -1;
+	}
+	assert_true(fd[0] >= 0);
+	close(fd[0]);
+	expo_buf__free(&b);
+	http_server__stop(s);
+}
+
+static double elapsed_s(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+struct trickle {
+	int fd;
+	atomic_bool stop;
+};
+
+/* Sends a header byte every 100 ms until told to stop or the socket fails. */
+static void *trickler(void *arg)
+{
+	struct trickle *t = arg;
+
+	while (!atomic_load(&t->stop)) {
+		if (send(t->fd, "a", 1, MSG_NOSIGNAL) != 1)
+			break;
 		usleep(100 * 1000);
 	}
+	return NULL;
+}
+
+/*
+ * The request deadline: a head trickled in a byte every 100 ms (never idle
+ * for MHD's timeout) and an idle connection are shut down request_deadline_ms
+ * after their accept; a kept-alive connection that sends no further request
+ * is shut down that long after its reply; a client slow to read its reply is
+ * not cut (the request was complete).
+ */
+static void test_request_deadline(void **state)
+{
+	const char head[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char close_req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct trickle t = { 0 };
+	struct http_stats st0, st1;
+	struct expo_buf b = { 0 };
+	struct timespec t0;
+	struct http_server *s;
+	struct reply r;
+	pthread_t th;
+	int idle, ka, p;
+	double dt;
+	char c;
+
+	(void)state;
+	o.request_deadline_ms = 1000;
+	o.timeout_s = 30;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	http_server__stats(s, &st0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t.fd = connect_to(AF_INET, p);
+	idle = connect_to(AF_INET, p);
+	send_all(t.fd, head, strlen(head));
+	assert_int_equal(pthread_create(&th, NULL, trickler, &t), 0);
+	assert_true(closed_within(t.fd, 5000));
+	dt = elapsed_s(&t0);
+	atomic_store(&t.stop, true);
+	pthread_join(th, NULL);
+	print_message("trickled head dropped after %.2f s (deadline 1 s)\n", dt);
+	assert_true(dt >= 0.95 && dt < 1.6);
+	assert_true(closed_within(idle, 1000));
+	close(t.fd);
+	close(idle);
+
+	/* keep-alive: the clock restarts at the end of each reply */
+	ka = connect_to(AF_INET, p);
+	usleep(700 * 1000);
+	send_all(ka, req, strlen(req));
+	read_response(ka, false, &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	usleep(700 * 1000);		/* 1.4 s after accept, 0.7 s after the reply */
+	send_all(ka, req, strlen(req));
+	read_response(ka, false, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(closed_within(ka, 5000));
+	dt = elapsed_s(&t0);
+	assert_true(dt >= 0.95 && dt < 1.6);
+	close(ka);
+
+	/* a slow reader of a big reply is not the deadline's business */
+	atomic_store(&fake.big, true);
+	ka = connect_to(AF_INET, p);
+	send_all(ka, close_req, strlen(close_req));
+	assert_int_equal(recv(ka, &c, 1, 0), 1);
+	usleep(1500 * 1000);
+	atomic_store(&fake.big, false);
+	read_all(ka, &b);		/* the rest of it, complete */
+	close(ka);
+	assert_true(b.len > BIG_BODY);
+	assert_int_equal(b.data[b.len - 1], 'b');
+
+	http_server__stats(s, &st1);
+	assert_int_equal(st1.deadline_drops - st0.deadline_drops, 3);
+	expo_buf__free(&b);
 	http_server__stop(s);
+	assert_all_released();
 }
 
 /* An idle or slow (slowloris) client is dropped after timeout_s. */
@@ -955,13 +1508,21 @@ int main(void)
 		cmocka_unit_test(test_render_error),
 		cmocka_unit_test(test_malformed_requests),
 		cmocka_unit_test(test_oversized_request),
+		cmocka_unit_test(test_keep_alive),
+		cmocka_unit_test(test_host_required),
+		cmocka_unit_test(test_nul_in_target),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_concurrent_scrapes),
+		cmocka_unit_test(test_one_compression_per_rendering),
+		cmocka_unit_test(test_served_from_shared_buffer),
+		cmocka_unit_test(test_body_held_until_sent),
 		cmocka_unit_test(test_port_in_use),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_defaults_without_callbacks),
 		cmocka_unit_test(test_ipv6_loopback),
 		cmocka_unit_test(test_connection_limit),
+		cmocka_unit_test(test_per_ip_limit),
+		cmocka_unit_test(test_request_deadline),
 		cmocka_unit_test(test_idle_timeout),
 	};
 

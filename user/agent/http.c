@@ -6,11 +6,23 @@
  * use is reported as -EADDRINUSE (MHD only says "failed"), and so that port 0
  * can be read back with getsockname(). MHD owns the socket once it started
  * and closes it in MHD_stop_daemon().
+ *
+ * The request deadline: MHD's timeout counts idle time only, so every
+ * connection is tracked from MHD's STARTED to its CLOSED notification, with
+ * the time its current request began (accept, or the end of the previous
+ * reply) and whether that request's head is complete. A watchdog thread
+ * shuts down (shutdown(2)) the sockets of requests past the deadline; MHD
+ * then sees EOF and closes the connection in its own thread. The watchdog
+ * holds conns_lock while it does so, and CLOSED removes the connection under
+ * that lock before MHD close()s the descriptor (MHD notifies first, then
+ * closes), so a descriptor the watchdog shuts down is always still the
+ * connection's own, never a number reused by another file.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,10 +32,24 @@
 #include <microhttpd.h>
 
 #include "agent/http.h"
+#include "agent/negotiate.h"
 
-#define HTTP_BACKLOG		64
 #define CT_TEXT			"text/plain; charset=utf-8"
 #define CT_JSON			"application/json"
+
+/* One connection, from MHD's STARTED to its CLOSED notification. */
+struct http_conn {
+	struct http_conn *prev, *next;	/* under conns_lock */
+	int fd;
+	uint64_t since_ms;		/* the current request began: under conns_lock */
+	bool busy;			/* its head is complete: under conns_lock */
+	bool dropped;			/* shut down by the deadline: under conns_lock */
+	/* the current request, on the connection's worker thread only */
+	size_t target_len;		/* strlen() of the raw request target */
+	bool target_nul;		/* "%00" in it */
+	bool head_done;			/* the handler has seen the head */
+	bool answered;
+};
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -31,6 +57,11 @@ struct http_server {
 	int port;
 	pthread_mutex_t lock;		/* protects stats */
 	struct http_stats stats;
+	pthread_mutex_t conns_lock;	/* protects conns and stopping */
+	struct http_conn conns;		/* list head */
+	pthread_cond_t wake;		/* the watchdog's sleep (CLOCK_MONOTONIC) */
+	bool stopping;
+	pthread_t watchdog;
 };
 
 /* --- options and listen address ------------------------------------------- */
@@ -48,7 +79,9 @@ static int copy_opts(const struct http_opts *in, struct http_opts *out)
 		if (*tail)
 			return -EINVAL;
 	}
-	*out = *in;
+	/* an older caller's struct ends early: the fields it lacks are 0 */
+	memset(out, 0, sizeof(*out));
+	memcpy(out, in, in->sz < sizeof(*out) ? in->sz : sizeof(*out));
 	out->sz = sizeof(*out);
 	if (!out->listen || !out->listen[0])
 		out->listen = HTTP_DEFAULT_LISTEN;
@@ -58,6 +91,14 @@ static int copy_opts(const struct http_opts *in, struct http_opts *out)
 		out->timeout_s = HTTP_DEFAULT_TIMEOUT_S;
 	if (!out->max_request_bytes)
 		out->max_request_bytes = HTTP_DEFAULT_MAX_REQUEST;
+	if (!out->max_conns_per_ip)
+		out->max_conns_per_ip = HTTP_DEFAULT_PER_IP_CONNS;
+	if (!out->request_deadline_ms)
+		out->request_deadline_ms = HTTP_DEFAULT_REQUEST_DEADLINE_MS;
+	if (!out->threads)
+		out->threads = HTTP_DEFAULT_THREADS;
+	if (out->threads > out->max_conns)
+		out->threads = out->max_conns;
 	if (out->max_request_bytes < HTTP_MIN_MAX_REQUEST || !out->render)
 		return -EINVAL;
 	return 0;
@@ -143,7 +184,8 @@ static int listen_socket(const struct sockaddr_storage *ss, socklen_t len)
 {
 	int fd, one = 1, err;
 
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: the workers share it, one's accept must not block */
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
@@ -164,6 +206,14 @@ out_errno:
 }
 
 /* --- stats ------------------------------------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static double now_seconds(void)
 {
@@ -297,7 +347,7 @@ static int maybe_gzip(struct MHD_Connection *conn, struct expo_buf *body)
 	struct expo_buf z = { 0 };
 	int err;
 
-	if (!expo__accepts_gzip(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING)))
+	if (!negotiate__accepts_gzip(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING)))
 		return 0;
 	err = expo__gzip(body->data, body->len, &z);
 	if (err) {
@@ -309,30 +359,54 @@ static int maybe_gzip(struct MHD_Connection *conn, struct expo_buf *body)
 	return 1;
 }
 
+static void body_release(struct http_body *b)
+{
+	if (b->release)
+		b->release(b->cookie);
+}
+
+/* Queues @body without a copy; MHD releases it once the reply is done. */
+static enum MHD_Result reply_body(struct http_server *s, struct MHD_Connection *conn,
+				  struct http_body *body, const struct reply_hdrs *h)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	stats_request(s);
+	resp = MHD_create_response_from_buffer_with_free_callback_cls(body->len,
+			(void *)body->data, body->release, body->cookie);
+	if (!resp) {
+		body_release(body);
+		return MHD_NO;		/* MHD closes the connection */
+	}
+	if (!add_headers(resp, h)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn)
 {
 	struct reply_hdrs h = { .vary = true };
-	struct expo_buf body = { 0 };
-	enum expo_format fmt;
+	struct http_body body = { 0 };
 	double t0 = now_seconds();
-	size_t raw;
+	enum expo_format fmt;
 	int err;
 
-	fmt = expo__negotiate(header(conn, MHD_HTTP_HEADER_ACCEPT));
-	err = s->opts.render(s->opts.ctx, fmt, &body);
-	raw = body.len;
-	if (err >= 0)
-		err = maybe_gzip(conn, &body);
+	fmt = negotiate__format(header(conn, MHD_HTTP_HEADER_ACCEPT));
+	h.gzip = negotiate__accepts_gzip(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	err = s->opts.render(s->opts.ctx, fmt, h.gzip, &body);
 	if (err < 0) {
-		expo_buf__free(&body);
 		stats_scrape_error(s);
 		return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "metrics rendering failed\n", false);
 	}
-	h.gzip = err == 1;
-	h.content_type = expo_format__content_type(fmt);
-	stats_scrape(s, body.len, raw, h.gzip, now_seconds() - t0);
-	return reply_buf(s, conn, MHD_HTTP_OK, &body, &h);
+	h.content_type = negotiate__content_type(fmt);
+	stats_scrape(s, body.len, body.raw_len, h.gzip, now_seconds() - t0);
+	return reply_body(s, conn, &body, &h);
 }
 
 /* A JSON document from @fn: /snapshot, /normalization. */
@@ -364,25 +438,34 @@ static enum MHD_Result serve_healthz(struct http_server *s, struct MHD_Connectio
 	return reply_text(s, conn, MHD_HTTP_OK, "ok\n", false);
 }
 
-/*
- * MHD access handler. Called once the request line and headers are parsed;
- * we answer at once, so a request body (if any) is never read and MHD closes
- * such a connection after the reply.
- */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-				  const char *url, const char *method,
-				  const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **req_cls)
+static bool has_body(struct MHD_Connection *conn)
 {
-	struct http_server *s = cls;
+	const char *len = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-	(void)version;
-	(void)upload_data;
-	if (*req_cls) {			/* body data after our reply: drop it */
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
-	*req_cls = s;
+	return header(conn, MHD_HTTP_HEADER_TRANSFER_ENCODING) || (len && strcmp(len, "0"));
+}
+
+/*
+ * A NUL in the target, raw or %00. MHD hands the handler the unescaped
+ * target as a C string, which a NUL cuts short, so the URI log callback
+ * noted the raw target's strlen() and whether it holds "%00"; here that
+ * length must reach the version, which MHD parsed from the same line right
+ * after the target and one separator. A raw NUL stops strlen() early.
+ */
+static bool bad_target(const struct http_conn *c, const char *url, const char *version)
+{
+	if (c->target_nul)
+		return true;
+	return (uintptr_t)version <= (uintptr_t)url ||
+	       (uintptr_t)version - (uintptr_t)url != c->target_len + 1;
+}
+
+static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *conn,
+			      const struct http_conn *c, const char *url,
+			      const char *method, const char *version)
+{
+	if (bad_target(c, url, version))
+		return reply_text(s, conn, MHD_HTTP_BAD_REQUEST, "bad request target\n", false);
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply_text(s, conn, MHD_HTTP_METHOD_NOT_ALLOWED,
 				  "method not allowed\n", true);
@@ -397,21 +480,225 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	return reply_text(s, conn, MHD_HTTP_NOT_FOUND, "not found\n", false);
 }
 
+/*
+ * MHD access handler; *req_cls is the connection (set by on_uri). The first
+ * call comes once the request head is parsed: the deadline stops counting.
+ * A reply queued in that first call makes MHD close the connection after it
+ * (it will not read past a body it did not consume), so GET and HEAD without
+ * a body are answered on the second call, which keeps the connection alive;
+ * anything else is answered at once, its body never read.
+ */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **req_cls)
+{
+	struct http_server *s = cls;
+	struct http_conn *c = *req_cls;
+
+	(void)upload_data;
+	if (!c)
+		return MHD_NO;		/* untracked (see on_connection): close */
+	if (c->answered) {		/* body data after our reply: drop it */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (!c->head_done) {
+		c->head_done = true;
+		pthread_mutex_lock(&s->conns_lock);
+		c->busy = true;
+		pthread_mutex_unlock(&s->conns_lock);
+		if (!has_body(conn) && (!strcmp(method, MHD_HTTP_METHOD_GET) ||
+					!strcmp(method, MHD_HTTP_METHOD_HEAD)))
+			return MHD_YES;
+	}
+	c->answered = true;
+	return answer(s, conn, c, url, method, version);
+}
+
+/* --- connections and the request deadline ------------------------------------ */
+
+static void conns_link(struct http_server *s, struct http_conn *c)
+{
+	pthread_mutex_lock(&s->conns_lock);
+	c->next = s->conns.next;
+	c->prev = &s->conns;
+	s->conns.next->prev = c;
+	s->conns.next = c;
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+static void conns_unlink(struct http_server *s, struct http_conn *c)
+{
+	pthread_mutex_lock(&s->conns_lock);
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: STARTED at accept, CLOSED before close(2). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *info;
+	struct http_server *s = cls;
+	struct http_conn *c;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		c = *socket_ctx;
+		if (c) {
+			conns_unlink(s, c);
+			free(c);
+		}
+		*socket_ctx = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c = info ? calloc(1, sizeof(*c)) : NULL;
+	*socket_ctx = c;
+	if (!c) {			/* no deadline for it: refuse it */
+		if (info)
+			shutdown(info->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->fd = info->connect_fd;
+	c->since_ms = now_ms();
+	conns_link(s, c);
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: a request line arrived; its context is @c. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+	struct http_conn *c;
+
+	(void)cls;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = info ? info->socket_context : NULL;
+	if (!c)
+		return NULL;
+	c->target_len = uri ? strlen(uri) : 0;
+	c->target_nul = uri && strstr(uri, "%00");
+	c->head_done = false;
+	c->answered = false;
+	return c;
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED: the reply is done; the next request's clock starts. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct http_server *s = cls;
+	struct http_conn *c = *req_cls;
+
+	(void)conn;
+	(void)code;
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->conns_lock);
+	c->busy = false;
+	c->since_ms = now_ms();
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* Shuts down the connections past the deadline; under conns_lock. */
+static uint64_t drop_late(struct http_server *s, uint64_t now)
+{
+	uint64_t deadline = s->opts.request_deadline_ms, n = 0;
+	struct http_conn *c;
+
+	for (c = s->conns.next; c != &s->conns; c = c->next) {
+		if (c->busy || c->dropped || now - c->since_ms < deadline)
+			continue;
+		shutdown(c->fd, SHUT_RDWR);
+		c->dropped = true;
+		n++;
+	}
+	return n;
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct http_server *s = arg;
+	uint64_t tick = s->opts.request_deadline_ms / 10, n, t;
+	struct timespec until;
+
+	tick = tick < 10 ? 10 : tick > 250 ? 250 : tick;
+	pthread_mutex_lock(&s->conns_lock);
+	while (!s->stopping) {
+		n = drop_late(s, now_ms());
+		if (n) {
+			pthread_mutex_lock(&s->lock);
+			s->stats.deadline_drops += n;
+			pthread_mutex_unlock(&s->lock);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		t = (uint64_t)until.tv_nsec + tick * 1000000;
+		until.tv_sec += (time_t)(t / 1000000000);
+		until.tv_nsec = (long)(t % 1000000000);
+		pthread_cond_timedwait(&s->wake, &s->conns_lock, &until);
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+	return NULL;
+}
+
+static int watchdog_start(struct http_server *s)
+{
+	pthread_condattr_t attr;
+	int err;
+
+	s->conns.next = s->conns.prev = &s->conns;
+	err = pthread_mutex_init(&s->conns_lock, NULL);
+	if (err)
+		return -err;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	err = pthread_cond_init(&s->wake, &attr);
+	pthread_condattr_destroy(&attr);
+	if (err)
+		goto out_mutex;
+	err = pthread_create(&s->watchdog, NULL, watchdog_main, s);
+	if (err)
+		goto out_cond;
+	return 0;
+
+out_cond:
+	pthread_cond_destroy(&s->wake);
+out_mutex:
+	pthread_mutex_destroy(&s->conns_lock);
+	return -err;
+}
+
+static void watchdog_stop(struct http_server *s)
+{
+	pthread_mutex_lock(&s->conns_lock);
+	s->stopping = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->conns_lock);
+	pthread_join(s->watchdog, NULL);
+}
+
 /* --- lifecycle -------------------------------------------------------------- */
 
 static int start_daemon(struct http_server *s, int fd, bool v6)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO;
+	unsigned int flags = MHD_USE_POLL_INTERNAL_THREAD;
 
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 				     MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+				     MHD_OPTION_THREAD_POOL_SIZE, s->opts.threads,
 				     MHD_OPTION_CONNECTION_LIMIT, s->opts.max_conns,
+				     MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				     s->opts.max_conns_per_ip,
 				     MHD_OPTION_CONNECTION_TIMEOUT, s->opts.timeout_s,
 				     MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				     s->opts.max_request_bytes,
+				     MHD_OPTION_STRICT_FOR_CLIENT, 1,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				     MHD_OPTION_END);
 	return s->daemon ? 0 : -EIO;
 }
@@ -450,6 +737,11 @@ int http_server__start(const struct http_opts *opts, struct http_server **out)
 		close(fd);
 		goto out_mutex;
 	}
+	err = watchdog_start(s);
+	if (err) {
+		close(fd);
+		goto out_mutex;
+	}
 	/*
 	 * On failure MHD may or may not have closed @fd, depending on where it
 	 * failed; leaking it on this fatal path beats closing a descriptor
@@ -457,10 +749,14 @@ int http_server__start(const struct http_opts *opts, struct http_server **out)
 	 */
 	err = start_daemon(s, fd, ss.ss_family == AF_INET6);
 	if (err)
-		goto out_mutex;
+		goto out_watchdog;
 	*out = s;
 	return 0;
 
+out_watchdog:
+	watchdog_stop(s);
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->conns_lock);
 out_mutex:
 	pthread_mutex_destroy(&s->lock);
 out_free:
@@ -472,7 +768,10 @@ void http_server__stop(struct http_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->daemon);
+	watchdog_stop(s);
+	MHD_stop_daemon(s->daemon);	/* CLOSED for every connection left */
+	pthread_cond_destroy(&s->wake);
+	pthread_mutex_destroy(&s->conns_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

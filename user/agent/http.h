@@ -2,8 +2,8 @@
 /*
  * http: the agent's HTTP endpoint on libmicrohttpd.
  *
- *   GET|HEAD /metrics   exposition; format from Accept (expo__negotiate()),
- *                       gzip when Accept-Encoding allows (expo__accepts_gzip());
+ *   GET|HEAD /metrics   exposition; format from Accept (negotiate__format()),
+ *                       gzip when Accept-Encoding allows (negotiate__accepts_gzip());
  *                       always "Vary: Accept, Accept-Encoding"
  *   GET|HEAD /healthz   200 "ok\n" once ready() says so, 503 "starting\n" before
  *   GET|HEAD /snapshot  JSON from snapshot(), 404 when no snapshot callback
@@ -13,25 +13,58 @@
  * Paths match exactly; a query string is ignored. A callback returning < 0
  * gives a 500.
  *
- * Threading: MHD runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION
- * with its internal accept thread). A scrape renders and gzips inside the
- * request handler, so a per-connection thread keeps one scraper's render, or a
- * slow reader, from delaying any other scraper, /healthz included; the number
- * of threads is bounded by max_conns and an idle or slow client is dropped
- * after timeout_s. MHD watches sockets with poll() (MHD_USE_AUTO), so there is
- * no FD_SETSIZE ceiling however many BPF fds the agent holds; in this mode a
- * connection beyond max_conns is accepted and closed at once, without a
- * reply (the scraper sees a failed scrape rather than a stalled one).
- * Consequently:
+ * Strictness: HTTP/1.1 without Host gets 400 (MHD_OPTION_STRICT_FOR_CLIENT,
+ * which also refuses a space inside the request target); so does a request
+ * target holding a NUL byte, raw or as %00, anywhere in path or query (MHD
+ * would unescape "/metrics%00" to a C string equal to "/metrics").
  *
- *   THE CALLBACKS RUN ON MHD THREADS, SEVERAL AT ONCE. They must be
- *   thread-safe; the agent renders from an immutable, reference-counted
- *   snapshot of its store and never blocks on the drain loop.
+ * Keep-alive: HTTP/1.1 connections stay open after a reply (HTTP/1.0 with
+ * "Connection: Keep-Alive" too) unless the client sent "Connection: close".
+ * A request with a body (Content-Length other than 0, or Transfer-Encoding)
+ * or a method other than GET/HEAD is answered without reading the body and
+ * the connection is closed after the reply.
  *
- * Bounds: max_conns concurrent connections, timeout_s of inactivity per
- * connection, max_request_bytes for the request line plus headers (MHD's
- * per-connection memory pool; a longer request gets 431/414 and is closed).
- * Request bodies are never read.
+ * Threading: MHD's internal polling with a pool of `threads` worker threads
+ * (MHD_USE_POLL_INTERNAL_THREAD, MHD_OPTION_THREAD_POOL_SIZE), each
+ * multiplexing its share of the connections with poll(2): no FD_SETSIZE
+ * ceiling however many BPF fds the agent holds. (Not MHD's epoll mode:
+ * there, 0.9.75 can miss a client's FIN that arrives with its request, and a
+ * half-closed connection then lingers after its reply until the deadline.)
+ * A connection waiting for its client, however slowly that client trickles
+ * bytes, holds no thread: only a socket and its memory pool. Requests are answered inside the worker's
+ * event loop, so an answer that blocks (a first gzip of a rendering, or a
+ * scrape waiting for a drain: see view.h) delays the other connections of
+ * that one worker, never the other workers. Consequently:
+ *
+ *   THE CALLBACKS RUN ON MHD WORKER THREADS, SEVERAL AT ONCE. They must be
+ *   thread-safe and should not block for long; the agent serves immutable,
+ *   reference-counted renderings (view.h).
+ *
+ * Bounds, each with its http_opts field and default below:
+ * - max_conns connections in total. MHD splits them evenly over the workers;
+ *   a worker at its share stops accepting, and new connections wait in the
+ *   kernel's listen backlog (HTTP_BACKLOG) until a slot frees. Each is a
+ *   file descriptor: at RLIMIT_NOFILE MHD likewise stops accepting for a
+ *   while.
+ * - max_conns_per_ip connections from one client address; one more is
+ *   accepted and closed at once, without a reply. On loopback every
+ *   127.x.y.z is its own address, so this bounds what one address can hold,
+ *   not what a local user can: the request deadline is what frees slots.
+ * - request_deadline_ms for each request to arrive complete (request line
+ *   and headers), counted from the connection's accept or from the end of
+ *   the previous reply on it; a connection still short of a complete request
+ *   then is shut down (shutdown(2), no reply) by a watchdog thread, whatever
+ *   it trickled in meanwhile (counted in http_stats.deadline_drops). An
+ *   idle keep-alive connection is therefore closed after
+ *   request_deadline_ms too.
+ * - timeout_s of inactivity while a reply is being sent (a client that
+ *   stops reading) or at any other time (MHD's idle timeout).
+ * - max_request_bytes for the request line plus headers (MHD's
+ *   per-connection memory pool; a longer request gets 431/414 and is
+ *   closed). Request bodies are never read.
+ * Not bounded: the time a client takes to read a reply while it keeps
+ * reading something every timeout_s; a body is held (so its rendering stays
+ * alive) until then.
  */
 #ifndef EMITD_HTTP_H
 #define EMITD_HTTP_H
@@ -43,18 +76,38 @@
 #include "lib/expo.h"
 
 #define HTTP_DEFAULT_LISTEN		"127.0.0.1:9477"
-#define HTTP_DEFAULT_MAX_CONNS		32
-#define HTTP_DEFAULT_TIMEOUT_S		10
+#define HTTP_DEFAULT_MAX_CONNS		1024	/* in total */
+#define HTTP_DEFAULT_PER_IP_CONNS	16	/* from one client address */
+#define HTTP_DEFAULT_REQUEST_DEADLINE_MS	5000	/* for a complete request head */
+#define HTTP_DEFAULT_THREADS		4	/* MHD worker threads */
+#define HTTP_DEFAULT_TIMEOUT_S		10	/* of inactivity */
+#define HTTP_BACKLOG			64	/* listen(2) backlog */
 #define HTTP_DEFAULT_MAX_REQUEST	(16 * 1024)
 #define HTTP_MIN_MAX_REQUEST		4096
 
 struct http_server;
 
 /*
- * Appends a complete exposition in @fmt to @out (expo__render() of every
- * family, then expo__finish()). Returns 0 or a negative errno (→ 500).
+ * Bytes the server sends without copying them: @data stays valid and
+ * unchanged until the server calls release(cookie), which it does exactly
+ * once, when it no longer needs them (the reply was sent or abandoned).
  */
-typedef int (*http_render_fn)(void *ctx, enum expo_format fmt, struct expo_buf *out);
+struct http_body {
+	const void *data;
+	size_t len;			/* bytes sent: gzip-compressed when asked */
+	size_t raw_len;			/* the rendering's size before gzip */
+	void (*release)(void *cookie);	/* NULL: nothing to release */
+	void *cookie;
+};
+
+/*
+ * A complete exposition in @fmt (expo__render() of every family, then
+ * expo__finish()), gzip-compressed (RFC 1952) when @gzip, as a body the
+ * server releases. Returns 0 with @out filled, or a negative errno (→ 500)
+ * with nothing to release.
+ */
+typedef int (*http_render_fn)(void *ctx, enum expo_format fmt, bool gzip,
+			      struct http_body *out);
 /* Appends the /snapshot JSON document to @out; 0 or a negative errno (→ 500). */
 typedef int (*http_snapshot_fn)(void *ctx, struct expo_buf *out);
 /* /healthz: true once the agent serves real data. */
@@ -76,6 +129,9 @@ struct http_opts {
 	http_snapshot_fn normalization;	/* NULL → /normalization is 404 */
 	http_ready_fn ready;		/* NULL → always ready */
 	void *ctx;			/* passed to the callbacks */
+	unsigned int max_conns_per_ip;	/* 0 → HTTP_DEFAULT_PER_IP_CONNS */
+	unsigned int request_deadline_ms;	/* 0 → HTTP_DEFAULT_REQUEST_DEADLINE_MS */
+	unsigned int threads;		/* 0 → HTTP_DEFAULT_THREADS; at most max_conns */
 };
 
 /* Scrape self-metrics (the emitd_scrape_* family). */
@@ -90,6 +146,7 @@ struct http_stats {
 	uint64_t last_scrape_bytes_uncompressed;
 	double scrape_seconds_total;	/* render + gzip time of 200 scrapes */
 	double last_scrape_seconds;
+	uint64_t deadline_drops;	/* connections shut down by the request deadline */
 };
 
 /*

@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include "agent/families.h"
 #include "agent/http.h"
 #include "agent/self_metrics.h"
+#include "agent/view.h"
 #include "lib/expo.h"
 #include "lib/log.h"
 #include "spec/spec.h"
@@ -29,17 +29,6 @@ static void sig_handler(int sig)
 	(void)sig;
 	exiting = 1;
 }
-
-/* One immutable rendering of every format, shared by concurrent scrapes. */
-struct view {
-	atomic_int refs;
-	struct expo_buf text;
-	struct expo_buf om;
-	bool has_om;
-};
-
-/* How long one OpenMetrics scrape keeps OpenMetrics rendered at each drain. */
-#define OM_KEEP_MS	(10 * 60 * 1000)
 
 static double now_ms(void)
 {
@@ -54,89 +43,21 @@ struct agent {
 	struct spec *spec;
 	struct collector *col;
 	struct http_server *http;
-	pthread_mutex_t lock;		/* guards `cur` */
-	struct view *cur;
+	struct view_pub *views;		/* the renderings scrapes are served */
 	atomic_bool ready;
 	struct agent_signal *signal;
 	struct agent_norm *norm;
 	struct agent_batch *batch;
-	_Atomic uint64_t om_wanted_until;	/* monotonic ms */
 	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
-	/* --drain-on-scrape: scrapes ask the loop for a drain and wait for it */
-	int scrape_fd;			/* eventfd */
-	pthread_cond_t published;
-	uint64_t scrape_req;		/* requests for a drain, under `lock` */
-	uint64_t cycle_req;		/* the requests the running cycle serves */
-	uint64_t served_req;		/* requests served by a published rendering */
 };
 
-static void view__put(struct view *v)
-{
-	if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
-		return;
-	expo_buf__free(&v->text);
-	expo_buf__free(&v->om);
-	free(v);
-}
-
-static struct view *agent__get_view(struct agent *a)
-{
-	struct view *v;
-
-	pthread_mutex_lock(&a->lock);
-	v = a->cur;
-	if (v)
-		atomic_fetch_add(&v->refs, 1);
-	pthread_mutex_unlock(&a->lock);
-	return v;
-}
-
-/* Ask the drain loop for a drain and wait (at most 2 s) for its rendering. */
-static void wait_fresh_drain(struct agent *a)
-{
-	struct timespec until;
-	uint64_t one = 1, mine;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += 2;
-	pthread_mutex_lock(&a->lock);
-	mine = ++a->scrape_req;
-	/* served only by a cycle that started after this request */
-	if (write(a->scrape_fd, &one, sizeof(one)) == sizeof(one))
-		while (a->served_req < mine &&
-		       !pthread_cond_timedwait(&a->published, &a->lock, &until))
-			;
-	pthread_mutex_unlock(&a->lock);
-}
-
-static int http_render(void *ctx, enum expo_format fmt, struct expo_buf *out)
+/* --drain-on-scrape: each scrape waits for a fresh drain once the loop runs */
+static int http_render(void *ctx, enum expo_format fmt, bool gzip, struct http_body *out)
 {
 	struct agent *a = ctx;
-	const struct expo_buf *b;
-	struct view *v;
-	int err;
 
-	if (fmt == EXPO_FMT_OPENMETRICS_100)
-		atomic_store(&a->om_wanted_until, (uint64_t)now_ms() + OM_KEEP_MS);
-	if (a->opts->drain_on_scrape && atomic_load(&a->ready))
-		wait_fresh_drain(a);
-	v = agent__get_view(a);
-	if (v && fmt == EXPO_FMT_OPENMETRICS_100 && !v->has_om) {
-		/* the first OpenMetrics scrape in a while: wait for a rendering */
-		view__put(v);
-		wait_fresh_drain(a);
-		v = agent__get_view(a);
-		if (v && !v->has_om) {
-			view__put(v);
-			return -EAGAIN;
-		}
-	}
-	if (!v)
-		return -EAGAIN;
-	b = fmt == EXPO_FMT_OPENMETRICS_100 ? &v->om : &v->text;
-	err = expo_buf__append(out, b->data, b->len);
-	view__put(v);
-	return err;
+	return view_pub__body(a->views, fmt, gzip,
+			      a->opts->drain_on_scrape && atomic_load(&a->ready), out);
 }
 
 static int http_snapshot(void *ctx, struct expo_buf *out)
@@ -181,7 +102,7 @@ static void build_families(struct agent *a, struct fam_builder *fb)
 	}
 }
 
-static int render_view(struct agent *a, struct view *v)
+static int agent__publish(struct agent *a)
 {
 	struct fam_builder fb = {};
 	int err;
@@ -189,40 +110,9 @@ static int render_view(struct agent *a, struct view *v)
 	build_families(a, &fb);
 	err = fb.err;
 	if (!err)
-		err = expo__render(&v->text, fb.fams, fb.nr_fams, EXPO_FMT_TEXT_004);
-	if (!err)
-		err = expo__finish(&v->text, EXPO_FMT_TEXT_004);
-	/* OpenMetrics only while OpenMetrics scrapers come: it doubles the memory */
-	v->has_om = (uint64_t)now_ms() < atomic_load(&a->om_wanted_until);
-	if (!err && v->has_om)
-		err = expo__render(&v->om, fb.fams, fb.nr_fams, EXPO_FMT_OPENMETRICS_100);
-	if (!err && v->has_om)
-		err = expo__finish(&v->om, EXPO_FMT_OPENMETRICS_100);
+		err = view_pub__publish(a->views, fb.fams, fb.nr_fams);
 	fam_builder__free(&fb);
 	return err;
-}
-
-static int agent__publish(struct agent *a)
-{
-	struct view *v = calloc(1, sizeof(*v)), *old;
-	int err;
-
-	if (!v)
-		return -ENOMEM;
-	atomic_init(&v->refs, 1);
-	err = render_view(a, v);
-	if (err) {
-		view__put(v);
-		return err;
-	}
-	pthread_mutex_lock(&a->lock);
-	old = a->cur;
-	a->cur = v;
-	a->served_req = a->cycle_req;
-	pthread_cond_broadcast(&a->published);
-	pthread_mutex_unlock(&a->lock);
-	view__put(old);
-	return 0;
 }
 
 static uint64_t wall_ms(void)
@@ -237,15 +127,17 @@ static uint64_t wall_ms(void)
 static void agent__signal(struct agent *a, bool force)
 {
 	uint64_t t = (uint64_t)now_ms();
+	const char *text;
 	struct view *v;
+	size_t len;
 	int err;
 
 	agent_signal__sample(a->signal, collector__store(a->col), t);
 	if (!force && !agent_signal__due(a->signal, t))
 		return;
-	v = agent__get_view(a);
-	err = agent_signal__compute(a->signal, t, wall_ms(), v ? v->text.data : "",
-				    v ? v->text.len : 0);
+	v = view_pub__get(a->views);
+	text = view__text(v, &len);
+	err = agent_signal__compute(a->signal, t, wall_ms(), text, len);
 	view__put(v);
 	if (err)
 		log_warn("signal metrics: %s", strerror(-err));
@@ -281,9 +173,7 @@ static int agent__cycle(struct agent *a, bool first)
 	double t0 = now_ms();
 	int err;
 
-	pthread_mutex_lock(&a->lock);
-	a->cycle_req = a->scrape_req;
-	pthread_mutex_unlock(&a->lock);
+	view_pub__cycle_start(a->views);
 	err = collector__drain(a->col, a->batch ? agent_batch__budget_s(a->batch) : 0);
 	if (!err && a->batch)
 		err = agent_batch__drained(a->batch, (uint64_t)now_ms(), (now_ms() - t0) / 1e3);
@@ -308,7 +198,7 @@ static int loop_epoll(struct agent *a)
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, collector__epoll_fd(a->col), &ev))
 		goto err;
 	ev.data.u32 = 1;
-	if (epoll_ctl(efd, EPOLL_CTL_ADD, a->scrape_fd, &ev))
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, view_pub__request_fd(a->views), &ev))
 		goto err;
 	return efd;
 err:
@@ -320,7 +210,6 @@ err:
 static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape)
 {
 	struct epoll_event evs[2];
-	uint64_t n;
 	int i, nr;
 
 	nr = epoll_wait(efd, evs, 2, timeout_ms);
@@ -328,7 +217,7 @@ static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape)
 		return errno == EINTR ? 0 : -errno;
 	for (i = 0; i < nr; i++) {
 		if (evs[i].data.u32 == 1) {
-			if (read(a->scrape_fd, &n, sizeof(n)) == sizeof(n))
+			if (view_pub__take_request(a->views))
 				*scrape = true;
 		} else if (collector__poll(a->col, 0) < 0) {
 			return -EIO;
@@ -431,8 +320,8 @@ static void log_serving(const struct agent *a)
 /*
  * Large renderings (MiBs, made and freed at every drain) get their own
  * mappings, returned on free, instead of glibc's dynamic threshold moving
- * them onto a heap that never shrinks; smaller buffers (a scrape's copy)
- * stay on a heap that is not trimmed after every request.
+ * them onto a heap that never shrinks; smaller buffers (a view's gzip, a
+ * /snapshot document) stay on a heap that is not trimmed after every request.
  */
 static void tune_malloc(void)
 {
@@ -474,11 +363,9 @@ int agent__run(const struct agent_opts *opts)
 	int err;
 
 	tune_malloc();
-	pthread_mutex_init(&a.lock, NULL);
-	pthread_cond_init(&a.published, NULL);
-	a.scrape_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (a.scrape_fd < 0)
-		return -errno;
+	err = view_pub__new(&a.views);
+	if (err)
+		return err;
 	install_signals();
 	err = agent_signal__new(&opts->signal, &a.signal);
 	if (err) {
@@ -510,12 +397,9 @@ out_col:
 out_spec:
 	spec__free(a.spec);
 out:
-	view__put(a.cur);
+	view_pub__free(a.views);
 	agent_signal__free(a.signal);
 	agent_norm__free(a.norm);
 	agent_batch__free(a.batch);
-	close(a.scrape_fd);
-	pthread_cond_destroy(&a.published);
-	pthread_mutex_destroy(&a.lock);
 	return err;
 }
