@@ -3,7 +3,9 @@
 #   floor   : emitd's empty BPF program (bench/attach_empty)
 #   emitd   : emitd's generic handler, one histogram (count + buckets + sum)
 #   bpftrace: the same count + histogram written in bpftrace
-# on a USDT 5-byte-nop site and on an ordinary first instruction.
+# on a USDT 5-byte-nop site (optimized), a function entry that is a 1-byte
+# nop and one that is `push %rbp` (both emulated), and an ordinary first
+# instruction (single-stepped).
 # cost = (ns/iteration with the probe) - (ns/iteration with nothing attached)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +17,14 @@ RUNS=${BENCH_RUNS:-5}
 out=$B/probe-cost.md
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root" >&2; exit 1; }
 mkdir -p "$B"
+
+# Each function site must start with the instruction its row is named for.
+check_site() {	# FUNCTION BYTES (objdump's hex of the first instruction)
+	local got
+	got=$(objdump -d --disassemble="$1" "$T" | awk -F'\t' '/^ +[0-9a-f]+:/ {print $2; exit}' |
+	      sed 's/ *$//')
+	[ "$got" = "$2" ] || { echo "bench/run.sh: $1 starts with '$got', not '$2'" >&2; exit 1; }
+}
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
@@ -71,12 +81,20 @@ row() {	# NAME SITE ITERS FLOOR_ARGS SPEC BPFTRACE_PROBE
 		printf "| %s | %.0f | %.0f | %.0f | %.0f | %.2fx | %.2fx |\n", n, b, fc, ec, tc, ec / fc, ec / tc }'
 }
 
+check_site bench_nop "90"
+check_site bench_push "55"
+check_site bench_plain "48 89 f8"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 {
 	echo "| site | no probe (ns/iter) | floor: empty BPF (ns/event) | emitd (ns/event) | bpftrace (ns/event) | emitd / floor | emitd / bpftrace |"
 	echo "|---|---|---|---|---|---|---|"
-	row "USDT 5-byte nop" nop5 2000000 "usdt bench hit" bench/bench.yml "usdt:$T:bench:hit"
-	row "function entry (ordinary insn)" plain 200000 "sym bench_plain" bench/bench-plain.yml "uprobe:$T:bench_plain"
+	row "USDT 5-byte nop (\`0f 1f 44 00 00\`, optimized)" nop5 2000000 "usdt bench hit" bench/bench.yml "usdt:$T:bench:hit"
+	row "function entry, 1-byte nop (\`90\`, emulated)" nop 1000000 "sym bench_nop" bench/bench-nop.yml "uprobe:$T:bench_nop"
+	row "function entry, \`push %rbp\` (\`55\`, emulated)" push 1000000 "sym bench_push" bench/bench-push.yml "uprobe:$T:bench_push"
+	row "function entry, ordinary insn (\`mov %rdi,%rax\`, single-step)" plain 200000 "sym bench_plain" bench/bench-plain.yml "uprobe:$T:bench_plain"
 } > "$out.tmp"
 mv "$out.tmp" "$out"
-echo "kernel $(uname -r), $(nproc) CPUs, $RUNS runs each (median); command: make bench" >> "$out"
+echo "$(uname -r), $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) CPUs;" \
+     "load average $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after;" \
+     "$RUNS runs each (median); command: make bench (bench/run.sh)" >> "$out"
 cat "$out"
