@@ -28,7 +28,8 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   libcmocka-dev libyaml-dev libmicrohttpd-dev libjansson-dev libssl-dev \
 		   libcurl4-openssl-dev \
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
-		   curl bpftrace prometheus wrk binutils
+		   curl bpftrace prometheus binutils
+DEB_PKGS	+= golang-go golang-github-prometheus-client-golang-dev wrk  # make bench: the client_golang peer (bench/peer), the scrape load
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -114,6 +115,15 @@ $(OUTPUT)/bench/probe_target: bench/probe_target.c include/emitd_probe.h | $(OUT
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) -Iinclude $< -o $@
 
+# The scrape benchmark's peer: Debian's client_golang in GOPATH mode, no
+# module downloads (GOPROXY=off, no -mod=mod).
+GO_ENV		:= GO111MODULE=off GOPROXY=off GOFLAGS= \
+		   GOPATH=/usr/share/gocode:$(abspath $(OUTPUT))/bench/gopath \
+		   GOCACHE=$(abspath $(OUTPUT))/bench/gocache
+$(OUTPUT)/bench/peer: bench/peer/main.go | $(OUTPUT)/bench
+	$(call msg,GO,$@)
+	$(Q)mkdir -p $(OUTPUT)/bench/gopath && env $(GO_ENV) go build -o $@ ./bench/peer
+
 run: all
 	./examples/run-demo.sh
 
@@ -127,10 +137,11 @@ test-unit: $(UNIT_BINS)
 test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
-bench: all $(BENCH_BINS)
+bench: all $(BENCH_BINS) $(OUTPUT)/bench/peer
 	@set -e; for b in $(filter $(OUTPUT)/bench/bench_%,$(BENCH_BINS)); do echo "== $$b"; $$b; done
 	./bench/run.sh
 	./bench/drain.sh
+	./bench/scrape.sh
 
 # Generated artifacts users consume are committed: spec/demo.yml's at the repo
 # root, any other spec's under generated/<name>/. `gen` rewrites them,

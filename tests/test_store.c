@@ -423,7 +423,8 @@ static void test_add_sample(void **state)
 	assert_float_equal(s->before_abs_sum, 2.0, 0);	/* |before| */
 	assert_float_equal(s->after_abs_sum, 0.5, 0);	/* |after| */
 	assert_int_equal(s->samples, 2);
-	assert_int_equal(s->fsum_samples, 0);
+	assert_int_equal(s->count, 0);			/* events come from the map */
+	assert_int_equal(s->zeroed, 0);
 
 	/* a counter has nothing to take from a sample */
 	k = hits_key(&f->st, "/a", 1);
@@ -433,6 +434,103 @@ static void test_add_sample(void **state)
 	assert_int_equal(s->samples, 0);
 	assert_int_equal(s->fsum_samples, 0);
 	assert_int_equal(s->count, 0);
+}
+
+/* hits{route="/r/<i>", code=<i % 7>}; the route also in @route */
+static struct emitd_series_key routed_key(const struct store *st, char *route, size_t i)
+{
+	struct emitd_series_key k = key_of(st, M_HITS);
+
+	snprintf(route, EMITD_LABEL_LEN, "/r/%zu", i);
+	snprintf(k.labels[0].str, EMITD_LABEL_LEN, "%s", route);
+	k.labels[1].num = (int64_t)(i % 7);
+	return k;
+}
+
+/* Many series: each found again as itself, where it was, after the index grew. */
+static void test_many_series_found_again(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 5000 };
+	struct series **made = calloc(N, sizeof(*made));
+	struct emitd_series_key k;
+	char route[EMITD_LABEL_LEN];
+	size_t i;
+
+	assert_non_null(made);
+	for (i = 0; i < N; i++) {
+		k = routed_key(&f->st, route, i);
+		made[i] = store__series(&f->st, &k);
+		assert_non_null(made[i]);
+	}
+	assert_int_equal(f->st.metrics[M_HITS].nr_series, N);
+	for (i = 0; i < N; i++) {
+		k = routed_key(&f->st, route, i);
+		assert_ptr_equal(store__series(&f->st, &k), made[i]);
+		assert_string_equal(made[i]->labels[0], route);
+		assert_ptr_equal(f->st.metrics[M_HITS].series[i], made[i]);
+	}
+	/* the same route with another code is another series */
+	k = hits_key(&f->st, "/r/0", 1);
+	assert_ptr_not_equal(store__series(&f->st, &k), made[0]);
+	assert_int_equal(f->st.metrics[M_HITS].nr_series, N + 1);
+	free(made);
+}
+
+/* A string label that ends inside the key is read from the key, not copied. */
+static void test_string_label_kept_in_key(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = hits_key(&f->st, "/api/users", 7);
+	char exact[EMITD_LABEL_LEN];
+	struct series *s = store__series(&f->st, &k);
+
+	assert_non_null(s);
+	assert_ptr_equal(s->labels[0], s->key.labels[0].str);
+	/* the longest string with its NUL in the key */
+	memset(exact, 'y', sizeof(exact));
+	exact[EMITD_LABEL_LEN - 1] = '\0';
+	k = key_of(&f->st, M_HITS);
+	memcpy(k.labels[0].str, exact, sizeof(exact));
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], exact);
+	assert_ptr_equal(s->labels[0], s->key.labels[0].str);
+}
+
+/* The kinds share a series' memory: values of another kind change nothing. */
+static void test_values_of_another_kind_ignored(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_LATENCY);
+	struct emitd_gauge g = { .raw = 5, .ktime_ns = 9, .updates = 1 };
+	struct emitd_counter c = { 11 };
+	struct emitd_norm n = { .events = 3, .zeroed = 1 };
+	struct emitd_sample smp = { .v1 = 40 };
+	struct series *lat = store__series(&f->st, &k), *depth;
+	uint64_t *slots;
+
+	assert_non_null(lat);
+	slots = lat->slots;
+	assert_non_null(slots);
+	store__apply_gauge(lat, &g, 1);
+	store__apply_counter(lat, &c, 1);
+	store__apply_norm(lat, &n, 1);
+	assert_ptr_equal(lat->slots, slots);	/* freed at teardown: still the buckets */
+	assert_int_equal(lat->count, 0);
+	assert_int_equal(lat->isum, 0);
+	/* a sample of another metric than the series' own */
+	smp.metric_id = f->st.metrics[M_NORM].id;
+	store__add_sample(&f->st.metrics[M_NORM], lat, &smp);
+	assert_int_equal(lat->fsum_samples, 0);
+	assert_ptr_equal(lat->slots, slots);
+
+	k = key_of(&f->st, M_DEPTH);
+	depth = store__series(&f->st, &k);
+	assert_non_null(depth);
+	store__apply_counter(depth, &c, 1);
+	assert_int_equal(depth->count, 0);
+	assert_int_equal(depth->gauge_ktime, 0);
 }
 
 static void test_raw_to_double(void **state)
@@ -481,6 +579,9 @@ int main(void)
 		T(test_apply_hist_sums_buckets),
 		T(test_apply_norm_counts),
 		T(test_add_sample),
+		T(test_many_series_found_again),
+		T(test_string_label_kept_in_key),
+		T(test_values_of_another_kind_ignored),
 		cmocka_unit_test(test_raw_to_double),
 		T(test_set_trial),
 		cmocka_unit_test(test_kind_from_spec),

@@ -2,13 +2,45 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/metric_id.h"
 #include "agent/store.h"
+
+/*
+ * The series' memory and their index. Series are carved from chunks (no
+ * allocator header each, neighbours stay neighbours) and never freed one by
+ * one: the store only grows until store__free(). The index hashes the key
+ * into chains linked through the nodes themselves, at most one node per
+ * bucket on average: 16 bytes a series where a tsearch node took 32.
+ */
+struct series_node {
+	struct series s;
+	struct series_node *next;	/* the index's chain */
+};
+
+struct series_chunk {
+	struct series_chunk *prev;
+	size_t used, cap;
+	struct series_node nodes[];
+};
+
+#define CHUNK_MIN	64
+#define CHUNK_MAX	4096		/* nodes: ~900 KiB */
+#define BUCKETS_MIN	64
+
+struct store_index {
+	struct series_node **buckets;
+	size_t nr_buckets;		/* a power of two */
+	size_t nr;
+	struct series_chunk *chunks;	/* the newest first */
+	size_t nr_nodes;		/* in all chunks */
+};
+
+/* The overflow series' label value, shared by all of them. */
+static char other_value[] = EMITD_OTHER_VALUE;
 
 enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t)
 {
@@ -40,7 +72,8 @@ int store__init(struct store *st, const struct spec *spec, char *err, size_t err
 
 	memset(st, 0, sizeof(*st));
 	st->metrics = calloc(spec->nr_metrics, sizeof(*st->metrics));
-	if (!st->metrics)
+	st->index = calloc(1, sizeof(*st->index));
+	if (!st->metrics || !st->index)
 		goto err_nomem;
 	st->nr_metrics = spec->nr_metrics;
 	for (i = 0; i < spec->nr_metrics; i++) {
@@ -75,22 +108,48 @@ err_nomem:
 	return -ENOMEM;
 }
 
-static void series__free(void *p)
+/* A label value @s allocated: neither in its key nor the shared overflow value. */
+static bool label_owned(const struct series *s, const char *l)
 {
-	struct series *s = p;
+	uintptr_t p = (uintptr_t)l, k = (uintptr_t)s->key.labels;
+
+	return l && l != other_value && !(p >= k && p < k + sizeof(s->key.labels));
+}
+
+/* What @s holds besides its node. */
+static void series__release(struct series *s)
+{
 	int i;
 
 	for (i = 0; i < EMITD_MAX_LABELS; i++)
-		free(s->labels[i]);
-	free(s->slots);
-	free(s);
+		if (label_owned(s, s->labels[i]))
+			free(s->labels[i]);
+	if (s->metric && s->metric->kind == EMITD_KIND_HISTOGRAM)
+		free(s->slots);
+}
+
+static void index__free(struct store_index *ix)
+{
+	struct series_chunk *c, *prev;
+	size_t i;
+
+	if (!ix)
+		return;
+	for (c = ix->chunks; c; c = prev) {
+		prev = c->prev;
+		for (i = 0; i < c->used; i++)
+			series__release(&c->nodes[i].s);
+		free(c);
+	}
+	free(ix->buckets);
+	free(ix);
 }
 
 void store__free(struct store *st)
 {
 	size_t i;
 
-	tdestroy(st->index, series__free);
+	index__free(st->index);
 	for (i = 0; i < st->nr_metrics; i++) {
 		free(st->metrics[i].full_name);
 		free(st->metrics[i].series);
@@ -109,48 +168,131 @@ struct store_metric *store__metric_by_id(struct store *st, uint32_t id)
 	return NULL;
 }
 
-static int key_cmp(const void *a, const void *b)
+_Static_assert(sizeof(struct emitd_series_key) % sizeof(uint64_t) == 0,
+	       "a key hashes as 64-bit words");
+
+static uint64_t key_hash(const struct emitd_series_key *key)
 {
-	return memcmp(&((const struct series *)a)->key, &((const struct series *)b)->key,
-		      sizeof(struct emitd_series_key));
+	const unsigned char *p = (const unsigned char *)key;
+	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	size_t i;
+
+	for (i = 0; i < sizeof(*key); i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return h;
 }
 
-static char *format_label(const struct spec_label *l, const union emitd_label *v)
+static struct series_node *index__find(const struct store_index *ix,
+				       const struct emitd_series_key *key, uint64_t h)
 {
+	struct series_node *n;
+
+	if (!ix->nr_buckets)
+		return NULL;
+	for (n = ix->buckets[h & (ix->nr_buckets - 1)]; n; n = n->next)
+		if (!memcmp(&n->s.key, key, sizeof(*key)))
+			return n;
+	return NULL;
+}
+
+/* Twice the buckets (or the first ones), the chains rehashed. */
+static int index__grow(struct store_index *ix)
+{
+	size_t nb = ix->nr_buckets ? ix->nr_buckets * 2 : BUCKETS_MIN, i;
+	struct series_node **b = calloc(nb, sizeof(*b)), *n, *next;
+
+	if (!b)
+		return -ENOMEM;
+	for (i = 0; i < ix->nr_buckets; i++) {
+		for (n = ix->buckets[i]; n; n = next) {
+			size_t j = key_hash(&n->s.key) & (nb - 1);
+
+			next = n->next;
+			n->next = b[j];
+			b[j] = n;
+		}
+	}
+	free(ix->buckets);
+	ix->buckets = b;
+	ix->nr_buckets = nb;
+	return 0;
+}
+
+/* A zeroed node from the newest chunk, or from a new, larger one. */
+static struct series_node *index__take(struct store_index *ix)
+{
+	struct series_chunk *c = ix->chunks;
+
+	if (!c || c->used == c->cap) {
+		size_t cap = ix->nr_nodes < CHUNK_MIN ? CHUNK_MIN :
+			     ix->nr_nodes > CHUNK_MAX ? CHUNK_MAX : ix->nr_nodes;
+
+		c = calloc(1, sizeof(*c) + cap * sizeof(c->nodes[0]));
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->prev = ix->chunks;
+		ix->chunks = c;
+		ix->nr_nodes += cap;
+	}
+	return &c->nodes[c->used++];
+}
+
+/* Give back the node index__take() just handed out, cleared. */
+static void index__untake(struct store_index *ix, struct series_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	ix->chunks->used--;
+}
+
+static void index__insert(struct store_index *ix, struct series_node *n, uint64_t h)
+{
+	size_t j = h & (ix->nr_buckets - 1);
+
+	n->next = ix->buckets[j];
+	ix->buckets[j] = n;
+	ix->nr++;
+}
+
+/* @s->key's label @i, formatted; a string that ends in the key stays there. */
+static char *format_label(struct series *s, size_t i)
+{
+	const struct spec_label *l = &s->metric->spec->labels[i];
+	union emitd_label *v = &s->key.labels[i];
 	char buf[32];
 
 	if (l->src.kind == SPEC_SRC_STRING)
-		return strndup(v->str, EMITD_LABEL_LEN - 1);
+		return memchr(v->str, '\0', EMITD_LABEL_LEN) ? v->str :
+		       strndup(v->str, EMITD_LABEL_LEN - 1);
 	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v->num);
 	return strdup(buf);
 }
 
-static struct series *series__new(struct store_metric *m, const struct emitd_series_key *key)
+/* Fill the zeroed @s for @key of @m. */
+static int series__init(struct series *s, struct store_metric *m,
+			const struct emitd_series_key *key)
 {
-	struct series *s = calloc(1, sizeof(*s));
 	size_t i;
 
-	if (!s)
-		return NULL;
 	s->key = *key;
 	s->metric = m;
 	for (i = 0; i < m->spec->nr_labels; i++) {
 		if (key->flags & EMITD_KEY_OTHER)
-			s->labels[i] = strdup(EMITD_OTHER_VALUE);
+			s->labels[i] = other_value;
 		else
-			s->labels[i] = format_label(&m->spec->labels[i], &key->labels[i]);
+			s->labels[i] = format_label(s, i);
 		if (!s->labels[i])
-			goto err;
+			return -ENOMEM;
 	}
 	if (m->kind == EMITD_KIND_HISTOGRAM) {
 		s->slots = calloc(EMITD_NR_SLOTS, sizeof(*s->slots));
 		if (!s->slots)
-			goto err;
+			return -ENOMEM;
 	}
-	return s;
-err:
-	series__free(s);
-	return NULL;
+	return 0;
 }
 
 static int metric__append(struct store_metric *m, struct series *s)
@@ -171,32 +313,30 @@ static int metric__append(struct store_metric *m, struct series *s)
 
 struct series *store__series(struct store *st, const struct emitd_series_key *key)
 {
+	struct store_index *ix = st->index;
+	uint64_t h = key_hash(key);
+	struct series_node *n = index__find(ix, key, h);
 	struct store_metric *m;
-	struct series probe, *s, **slot;
 
-	probe.key = *key;
-	slot = tfind(&probe, &st->index, key_cmp);
-	if (slot)
-		return *slot;
+	if (n)
+		return &n->s;
 	m = store__metric_by_id(st, key->metric_id);
 	if (!m) {
 		st->orphans++;
 		return NULL;
 	}
-	s = series__new(m, key);
-	if (!s)
+	if (ix->nr >= ix->nr_buckets && index__grow(ix))
 		return NULL;
-	if (metric__append(m, s))
-		goto err;
-	slot = tsearch(s, &st->index, key_cmp);
-	if (!slot) {
-		m->nr_series--;
-		goto err;
+	n = index__take(ix);
+	if (!n)
+		return NULL;
+	if (series__init(&n->s, m, key) || metric__append(m, &n->s)) {
+		series__release(&n->s);
+		index__untake(ix, n);
+		return NULL;
 	}
-	return s;
-err:
-	series__free(s);
-	return NULL;
+	index__insert(ix, n, h);
+	return &n->s;
 }
 
 static int series_label_cmp(const void *a, const void *b, void *arg)
@@ -267,16 +407,21 @@ _Static_assert(sizeof(struct emitd_norm) % 8 == 0, "per-CPU values are 8-byte al
 static void reset_sums(struct series *s)
 {
 	s->count = 0;
-	s->zeroed = 0;
-	s->isum = 0;
-	if (s->slots)
-		memset(s->slots, 0, EMITD_NR_SLOTS * sizeof(*s->slots));
+	if (s->metric->kind == EMITD_KIND_HISTOGRAM) {
+		s->isum = 0;
+		if (s->slots)
+			memset(s->slots, 0, EMITD_NR_SLOTS * sizeof(*s->slots));
+	} else if (s->metric->kind == EMITD_KIND_NORMALIZATION) {
+		s->zeroed = 0;
+	}
 }
 
 void store__apply_counter(struct series *s, const struct emitd_counter *percpu, int ncpus)
 {
 	int cpu;
 
+	if (s->metric->kind != EMITD_KIND_COUNTER)
+		return;
 	reset_sums(s);
 	for (cpu = 0; cpu < ncpus; cpu++)
 		s->count += percpu[cpu].value;
@@ -286,6 +431,8 @@ void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int 
 {
 	int cpu;
 
+	if (s->metric->kind != EMITD_KIND_GAUGE)
+		return;
 	s->gauge_ktime = 0;
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		const struct emitd_gauge *g = &percpu[cpu];
@@ -301,6 +448,8 @@ void store__apply_hist(struct series *s, const struct emitd_hist *percpu, int nc
 {
 	int cpu, i;
 
+	if (s->metric->kind != EMITD_KIND_HISTOGRAM)
+		return;
 	reset_sums(s);
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		const struct emitd_hist *h = &percpu[cpu];
@@ -317,6 +466,8 @@ void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int nc
 {
 	int cpu;
 
+	if (s->metric->kind != EMITD_KIND_NORMALIZATION)
+		return;
 	reset_sums(s);
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		s->count += percpu[cpu].events;
@@ -327,6 +478,8 @@ void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int nc
 void store__add_sample(const struct store_metric *m, struct series *s,
 		       const struct emitd_sample *smp)
 {
+	if (s->metric != m)
+		return;
 	if (m->kind == EMITD_KIND_HISTOGRAM) {
 		s->fsum += store__raw_to_double(smp->v1, m->value_type);
 		s->fsum_samples++;

@@ -21,22 +21,41 @@
 #include "spec/spec.h"
 
 struct store_metric;
+struct store_index;
 
+/*
+ * A series. What each kind adds to the count shares its memory with the
+ * other kinds' (a series has the one kind of its metric): read only the
+ * fields of s->metric->kind. 216 bytes a series, 1M series take 206 MiB.
+ */
 struct series {
 	struct emitd_series_key key;
 	struct store_metric *metric;
-	char *labels[EMITD_MAX_LABELS];	/* formatted label values */
+	/*
+	 * Formatted label values. A string label points into key when the key
+	 * holds its NUL, the overflow series' to a shared EMITD_OTHER_VALUE:
+	 * read-only, never freed by the caller.
+	 */
+	char *labels[EMITD_MAX_LABELS];
 	uint64_t count;			/* counter value, histogram count, norm events */
-	uint64_t zeroed;		/* normalization */
-	double gauge;
-	uint64_t gauge_ktime;
-	uint64_t *slots;		/* histogram: EMITD_NR_SLOTS non-cumulative */
-	int64_t isum;			/* integer histogram sum, exact */
-	double fsum;			/* f64 histogram sum, from the sample lane */
-	uint64_t fsum_samples;		/* samples behind fsum */
-	double before_abs_sum;		/* normalization, from the sample lane */
-	double after_abs_sum;
-	uint64_t samples;
+	union {
+		struct {		/* EMITD_KIND_GAUGE */
+			double gauge;
+			uint64_t gauge_ktime;
+		};
+		struct {		/* EMITD_KIND_HISTOGRAM */
+			uint64_t *slots;	/* EMITD_NR_SLOTS non-cumulative */
+			int64_t isum;		/* integer sum, exact */
+			double fsum;		/* f64 sum, from the sample lane */
+			uint64_t fsum_samples;	/* samples behind fsum */
+		};
+		struct {		/* EMITD_KIND_NORMALIZATION */
+			uint64_t zeroed;
+			double before_abs_sum;	/* from the sample lane */
+			double after_abs_sum;
+			uint64_t samples;
+		};
+	};
 };
 
 struct store_metric {
@@ -59,7 +78,7 @@ struct store {
 	struct store_metric *metrics;
 	size_t nr_metrics;
 	uint32_t nr_fixed[EMITD_KIND_NORMALIZATION + 1];	/* fixed slots per kind */
-	void *index;			/* tsearch root: series by key */
+	struct store_index *index;	/* the series by key, and their memory */
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
 };
 
@@ -80,7 +99,8 @@ void store_metric__set_trial(struct store_metric *m);
  * Replace @s's values with the sums of @ncpus per-CPU values read from the
  * map of one kind. Counters, histograms and normalizations sum every CPU;
  * a gauge takes the value of the CPU that updated it last (it keeps its
- * value when no CPU did).
+ * value when no CPU did). Values of another kind than @s's metric are
+ * ignored: the kinds share the series' memory.
  */
 void store__apply_counter(struct series *s, const struct emitd_counter *percpu, int ncpus);
 void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int ncpus);
@@ -88,7 +108,8 @@ void store__apply_hist(struct series *s, const struct emitd_hist *percpu, int nc
 void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int ncpus);
 /*
  * A sample-lane record of metric @m for its series @s: a histogram adds the
- * value to its f64 sum, a normalization its |before| and |after|.
+ * value to its f64 sum, a normalization its |before| and |after|. Nothing
+ * when @m is not @s's metric.
  */
 void store__add_sample(const struct store_metric *m, struct series *s,
 		       const struct emitd_sample *smp);
