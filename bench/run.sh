@@ -33,20 +33,29 @@ measure() {	# SITE ITERS -> median ns/iteration over $RUNS runs
 }
 
 wait_http() {
-	for _ in $(seq 200); do
+	for _ in $(seq 1200); do
 		curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && return 0
 		sleep 0.05
 	done
 	echo "emitd did not become ready" >&2; return 1
 }
 
+# Until FILE holds PATTERN (at most 60 s: loading BPF is slow on a loaded
+# machine); a measurement without the probe attached would be a lie.
+wait_log() {	# FILE PATTERN WHAT
+	for _ in $(seq 1200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+	echo "bench/run.sh: $3 never attached:" >&2; cat "$1" >&2; return 1
+}
+
+# SIGTERM, not SIGINT: a background job of a script starts with SIGINT
+# ignored, so a SIGINT sent before the program installs its handler is lost.
 with_floor() {	# SITE ITERS ATTACH_ARGS...
 	local site=$1 iters=$2; shift 2
 	$B/attach_empty "$T" "$@" > $B/attach.log &
 	local pid=$!
-	for _ in $(seq 100); do grep -q attached $B/attach.log 2>/dev/null && break; sleep 0.05; done
+	wait_log $B/attach.log attached "the empty program" || { kill -TERM $pid; exit 1; }
 	measure "$site" "$iters"
-	kill -INT $pid; wait $pid
+	kill -TERM $pid; wait $pid
 }
 
 with_emitd() {	# SITE ITERS SPEC
@@ -55,17 +64,17 @@ with_emitd() {	# SITE ITERS SPEC
 	local pid=$!
 	wait_http
 	measure "$1" "$2"
-	kill -INT $pid; wait $pid
+	kill -TERM $pid; wait $pid
 	rm -rf /sys/fs/bpf/emitd-bench
 }
 
 with_bpftrace() {	# SITE ITERS PROBE
 	bpftrace -e "$3 { @c = count(); @h = hist(arg1); @s = sum(arg1); }" > $B/bpftrace.log 2>&1 &
 	local pid=$!
-	for _ in $(seq 400); do grep -q Attaching $B/bpftrace.log 2>/dev/null && break; sleep 0.05; done
+	wait_log $B/bpftrace.log Attaching bpftrace || { kill -TERM $pid; exit 1; }
 	sleep 0.5
 	measure "$1" "$2"
-	kill -INT $pid; wait $pid || true
+	kill -TERM $pid; wait $pid || true
 }
 
 row() {	# NAME SITE ITERS FLOOR_ARGS SPEC BPFTRACE_PROBE
