@@ -110,10 +110,12 @@ scrape() {	# PORT FORMAT TAG
 	[ "$err" = "-" ] || echo "wrk $3: $err" >&2
 }
 
+# BENCH_REPORT_ONLY=1: write the table again from the last run's results.
 results=$B/scrape-results.txt
+if [ -z "${BENCH_REPORT_ONLY:-}" ]; then
 : > "$results"
 : > $B/scrape-long.txt
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)" > $B/scrape-load.txt
 for n in $SIZES; do
 	rm -rf "$PIN"
 	build/emitd run --spec bench/series.yml --listen 127.0.0.1:$EPORT --pin-root "$PIN" \
@@ -139,7 +141,10 @@ for n in $SIZES; do
 	kill "$peer_pid"; wait "$peer_pid" || true; peer_pid=
 	rm -rf "$PIN"
 done
-load1=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "load $(cut -d' ' -f1-3 /proc/loadavg)" >> $B/scrape-load.txt
+fi
+load0=$(awk 'NR == 1 {print $2, $3, $4}' $B/scrape-load.txt)
+load1=$(awk 'NR == 2 {print $2, $3, $4}' $B/scrape-load.txt)
 
 {
 echo "### Scrapes: emitd against client_golang $(dpkg-query -W -f '${Version}' golang-github-prometheus-client-golang-dev 2>/dev/null || echo '?') (wrk -t2 -c8 -d$DUR --latency)"
@@ -151,8 +156,8 @@ while read -r n f eb pb e50 e99 erps p50 p99 prps _; do
 	awk -v n="$n" -v f="$(fmt_name "$f")" -v eb="$eb" -v pb="$pb" -v e50="$e50" -v e99="$e99" \
 	    -v erps="$erps" -v p50="$p50" -v p99="$p99" -v prps="$prps" 'BEGIN {
 		printf "| %d | %s | %d | %d | %.2f | %.2f | %.0f | %.1f | %.1f | %.1f | %.4f | %.0fx |\n",
-			n, f, eb, pb, e50, e99, erps, p50, p99, prps, p99 > 0 ? e99 / p99 : -1,
-			prps > 0 ? erps / prps : -1 }'
+			n, f, eb, pb, e50, e99, erps, p50, p99, prps, (p99 > 0) ? e99 / p99 : -1,
+			(prps > 0) ? erps / prps : -1 }'
 done < "$results"
 echo
 while read -r tag; do
