@@ -47,7 +47,7 @@ wait_log() {	# FILE PATTERN WHAT
 	echo "bench/run.sh: $3 never attached:" >&2; cat "$1" >&2; return 1
 }
 
-# SIGTERM, not SIGINT: a background job of a script starts with SIGINT
+# attach_empty and emitd get SIGTERM, not SIGINT: a background job of a script starts with SIGINT
 # ignored, so a SIGINT sent before the program installs its handler is lost.
 with_floor() {	# SITE ITERS ATTACH_ARGS...
 	local site=$1 iters=$2; shift 2
@@ -74,7 +74,7 @@ with_bpftrace() {	# SITE ITERS PROBE
 	wait_log $B/bpftrace.log Attaching bpftrace || { kill -TERM $pid; exit 1; }
 	sleep 0.5
 	measure "$1" "$2"
-	kill -TERM $pid; wait $pid || true
+	kill -INT $pid; wait $pid || true	# bpftrace stops on SIGINT (its handler is up once it attached)
 }
 
 row() {	# NAME SITE ITERS FLOOR_ARGS SPEC BPFTRACE_PROBE
