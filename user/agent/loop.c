@@ -341,6 +341,8 @@ static int start_collector(struct agent *a)
 		.pin_root = opts->pin_root,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.per_key = opts->per_key,
+		.trial = opts->batch.trial,
+		.nr_trial = opts->batch.nr_trial,
 	};
 	int err;
 
@@ -354,7 +356,7 @@ static int start_collector(struct agent *a)
 		return err;
 	clock_offset(a);	/* once: sample timestamps stay monotonic */
 	collector__on_sample(a->col, on_sample, a);
-	return collector__attach(a->col);
+	return 0;
 }
 
 int agent__run(const struct agent_opts *opts)
