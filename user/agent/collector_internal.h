@@ -34,7 +34,7 @@ struct collector_retired {
 	enum collector_retired_kind kind;
 	enum collector_map map;
 	enum collector_lane lane;
-	char *path;			/* its pin: <name>.retired.<id> */
+	char *path;			/* its pin: <name>-retired-<id> */
 	int fd;
 	uint32_t id;			/* the kernel's map id */
 };

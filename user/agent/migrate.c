@@ -4,7 +4,7 @@
  * grow, the sample ring of another size, a layout of an older emitd) is
  * retired, not recreated and zeroed.
  *
- *   before the load   its pin is renamed <name>.retired.<id>: the handler
+ *   before the load   its pin is renamed <name>-retired-<id>: the handler
  *                     still in `progs` keeps counting into it, the load
  *                     makes a new map under the name
  *   before the switch the keys it holds are inserted (zero) into the new
@@ -38,7 +38,7 @@
 #include "emit.skel.h"
 #include "lib/log.h"
 
-#define RETIRED		".retired."
+#define RETIRED		"-retired-"	/* bpffs reserves names with dots */
 #define LEGACY_FIXED_IDS	"fixed_ids"	/* slot owners of emitd before pinned links */
 #define LEGACY_MAX_PROBES	64
 
@@ -98,17 +98,25 @@ void migrate__free_retired(struct collector *c)
 	c->nr_retired = 0;
 }
 
+/* Where the -retired-<id> of a pin's name starts. */
+static const char *retired_tag(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return strstr(s ? s : path, RETIRED);
+}
+
 void migrate__unretire(struct collector *c, size_t keep)
 {
-	char *dot;
+	const char *tag;
 	size_t i;
 
 	for (i = keep; i < c->nr_retired; i++) {
-		dot = strstr(c->retired[i].path, RETIRED);
-		if (dot) {
+		tag = retired_tag(c->retired[i].path);
+		if (tag) {
 			char to[PATH_MAX];
 
-			snprintf(to, sizeof(to), "%.*s", (int)(dot - c->retired[i].path),
+			snprintf(to, sizeof(to), "%.*s", (int)(tag - c->retired[i].path),
 				 c->retired[i].path);
 			if (rename(c->retired[i].path, to))
 				log_err("cannot rename %s back to %s: %s", c->retired[i].path, to,
@@ -231,10 +239,10 @@ static bool marked(const struct collector *c, uint32_t id)
 	return false;
 }
 
-/* <name>.retired.<id> of an agent that stopped while migrating. */
+/* <name>-retired-<id> of an agent that stopped while migrating. */
 static int found_retired(struct collector *c, struct emit_bpf *skel, const char *name)
 {
-	const char *dot = strstr(name, RETIRED);
+	const char *tag = strstr(name, RETIRED);
 	enum collector_retired_kind kind;
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -250,7 +258,7 @@ static int found_retired(struct collector *c, struct emit_bpf *skel, const char 
 	for (i = 0; i < c->nr_retired; i++)
 		if (!strcmp(c->retired[i].path, path))
 			return 0;	/* known: a switch that failed keeps it */
-	snprintf(base, sizeof(base), "%.*s", (int)(dot - name), name);
+	snprintf(base, sizeof(base), "%.*s", (int)(tag - name), name);
 	map = bpf_object__find_map_by_name(skel->obj, base);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -485,7 +493,7 @@ static int carry_commit(struct collector *c, enum collector_map m)
 		unlink(path);
 		return 0;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	snprintf(tmp, sizeof(tmp), "%s-new", path);
 	fd = create_carry_map(c, m, n);
 	if (fd < 0)
 		return fd;

@@ -91,6 +91,11 @@ void agent_signal__free(struct agent_signal *s)
 	free(s);
 }
 
+void agent_signal__respec(struct agent_signal *s)
+{
+	s->nr_prev = 0;		/* the store's series are new objects */
+}
+
 static struct prev *prev_of(struct agent_signal *s, const struct series *se)
 {
 	struct prev *v;

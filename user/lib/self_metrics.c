@@ -13,6 +13,9 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_PROBE_SITE_INFO] = { "emitd_probe_site_info", G,
 		"Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
 		{ "probe", "metric", "binary", "offset", "site" } },
+	[SELF_PROBE_ATTACHED] = { "emitd_probe_attached", G,
+		"1 for each probe of the spec with a link attached, 0 for one without.",
+		{ "probe" } },
 	[SELF_PROBE_HITS_TOTAL] = { "emitd_probe_hits_total", C,
 		"Probe hits handled in the kernel, by probe.", { "probe", "metric" } },
 	[SELF_MAP_FULL_DROPS_TOTAL] = { "emitd_map_full_drops_total", C,
@@ -107,6 +110,12 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_HIST_QUANTILE_DEVIATION] = { "emitd_hist_quantile_deviation", G,
 		"Trial mode: |bucket estimate - raw quantile| / |raw quantile| over the window.",
 		{ "metric", "quantile" } },
+
+	[SELF_CONFIG_LAST_RELOAD_SUCCESSFUL] = { "emitd_config_last_reload_successful", G,
+		"1 when the last load of the spec (start, SIGHUP or POST /-/reload) succeeded." },
+	[SELF_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS] = {
+		"emitd_config_last_reload_success_timestamp_seconds", G,
+		"Wall-clock time of the last successful load of the spec." },
 };
 
 const struct self_metric *self_metrics__get(enum self_metric_id id)

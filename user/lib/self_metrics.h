@@ -22,6 +22,7 @@
 enum self_metric_id {
 	/* probes and the kernel side */
 	SELF_PROBE_SITE_INFO,
+	SELF_PROBE_ATTACHED,
 	SELF_PROBE_HITS_TOTAL,
 	SELF_MAP_FULL_DROPS_TOTAL,
 	SELF_MAP_ENTRIES,
@@ -71,6 +72,9 @@ enum self_metric_id {
 	SELF_CARDINALITY_GROWTH_PER_MINUTE,
 	/* histogram trial mode */
 	SELF_HIST_QUANTILE_DEVIATION,
+	/* reloads of the spec, in Prometheus' own names */
+	SELF_CONFIG_LAST_RELOAD_SUCCESSFUL,
+	SELF_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
 	SELF_METRICS_NR,
 };
 
