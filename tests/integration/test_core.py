@@ -78,7 +78,7 @@ def check_counts(m, summ):
     for mp in ("counters", "gauges", "hists", "norms"):
         assert sample(m, "emitd_map_full_drops_total", map=mp) == 0
     assert sample(m, "emitd_ringbuf_dropped_total") == 0
-    for what in ("value", "label", "config"):
+    for what in ("value", "label", "config", "handler"):
         assert sample(m, "emitd_probe_read_errors_total", what=what) == 0
 
 

@@ -10,7 +10,7 @@ import time
 
 from conftest import sample, wait_until
 from test_restart import (SECOND_COUNTER, assert_exact, finish_demo, link_ids, lost_events,
-                          pinned_links, routes, spec_file, start_demo, stop_demos,
+                          max_entries, pinned_links, routes, spec_file, start_demo, stop_demos,
                           wait_drained)
 
 assert stop_demos   # autouse here too: no target outlives its test
@@ -171,14 +171,20 @@ def test_sighup_budget_edits_under_load_keep_every_count(agent_factory, tmp_path
     a.wait_ready()
     demo = start_demo("--events", "60000", "--rate", "20000")
     time.sleep(0.8)
-    spec.write_text(base.replace("budget: 64\n    probe:\n      target: demo\n      uprobe: handle_request\n      labels: { route: { arg: 0, as: string } }\n",
-                                 "budget: 32\n    probe:\n      target: demo\n      uprobe: handle_request\n      labels: { route: { arg: 0, as: string } }\n"))
+    mine = "same map.\n    labels: [route]\n    budget: "     # route_hits_total's budget
+    assert base.count(mine + "64") == 1
+    spec.write_text(base.replace(mine + "64", mine + "32"))
     assert spec.read_text() != base
     reload(a)
+    assert max_entries(a.pin_root, "counters") == 65536
+    links = link_ids(a.pin_root, pinned_links(a.pin_root))
     time.sleep(0.8)
-    spec.write_text(spec.read_text().replace("budget: 32", "budget: 100000")
+    spec.write_text(spec.read_text().replace(mine + "32", mine + "100000")
                     .replace("global_budget: 1024", "global_budget: 200000"))
     reload(a)
+    assert "migrating what it holds" in a.log_text()
+    assert max_entries(a.pin_root, "counters") == 131072
+    assert link_ids(a.pin_root, pinned_links(a.pin_root)) == links   # the same links
     summ = finish_demo(demo)
     wait_drained(a, 60000)
     m = a.metrics()
@@ -190,6 +196,7 @@ def test_sighup_budget_edits_under_load_keep_every_count(agent_factory, tmp_path
     assert sum(routes(m, "demo_route_hits_total").values()) == 60000
     assert "changed meaning" not in a.log_text()
     assert sample(m, "emitd_cardinality_budget", metric="demo_route_hits_total") == 100000
+    assert sample(m, "emitd_cardinality_budget", metric="demo_requests_total") == 64
 
 
 def test_sighup_resets_only_a_metric_that_changed_meaning(agent_factory, tmp_path):

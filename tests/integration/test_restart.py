@@ -188,7 +188,8 @@ def test_detach_removes_every_link(agent_factory):
     assert p.returncode == 0, p.stderr
     assert "detached 6 probe links" in p.stderr, p.stderr
     assert pinned_links(a.pin_root) == []
-    assert not ids & bpftool_link_ids()      # gone from the kernel, not only unpinned
+    # gone from the kernel, not only unpinned
+    assert wait_until(lambda: not ids & bpftool_link_ids(), timeout=5), ids & bpftool_link_ids()
     finish_demo(start_demo("--events", "50", "--rate", "0"))   # nothing counts these
     b = agent_factory(pin_root=a.pin_root)
     b.wait_ready()
@@ -258,8 +259,28 @@ def test_budget_edit_across_a_restart_keeps_every_count(agent_factory, tmp_path,
     assert sum(routes(m, "demo_route_hits_total").values()) == 3000
     assert_exact(m, summ)
     assert "changed meaning" not in b.log_text()
+    grew = budget > 65536
+    assert ("migrating what it holds" in b.log_text()) == grew, b.log_text()
+    assert max_entries(a.pin_root, "counters") == (131072 if grew else 65536)
     # and they go on counting in the (possibly new) maps
     finish_demo(start_demo("--events", "3000", "--rate", "0"))
     assert wait_drained(b, 6000) == 6000
     assert_exact(b.metrics(), summ, times=2)
     assert sum(routes(b.metrics(), "demo_route_hits_total").values()) == 6000
+    # what the retired map held is pinned too: the next agent shows it all
+    hits = routes(b.metrics(), "demo_route_hits_total")
+    b.proc.send_signal(signal.SIGTERM)
+    assert b.proc.wait(10) == 0
+    c = agent_factory(spec=two_counters(tmp_path, budget, global_budget, "edited.yml"),
+                      pin_root=a.pin_root)
+    c.wait_ready()
+    assert wait_drained(c, 6000) == 6000
+    assert_exact(c.metrics(), summ, times=2)
+    assert routes(c.metrics(), "demo_route_hits_total") == hits
+    assert "migrating" not in c.log_text()
+
+
+def max_entries(pin_root, name):
+    p = subprocess.run(["bpftool", "-j", "map", "show", "pinned", os.path.join(pin_root, name)],
+                       capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)["max_entries"]
