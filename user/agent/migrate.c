@@ -188,8 +188,8 @@ static int check_pin(struct collector *c, struct bpf_map *map)
 		goto reuse;
 	}
 	if (retire_kind(c, map, &info, &kind, &m, &lane)) {
-		log_warn("pinned map %s has the layout of another emitd (type, key or value size): recreating it, what it held is lost",
-			 path);
+		log_warn("pinned map %s does not fit this emitd (type, key or value size, flags or size %u, %u wanted): recreating it, what it held is lost",
+			 path, info.max_entries, bpf_map__max_entries(map));
 		close(fd);
 		unlink(path);
 		return 0;

@@ -200,7 +200,7 @@ char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *
 /*
  * What the linter checks. Limits it enforces beyond the array sizes above:
  */
-#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_PROBES: one probe each */
+#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_METRICS: one slot each */
 #define SPEC_MAX_TARGETS	64
 #define SPEC_MAX_BUDGET		(1U << 20)	/* largest global_budget (series) */
 #define SPEC_MAX_UPROBE_ARG	5		/* x86-64 integer argument registers */
