@@ -216,3 +216,23 @@ def test_sighup_resets_only_a_metric_that_changed_meaning(agent_factory, tmp_pat
     finish_demo(start_demo("--events", "100", "--rate", "0"))
     assert wait_drained(a, 200) == 200
     assert sample(a.metrics(), "demo_payload_ratio_count") == 100
+
+
+def test_sighup_with_a_site_that_cannot_be_found_changes_nothing(agent_factory, tmp_path):
+    """The spec loads but names a symbol the binary lacks: refused before any change."""
+    spec = tmp_path / "spec.yml"
+    a = agent_factory(spec=spec_file(tmp_path, "spec.yml"))
+    a.wait_ready()
+    links = pinned_links(a.pin_root)
+    ids = link_ids(a.pin_root, links)
+    good = spec.read_text()
+    spec.write_text(good.replace("uprobe: handle_request", "uprobe: no_such_function", 1)
+                    .replace("buckets: [0.1, 0.25, 0.5, 0.75, 0.9, 1]", "buckets: [0.5, 1]"))
+    line = good[:good.index("uprobe: handle_request")].count("\n") + 1
+    reload(a, ok=False)
+    assert f"{spec}:{line}:" in a.log_text() and "no_such_function not found" in a.log_text()
+    assert "changed meaning" not in a.log_text()        # nothing of the new spec was applied
+    assert link_ids(a.pin_root, pinned_links(a.pin_root)) == ids
+    summ = finish_demo(start_demo("--events", "300", "--rate", "0"))
+    assert wait_drained(a, 300) == 300
+    assert_exact(a.metrics(), summ)

@@ -103,7 +103,8 @@ struct collector {
 	double lane_delay_s[COLLECTOR_LANE_MAX];	/* its staleness when last drained */
 	uint64_t lane_deferrals;	/* normal-lane drains put off to the next cycle */
 	bool normal_deferred;		/* the last drain put the normal lane off */
-	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];	/* by store metric, then all */
+	/* the guard's counts by store metric, then the global one */
+	struct emitd_series_count series_count[EMITD_MAX_METRICS + 1];
 	size_t ringbuf_bytes;
 	/*
 	 * A hash map iterates in the same order from drain to drain while its
@@ -256,13 +257,19 @@ int pins__write_ctl(struct collector *c);
 /* migrate.c */
 /* Wait until no handler that started before the call still runs. */
 void collector__grace(void);
-/* Before the load of @skel: reuse what fits, retire series maps and the ring that do not, drop the rest. */
+/*
+ * Before the load of @skel: reuse the pins that fit, retire the series maps
+ * and the ring that do not, drop the rest.
+ */
 int migrate__check_pins(struct collector *c, struct emit_bpf *skel);
 /* Undo the retirements after the first @keep (a load that failed). */
 void migrate__unretire(struct collector *c, size_t keep);
 /* Retired maps an earlier agent left behind (it stopped while migrating); after carry__load(). */
 int migrate__find_retired(struct collector *c, struct emit_bpf *skel);
-/* Before the budgets are counted: the retired maps' series of @st's metrics, zero, in the new maps. */
+/*
+ * Before the budgets are counted: the retired maps' series of @st's
+ * metrics, zero, in the new maps.
+ */
 int migrate__prepare(struct collector *c, const struct store *st);
 /*
  * Make the handler of c->skel the one every link runs, then carry what the

@@ -281,8 +281,8 @@ static int write_site(struct collector *c, uint32_t id, const struct emitd_site 
  * Record the site first, then attach and pin: an agent stopped in between
  * leaves a site without a link, which the next one attaches again.
  */
-static int attach_new(struct collector *c, struct collector_probe *p, const struct collector_probe *want,
-		      size_t nr)
+static int attach_new(struct collector *c, struct collector_probe *p,
+		      const struct collector_probe *want, size_t nr)
 {
 	struct emitd_site none = {};
 	char path[PATH_MAX];

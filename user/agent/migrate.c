@@ -678,7 +678,9 @@ static int carry_fixed(struct collector *c, const struct collector_retired *r)
 		return 0;
 	}
 	vals = calloc(c->ncpus, vsz);
-	for (slot = 0; vals && !err && slot < info.max_entries && slot < LEGACY_MAX_PROBES; slot++) {
+	if (info.max_entries > LEGACY_MAX_PROBES)
+		info.max_entries = LEGACY_MAX_PROBES;
+	for (slot = 0; vals && !err && slot < info.max_entries; slot++) {
 		key = r->map * LEGACY_MAX_PROBES + slot;
 		if (bpf_map_lookup_elem(ids, &key, &id) || !id ||
 		    bpf_map_lookup_elem(r->fd, &slot, vals))

@@ -65,8 +65,9 @@ static int build(struct agent_norm *an, const struct store *st, struct norm_metr
 		if (st->metrics[i].kind != EMITD_KIND_NORMALIZATION)
 			continue;
 		nm->m = &st->metrics[i];
-		for (k = 0; k < nr_old && (!old[k].nc || strcmp(old[k].name, nm->m->full_name)); k++)
-			;
+		for (k = 0; k < nr_old; k++)
+			if (old[k].nc && !strcmp(old[k].name, nm->m->full_name))
+				break;
 		if (k < nr_old) {
 			*nm = old[k];
 			nm->m = &st->metrics[i];

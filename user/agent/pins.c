@@ -119,9 +119,12 @@ int pins__assign_slots(struct collector *c, struct store *st)
 	for (i = 0; i < st->nr_metrics; i++) {
 		struct store_metric *sm = &st->metrics[i];
 
+		/* a free slot first, then one of a metric gone from the spec */
 		for (pass = 0; pass < 2 && sm->slot == EMITD_MAX_METRICS; pass++)
 			for (slot = 0; slot < EMITD_MAX_METRICS; slot++) {
-				if (claimed[slot] || (pass ? in_store(st, owner[slot]) : owner[slot]))
+				bool taken = pass ? in_store(st, owner[slot]) : owner[slot];
+
+				if (claimed[slot] || taken)
 					continue;
 				sm->slot = slot;
 				claimed[slot] = true;
@@ -282,7 +285,8 @@ int pins__retire_metrics(struct collector *c, const struct store *st)
 				 st->metrics[i].full_name);
 	for (l = 0; l < COLLECTOR_LANE_MAX; l++)
 		for (m = 0; m < COLLECTOR_MAP_MAX; m++)
-			purged += purge_map(bpf_map__fd(collector__agg_map(c, m, l)), st, &admitted);
+			purged += purge_map(bpf_map__fd(collector__agg_map(c, m, l)), st,
+					    &admitted);
 	purge_map(bpf_map__fd(c->skel->maps.folded_keys), st, NULL);
 	if (purged)
 		log_info("removed %llu series of changed metrics or of metrics no longer in the spec",
