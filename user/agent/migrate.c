@@ -201,7 +201,7 @@ static int check_pin(struct collector *c, struct bpf_map *map)
 		log_err("cannot retire %s: %s", path, strerror(-err));
 		return err;
 	}
-	log_info("pinned map %s (%u entries) does not fit (%u wanted): migrating what it holds to a new one",
+	log_info("pinned map %s (size %u) does not fit (size %u wanted): migrating what it holds to a new one",
 		 path, info.max_entries, bpf_map__max_entries(map));
 	return add_retired(c, kind, m, lane, to, fd, info.id);
 reuse:
