@@ -18,8 +18,8 @@ override CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 # include/abi: the BPF <-> agent ABI (emitd.h, emitd_bucket.h); include/: what
 # applications include (emitd_probe.h). BPF sees the ABI only, applications
 # (demo-target, probe_target) the application header only.
-INCLUDES	:= -I$(OUTPUT) -Iinclude/abi -Iinclude -Iuser
-LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lpthread -lm
+INCLUDES	:= -I$(OUTPUT) -I$(OUTPUT)/proto -Iinclude/abi -Iinclude -Iuser
+LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lprotobuf-c -lsnappy -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		   -I$(dir $(VMLINUX)) -Iinclude/abi \
 		   -I/usr/include/$(shell $(CC) -dumpmachine)
@@ -29,6 +29,7 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   libcurl4-openssl-dev \
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
 		   curl bpftrace prometheus wrk binutils
+DEB_PKGS	+= libprotobuf-c-dev protobuf-c-compiler libsnappy-dev	# remote write
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -36,7 +37,13 @@ SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # user/ by layer: lib/ (pure), spec/, gen/, agent/, client/; main.c on top.
 LAYERS		:= lib spec gen agent client
 LIB_SRCS	:= $(foreach d,$(LAYERS),$(wildcard user/$(d)/*.c))
-LIB_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
+# Protocol buffers (remote write) compiled by protoc-c into build/proto/.
+PROTOS		:= $(wildcard proto/*.proto)
+PROTO_CS	:= $(patsubst proto/%.proto,$(OUTPUT)/proto/%.pb-c.c,$(PROTOS))
+PROTO_OBJS	:= $(PROTO_CS:.c=.o)
+PROTO_USERS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,\
+		   $(shell grep -l '\.pb-c\.h"' $(LIB_SRCS)))
+LIB_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS)) $(PROTO_OBJS)
 # Only the files that include the skeleton wait for it.
 SKEL_USERS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,\
 		   $(shell grep -l '"emit.skel.h"' $(LIB_SRCS)))
@@ -56,7 +63,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering
+.PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering check-manifests
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -81,6 +88,15 @@ $(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(SKEL_USERS): $(SKELS)
+$(PROTO_USERS): $(PROTO_CS)
+
+$(OUTPUT)/proto/%.pb-c.c $(OUTPUT)/proto/%.pb-c.h: proto/%.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(OUTPUT)/proto && protoc-c --proto_path=proto --c_out=$(OUTPUT)/proto $<
+
+$(OUTPUT)/proto/%.pb-c.o: $(OUTPUT)/proto/%.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) -I$(OUTPUT)/proto -c $< -o $@
 
 define layer_rule
 $(OUTPUT)/user/$(1)/%.o: user/$(1)/%.c | $(OUTPUT)/user/$(1)
@@ -151,6 +167,10 @@ gen-check: $(OUTPUT)/emitd
 # or an include cycle between folders or files.
 layering: $(LIB_OBJS)
 	$(Q)$(PYTHON) scripts/layering.py user $(OUTPUT)/user
+
+# The Kubernetes manifests: valid YAML with what docs/FLEET.md promises.
+check-manifests: $(OUTPUT)/emitd
+	$(Q)$(PYTHON) scripts/check_manifests.py deploy/kubernetes/daemonset.yaml $(OUTPUT)/emitd
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 

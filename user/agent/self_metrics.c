@@ -268,3 +268,30 @@ void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
 	add_guard_metrics(fb, st, cs, bs);
 	add_trial_metrics(fb, st, bs);
 }
+
+void self_metrics__add_remote_write(struct fam_builder *fb,
+				    const struct remote_write_url_stats *st, size_t nr)
+{
+	static const char *const results[] = { "sent", "retried", "dropped" };
+	const char *lv[RW_MAX_URLS * 3 * 2], *urls[RW_MAX_URLS];
+	double samples[RW_MAX_URLS * 3], queued[RW_MAX_URLS], last[RW_MAX_URLS];
+	size_t i, k;
+
+	if (!nr)
+		return;
+	for (i = 0; i < nr && i < RW_MAX_URLS; i++) {
+		const uint64_t v[] = { st[i].sent, st[i].retried, st[i].dropped };
+
+		for (k = 0; k < 3; k++) {
+			lv[(i * 3 + k) * 2] = st[i].url;
+			lv[(i * 3 + k) * 2 + 1] = results[k];
+			samples[i * 3 + k] = v[k];
+		}
+		urls[i] = st[i].url;
+		queued[i] = st[i].queued;
+		last[i] = st[i].last_success_s;
+	}
+	self_metrics__add(fb, SELF_REMOTE_WRITE_SAMPLES_TOTAL, lv, samples, i * 3);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_QUEUE_SAMPLES, urls, queued, i);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS, urls, last, i);
+}

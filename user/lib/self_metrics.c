@@ -107,6 +107,14 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_HIST_QUANTILE_DEVIATION] = { "emitd_hist_quantile_deviation", G,
 		"Trial mode: |bucket estimate - raw quantile| / |raw quantile| over the window.",
 		{ "metric", "quantile" } },
+	[SELF_REMOTE_WRITE_SAMPLES_TOTAL] = { "emitd_remote_write_samples_total", C,
+		"Remote-write samples by outcome: sent (answered 2xx), retried (each resend after a network error, 5xx or 429), dropped (another 4xx, or pushed out of the full queue).",
+		{ "url", "result" } },
+	[SELF_REMOTE_WRITE_QUEUE_SAMPLES] = { "emitd_remote_write_queue_samples", G,
+		"Remote-write samples waiting to be sent.", { "url" } },
+	[SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS] = {
+		"emitd_remote_write_last_success_timestamp_seconds", G,
+		"Unix time of the last request the receiver accepted (0: none yet).", { "url" } },
 };
 
 const struct self_metric *self_metrics__get(enum self_metric_id id)
