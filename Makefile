@@ -30,6 +30,7 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
 		   curl bpftrace prometheus wrk binutils
 DEB_PKGS	+= libprotobuf-c-dev protobuf-c-compiler libsnappy-dev	# remote write
+DEB_PKGS	+= python3-prometheus-client  # test_hostile_labels: the OpenMetrics parser
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -50,6 +51,8 @@ SKEL_USERS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,\
 LIB		:= $(OUTPUT)/libemitd.a
 UNIT_SRCS	:= $(wildcard tests/test_*.c)
 UNIT_BINS	:= $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+# Probed processes the integration tests start (tests/targets/).
+TEST_TARGETS	:= $(patsubst tests/targets/%.c,$(OUTPUT)/tests/%,$(wildcard tests/targets/*.c))
 BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCH_BINS	:= $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
@@ -117,6 +120,11 @@ $(OUTPUT)/demo-target: examples/demo-target.c include/emitd_probe.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -Iinclude $< -lm -o $@
 
+# Test targets stay free of emitd's libraries, like any application.
+$(TEST_TARGETS): $(OUTPUT)/tests/%: tests/targets/%.c include/emitd_probe.h | $(OUTPUT)/tests
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -Iinclude $< -o $@
+
 $(OUTPUT)/tests/%: tests/%.c $(LIB) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) $< $(LIB) -lcmocka $(LDLIBS) -o $@
@@ -140,7 +148,7 @@ test-unit: $(UNIT_BINS)
 
 # Root integration tests: they load BPF, attach to the demo target and assert
 # exact counts. They fail (never skip) when they cannot run.
-test-integration: all
+test-integration: all $(TEST_TARGETS)
 	$(PYTHON) -m pytest -v tests/integration
 
 bench: all $(BENCH_BINS)
