@@ -102,7 +102,8 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 		"Events that went to " EMITD_OTHER_VALUE " because their series was over budget.",
 		{ "metric" } },
 	[SELF_CARDINALITY_GROWTH_PER_MINUTE] = { "emitd_cardinality_growth_per_minute", G,
-		"New series admitted per minute (1-minute sliding difference).", { "metric" } },
+		"Series admitted over the last minute (a count, bounded by the budget; during the agent's first minute, since it started).",
+		{ "metric" } },
 
 	[SELF_HIST_QUANTILE_DEVIATION] = { "emitd_hist_quantile_deviation", G,
 		"Trial mode: |bucket estimate - raw quantile| / |raw quantile| over the window.",
