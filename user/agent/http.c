@@ -632,7 +632,7 @@ static enum MHD_Result answer(struct http_server *s, struct MHD_Connection *conn
 			return reply_text(s, conn, MHD_HTTP_NOT_FOUND, "not found\n");
 		if (!post_or_put(method))
 			return reply_not_allowed(s, conn, ALLOW_POST);
-		if (c->body_too_large || c->body_bytes > HTTP_MAX_RELOAD_BODY)
+		if (c->body_too_large)
 			return reply_text(s, conn, MHD_HTTP_CONTENT_TOO_LARGE,
 					  "request body too large\n");
 		return serve_reload(s, conn);
@@ -707,8 +707,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	} else if (*upload_data_size) {	/* a reload's body: counted, discarded */
 		c->body_bytes += *upload_data_size;
 		*upload_data_size = 0;
-		if (c->body_bytes <= HTTP_MAX_RELOAD_BODY)
-			return MHD_YES;
+		/*
+		 * a chunked body past the bound: closed without a reply (MHD
+		 * queues no reply in the middle of a body)
+		 */
+		return c->body_bytes <= HTTP_MAX_RELOAD_BODY ? MHD_YES : MHD_NO;
 	}
 	if (c->reading_body)
 		set_state(s, c, CONN_BUSY);

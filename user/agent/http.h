@@ -12,8 +12,10 @@
  *   POST|PUT /-/reload  reload(): 0 → 200 "reloaded\n", < 0 → 500 with its
  *                       message; 404 when no reload callback; other methods
  *                       405 with "Allow: POST, PUT". A body is read and
- *                       discarded, at most HTTP_MAX_RELOAD_BODY bytes (413
- *                       beyond). Prometheus' convention.
+ *                       discarded, at most HTTP_MAX_RELOAD_BODY bytes: a
+ *                       longer Content-Length gets 413, a chunked body that
+ *                       grows past it is closed without a reply. Prometheus'
+ *                       convention.
  *   other paths         404;  other methods: 405 with "Allow: GET, HEAD"
  *
  * Paths match exactly; a query string is ignored. A callback returning < 0

@@ -524,8 +524,15 @@ static bool bcrypt_ok(const char *h)
 	static const char alphabet[] =
 		"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+	int cost;
+
 	if (strlen(h) != BCRYPT_LEN || h[0] != '$' || h[1] != '2' || h[3] != '$' ||
 	    !strchr("aby", h[2]) || h[6] != '$')
+		return false;
+	if (h[4] < '0' || h[4] > '9' || h[5] < '0' || h[5] > '9')
+		return false;
+	cost = (h[4] - '0') * 10 + (h[5] - '0');
+	if (cost < 4 || cost > 31)
 		return false;
 	if (strspn(h + 7, alphabet) != BCRYPT_LEN - 7)
 		return false;
@@ -692,6 +699,7 @@ static void check_pems(struct wc_ctx *c, gnutls_certificate_credentials_t cred)
 	struct webconfig *cfg = c->cfg;
 	gnutls_datum_t crt, key, ca;
 	const yaml_node_t *n;
+	const char *field;
 	int ret;
 
 	if (cfg->cert_pem && cfg->key_pem) {
@@ -699,12 +707,16 @@ static void check_pems(struct wc_ctx *c, gnutls_certificate_credentials_t cred)
 		key = (gnutls_datum_t){ (unsigned char *)cfg->key_pem, strlen(cfg->key_pem) };
 		ret = gnutls_certificate_set_x509_key_mem2(cred, &crt, &key, GNUTLS_X509_FMT_PEM,
 							   NULL, 0);
-		n = ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH ? either(c->key_file, c->key) :
-		    either(c->cert_file, c->cert);
+		if (ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+			n = either(c->key_file, c->key);
+			field = c->key_file ? "tls_server_config.key_file" : "tls_server_config.key";
+		} else {
+			n = either(c->cert_file, c->cert);
+			field = c->cert_file ? "tls_server_config.cert_file" : "tls_server_config.cert";
+		}
 		if (ret < 0)
-			diag(c, n, c->cert_file || ret == GNUTLS_E_CERTIFICATE_KEY_MISMATCH ?
-			     "tls_server_config.key_file" : "tls_server_config.cert",
-			     "cannot use the certificate and key: %s", gnutls_strerror(ret));
+			diag(c, n, field, "cannot use the certificate and key: %s",
+			     gnutls_strerror(ret));
 	}
 	if (cfg->client_ca_pem) {
 		ca = (gnutls_datum_t){ (unsigned char *)cfg->client_ca_pem,
@@ -728,7 +740,8 @@ static void check_priorities(struct wc_ctx *c)
 	char buf[256];
 	int ret;
 
-	if (webconfig__priorities(c->cfg, buf, sizeof(buf)))
+	if (c->cfg->min_version > c->cfg->max_version ||	/* reported */
+	    webconfig__priorities(c->cfg, buf, sizeof(buf)))
 		return;
 	ret = gnutls_priority_init(&prio, buf, &where);
 	if (ret < 0) {
@@ -915,6 +928,27 @@ out_parser:
 	yaml_parser_delete(&parser);
 }
 
+static bool mark_before(struct spec_mark a, struct spec_mark b)
+{
+	if (!a.line != !b.line)
+		return a.line;		/* marks without a position go last */
+	return a.line != b.line ? a.line < b.line : a.col < b.col;
+}
+
+/* This load's diagnostics, from @first on, in file order (stable). */
+static void sort_diags(struct spec_diags *d, size_t first)
+{
+	struct spec_diag t;
+	size_t i, j;
+
+	for (i = first + 1; i < d->nr; i++) {
+		t = d->v[i];
+		for (j = i; j > first && mark_before(t.mark, d->v[j - 1].mark); j--)
+			d->v[j] = d->v[j - 1];
+		d->v[j] = t;
+	}
+}
+
 static char *dir_of(const char *name)
 {
 	const char *slash = strrchr(name, '/');
@@ -926,6 +960,7 @@ int webconfig__load_buf(const char *name, const char *buf, size_t len,
 			struct webconfig **out, struct spec_diags *diags)
 {
 	struct wc_ctx c = { .name = name ? name : "<web config>", .diags = diags };
+	size_t first = diags->nr;
 	struct webconfig *cfg;
 
 	*out = NULL;
@@ -948,6 +983,7 @@ int webconfig__load_buf(const char *name, const char *buf, size_t len,
 	else
 		load_document(&c, buf, len);
 	free(c.dir);
+	sort_diags(diags, first);
 	if (c.oom || c.nr_errors) {
 		webconfig__free(cfg);
 		return c.oom ? -ENOMEM : -EINVAL;
