@@ -168,6 +168,8 @@ static int copy_opts(const struct http_opts *in, struct http_opts *out)
 	if (!out->idle_watermark)
 		out->idle_watermark = (unsigned int)((uint64_t)out->max_conns *
 						     HTTP_DEFAULT_IDLE_WATERMARK_PCT / 100);
+	if (!out->idle_watermark)
+		out->idle_watermark = 1;
 	if (out->idle_watermark > out->max_conns)
 		out->idle_watermark = out->max_conns;
 	if (out->max_request_bytes < HTTP_MIN_MAX_REQUEST || !out->render ||

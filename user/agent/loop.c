@@ -281,6 +281,9 @@ static int load_web_config(struct agent *a)
 	if (err) {
 		spec_diags__print(&diags, path, stderr);
 		log_err("--web.config.file %s: invalid web configuration", path);
+	} else if (a->web->nr_users && !a->web->tls) {
+		log_warn("%s: basic auth without tls_server_config: passwords cross the network in the clear",
+			 path);
 	}
 	spec_diags__free(&diags);
 	return err;
