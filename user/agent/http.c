@@ -75,7 +75,7 @@ struct http_conn {
 	struct http_conn *prev, *next;	/* under conns_lock */
 	struct http_conn *idle_prev, *idle_next;	/* on the idle list: under conns_lock */
 	int fd;
-	uint64_t since_ms;		/* the state began: under conns_lock */
+	uint64_t since_ms;		/* HEAD's or IDLE's clock began: under conns_lock */
 	enum conn_state state;		/* under conns_lock */
 	bool dropped;			/* shut down by the watchdog: under conns_lock */
 	/* on the connection's worker thread only */

@@ -82,16 +82,16 @@
  *   are what free slots.
  * - request_deadline_ms for each request to arrive complete (request line
  *   and headers; and a /-/reload body), counted from the connection's
- *   accept, or, on a kept-alive connection, from the moment its next
- *   request line is complete; a connection still short of a complete
- *   request then is shut down (shutdown(2), no reply) by a
- *   watchdog thread, whatever it trickled in meanwhile (counted in
- *   http_stats.deadline_drops). With TLS the handshake counts too.
+ *   accept (the TLS handshake included), or, on a kept-alive connection,
+ *   from the moment its next request line is complete; a connection still
+ *   short of a complete request then is shut down (shutdown(2), no reply)
+ *   by a watchdog thread, whatever it trickled in meanwhile (counted in
+ *   http_stats.deadline_drops).
  * - keepalive_idle_ms: a kept-alive connection that completed a request may
- *   wait that long for its next request line (however slowly that line
- *   trickles in) (Prometheus scrapes every 15 s
- *   and reuses its connection); then it is closed (idle_timeouts). While it
- *   waits, MHD's inactivity timeout is raised to match.
+ *   wait that long for its next request line, however slowly that line
+ *   trickles in (Prometheus scrapes every 15 s and reuses its connection);
+ *   then it is closed (idle_timeouts). While it waits, MHD's inactivity
+ *   timeout is raised to match.
  * - idle_watermark: when more than that many connections are open, the
  *   watchdog closes the kept-alive connections that wait for a next
  *   request, the longest-waiting first, until the count is back at the
