@@ -19,7 +19,8 @@ override CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 # applications include (emitd_probe.h). BPF sees the ABI only, applications
 # (demo-target, probe_target) the application header only.
 INCLUDES	:= -I$(OUTPUT) -I$(OUTPUT)/proto -Iinclude/abi -Iinclude -Iuser
-LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lprotobuf-c -lsnappy -lpthread -lm
+LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -lgnutls -lcrypt -ljansson -lcurl -lcrypto \
+		   -lprotobuf-c -lsnappy -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		   -I$(dir $(VMLINUX)) -Iinclude/abi \
 		   -I/usr/include/$(shell $(CC) -dumpmachine)
@@ -31,6 +32,13 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   curl bpftrace prometheus wrk binutils
 DEB_PKGS	+= libprotobuf-c-dev protobuf-c-compiler libsnappy-dev	# remote write
 DEB_PKGS	+= python3-prometheus-client  # test_hostile_labels: the OpenMetrics parser
+DEB_PKGS	+= libgnutls28-dev libcrypt-dev openssl  # TLS (libmicrohttpd's GnuTLS), bcrypt (libxcrypt), test certificates
+
+# emitd_build_info{version,revision}: the revision is `git describe` at build
+# time ("unknown" outside git), compiled into lib/build_info.o alone, which
+# is rebuilt when it changes ($(OUTPUT)/revision is rewritten only then).
+VERSION		:= 0.1.0
+REVISION	:= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -66,7 +74,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering check-manifests
+.PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering check-manifests FORCE
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -104,9 +112,16 @@ $(OUTPUT)/proto/%.pb-c.o: $(OUTPUT)/proto/%.pb-c.c
 define layer_rule
 $(OUTPUT)/user/$(1)/%.o: user/$(1)/%.c | $(OUTPUT)/user/$(1)
 	$$(call msg,CC,$$@)
-	$$(Q)$$(CC) $$(CFLAGS) $$(INCLUDES) -c $$< -o $$@
+	$$(Q)$$(CC) $$(CFLAGS) $$(EXTRA_DEFS) $$(INCLUDES) -c $$< -o $$@
 endef
 $(foreach d,$(LAYERS),$(eval $(call layer_rule,$(d))))
+
+$(OUTPUT)/revision: FORCE | $(OUTPUT)
+	$(Q)echo '$(REVISION)' | cmp -s - $@ || echo '$(REVISION)' > $@
+
+$(OUTPUT)/user/lib/build_info.o: $(OUTPUT)/revision
+$(OUTPUT)/user/lib/build_info.o: EXTRA_DEFS := -DEMITD_VERSION='"$(VERSION)"' \
+	-DEMITD_REVISION='"$(REVISION)"'
 
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)

@@ -12,13 +12,10 @@
 #include "agent/run_cli.h"
 #include "client/client.h"
 #include "gen/gen.h"
+#include "lib/build_info.h"
 #include "lib/log.h"
 #include "spec/promql_lint.h"
 #include "spec/spec.h"
-
-#ifndef EMITD_VERSION
-#define EMITD_VERSION "0.1.0"
-#endif
 
 static const char *prog = "emitd";
 
@@ -26,7 +23,7 @@ static int do_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("emitd %s (libbpf %u.%u)\n", EMITD_VERSION, libbpf_major_version(),
+	printf("emitd %s (libbpf %u.%u)\n", build_info__version(), libbpf_major_version(),
 	       libbpf_minor_version());
 	return 0;
 }

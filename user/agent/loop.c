@@ -12,12 +12,15 @@
 #include <string.h>
 #include <time.h>
 
+#include <bpf/libbpf.h>
+
 #include "agent/agent.h"
 #include "agent/collector.h"
 #include "agent/families.h"
 #include "agent/http.h"
 #include "agent/self_metrics.h"
 #include "agent/view.h"
+#include "agent/webconfig.h"
 #include "lib/expo.h"
 #include "lib/log.h"
 #include "spec/spec.h"
@@ -43,6 +46,9 @@ struct agent {
 	struct spec *spec;
 	struct collector *col;
 	struct http_server *http;
+	struct webconfig *web;		/* --web.config.file; NULL: none */
+	double start_time_s;		/* wall clock, at agent__run() */
+	char libbpf_version[24];
 	struct view_pub *views;		/* the renderings scrapes are served */
 	atomic_bool ready;
 	struct agent_signal *signal;
@@ -105,6 +111,7 @@ static void build_families(struct agent *a, struct fam_builder *fb)
 	if (a->http)
 		http_server__stats(a->http, &hs);
 	fam_builder__add_store(fb, st);
+	self_metrics__add_build(fb, a->libbpf_version, a->start_time_s);
 	self_metrics__add_collector(fb, st, &cs, &hs);
 	agent_signal__add_metrics(a->signal, fb);
 	if (a->batch) {
@@ -296,6 +303,27 @@ static int agent__loop(struct agent *a)
 	return err;
 }
 
+/* --web.config.file: refused with every error, FILE:LINE:COL, before anything starts. */
+static int load_web_config(struct agent *a)
+{
+	struct spec_diags diags = {};
+	const char *path = a->opts->web_config_path;
+	int err;
+
+	if (!path || !path[0])
+		return 0;
+	err = webconfig__load(path, &a->web, &diags);
+	if (err) {
+		spec_diags__print(&diags, path, stderr);
+		log_err("--web.config.file %s: invalid web configuration", path);
+	} else if (a->web->nr_users && !a->web->tls) {
+		log_warn("%s: basic auth without tls_server_config: passwords cross the network in the clear",
+			 path);
+	}
+	spec_diags__free(&diags);
+	return err;
+}
+
 static int start_http(struct agent *a)
 {
 	struct http_opts ho = {
@@ -306,15 +334,27 @@ static int start_http(struct agent *a)
 		.normalization = http_normalization,
 		.ready = http_ready,
 		.ctx = a,
+		.metrics_path = a->opts->telemetry_path,
+		.reload = NULL,		/* the agent's reload is not wired yet: 404 */
 	};
-	int err = http_server__start(&ho, &a->http);
+	int err = load_web_config(a);
 
+	if (err)
+		return err;
+	ho.web = a->web;
+	err = http_server__start(&ho, &a->http);
 	if (err == -EADDRINUSE)
 		log_err("cannot listen on %s: address already in use (another emitd? choose one with --listen ADDR:PORT)",
 			a->opts->listen);
 	else if (err == -EINVAL)
-		log_err("--listen %s: expected ADDR:PORT, e.g. 127.0.0.1:9477 or [::1]:9477",
+		log_err("--web.listen-address %s: expected ADDR:PORT, e.g. 127.0.0.1:9477 or [::1]:9477",
 			a->opts->listen);
+	else if (err == -EOPNOTSUPP)
+		log_err("--web.config.file %s: this libmicrohttpd has no TLS support",
+			a->opts->web_config_path);
+	else if (err == -EIO && a->web && a->web->tls)
+		log_err("cannot serve HTTPS on %s: libmicrohttpd refused the TLS configuration of %s",
+			a->opts->listen, a->opts->web_config_path);
 	else if (err)
 		log_err("cannot listen on %s: %s", a->opts->listen, strerror(-err));
 	return err;
@@ -347,8 +387,11 @@ static void log_serving(const struct agent *a)
 	struct collector_stats cs;
 
 	collector__stats(a->col, &cs);
-	log_info("%zu probes attached; serving http://%s/metrics; adaptive drain: target interval %llu ms, at most %llu ms apart",
-		 cs.nr_probes, a->opts->listen, (unsigned long long)cad->target_interval_ms,
+	log_info("%zu probes attached; serving %s://%s%s%s; adaptive drain: target interval %llu ms, at most %llu ms apart",
+		 cs.nr_probes, a->web && a->web->tls ? "https" : "http", a->opts->listen,
+		 a->opts->telemetry_path ? a->opts->telemetry_path : HTTP_DEFAULT_METRICS_PATH,
+		 a->web && a->web->nr_users ? " (basic auth)" : "",
+		 (unsigned long long)cad->target_interval_ms,
 		 (unsigned long long)cad->max_interval_ms);
 }
 
@@ -398,6 +441,9 @@ int agent__run(const struct agent_opts *opts)
 	int err;
 
 	tune_malloc();
+	a.start_time_s = wall_ms() / 1e3;
+	snprintf(a.libbpf_version, sizeof(a.libbpf_version), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
 	err = view_pub__new(&a.views);
 	if (err)
 		return err;
@@ -431,6 +477,7 @@ out_col:
 		agent_norm__tick(a.norm, 1e18);	/* a last CSV with everything seen */
 	collector__close(a.col);	/* NULL when it did not open */
 	http_server__stop(a.http);
+	webconfig__free(a.web);
 out_spec:
 	spec__free(a.spec);
 out:

@@ -10,6 +10,12 @@
 #define H	EXPO_HISTOGRAM
 
 static const struct self_metric table[SELF_METRICS_NR] = {
+	[SELF_BUILD_INFO] = { "emitd_build_info", G,
+		"A metric with a constant '1' value labeled by the version and revision emitd was built from, and the libbpf version it runs with.",
+		{ "version", "revision", "libbpf_version" } },
+	[SELF_START_TIME_SECONDS] = { "emitd_start_time_seconds", G,
+		"Start time of the agent since the Unix epoch, in seconds." },
+
 	[SELF_PROBE_SITE_INFO] = { "emitd_probe_site_info", G,
 		"Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
 		{ "probe", "metric", "binary", "offset", "site" } },
@@ -44,6 +50,11 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 		"Bytes sent in /metrics responses." },
 	[SELF_SCRAPE_DURATION_SECONDS] = { "emitd_scrape_duration_seconds", G,
 		"Render and gzip time of the last /metrics response." },
+	[SELF_HTTP_DEADLINE_DROPS_TOTAL] = { "emitd_http_deadline_drops_total", C,
+		"HTTP connections shut down because a request did not arrive complete within the request deadline." },
+	[SELF_HTTP_IDLE_CLOSED_TOTAL] = { "emitd_http_idle_closed_total", C,
+		"Kept-alive HTTP connections closed while waiting for a next request, by reason: timeout (the keep-alive idle timeout) or watermark (more connections open than the idle watermark).",
+		{ "reason" } },
 
 	[SELF_SIGNAL_ENTROPY_BITS] = { "emitd_signal_entropy_bits", G,
 		"Entropy of each signal channel over the window, in bits.", { "channel" } },
