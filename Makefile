@@ -19,7 +19,8 @@ override CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 # applications include (emitd_probe.h). BPF sees the ABI only, applications
 # (demo-target, probe_target) the application header only.
 INCLUDES	:= -I$(OUTPUT) -Iinclude/abi -Iinclude -Iuser
-LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lpthread -lm
+LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lcap -lseccomp \
+		   -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		   -I$(dir $(VMLINUX)) -Iinclude/abi \
 		   -I/usr/include/$(shell $(CC) -dumpmachine)
@@ -29,6 +30,7 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   libcurl4-openssl-dev \
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
 		   curl bpftrace prometheus wrk binutils
+DEB_PKGS	+= libcap-dev libseccomp-dev  # privs: capabilities per thread, seccomp on the HTTP threads
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))

@@ -16,6 +16,7 @@
 #include "agent/collector.h"
 #include "agent/families.h"
 #include "agent/http.h"
+#include "agent/privs.h"
 #include "agent/self_metrics.h"
 #include "agent/view.h"
 #include "lib/expo.h"
@@ -285,6 +286,12 @@ static int start_http(struct agent *a)
 	return err;
 }
 
+/* On a thread without capabilities, under seccomp: MHD's threads inherit both. */
+static int start_http_unprivileged(void *a)
+{
+	return start_http(a);
+}
+
 static int load_spec(const char *path, struct spec **out)
 {
 	struct spec_diags diags = {};
@@ -362,6 +369,9 @@ int agent__run(const struct agent_opts *opts)
 	struct agent a = { .opts = opts };
 	int err;
 
+	err = privs__restrict();	/* first: before any other thread exists */
+	if (err)
+		return err;
 	tune_malloc();
 	err = view_pub__new(&a.views);
 	if (err)
@@ -375,7 +385,7 @@ int agent__run(const struct agent_opts *opts)
 	err = load_spec(opts->spec_path, &a.spec);
 	if (err)
 		goto out;
-	err = start_http(&a);
+	err = privs__run_unprivileged("emitd-http", start_http_unprivileged, &a);
 	if (err)
 		goto out_spec;
 	err = start_collector(&a);
