@@ -50,7 +50,7 @@ static int check_privileges(void)
 		log_warn("running with CAP_BPF and CAP_PERFMON but without CAP_SYS_ADMIN: the programs will load, but since Linux 6.16 attaching uprobes needs CAP_SYS_ADMIN (the kernel answers Permission denied)");
 		return 0;
 	}
-	log_err("emitd run needs CAP_SYS_ADMIN: it stands for CAP_BPF and CAP_PERFMON when loading, and attaching uprobes needs CAP_SYS_ADMIN itself (since Linux 6.16); add CAP_DAC_READ_SEARCH for a pin root below a root-only /sys/fs/bpf and CAP_SYS_PTRACE for --pid targets of other users. Running as uid %d without it",
+	log_err("emitd run needs root or CAP_SYS_ADMIN, which stands for CAP_BPF and CAP_PERFMON when loading, and attaching uprobes needs CAP_SYS_ADMIN itself (since Linux 6.16); add CAP_DAC_READ_SEARCH for a pin root below a root-only /sys/fs/bpf and CAP_SYS_PTRACE for --pid targets of other users. Running as uid %d without it",
 		(int)geteuid());
 	return -EPERM;
 }
