@@ -56,7 +56,7 @@ static bool has_effective(cap_t caps, cap_value_t c)
 
 /*
  * Drop what is outside @keep from this thread's bounding set; needs
- * CAP_SETPCAP. Returns whether the bounding set is now within @keep.
+ * CAP_SETPCAP. *@bounded: whether the bounding set is now within @keep.
  */
 static int drop_bounding(cap_t cur, uint64_t keep, bool *bounded)
 {
@@ -74,15 +74,8 @@ static int drop_bounding(cap_t cur, uint64_t keep, bool *bounded)
 	for (c = 0; c < max; c++) {
 		if (kept(c, keep) || cap_get_bound(c) != 1)
 			continue;
-		if (cap_drop_bound(c)) {
-			int err = -errno;
-			char *name = cap_to_name(c);
-
-			log_err("cannot drop %s from the bounding set: %s", name ? name : "?",
-				strerror(-err));
-			cap_free(name);
-			return err;
-		}
+		if (cap_drop_bound(c))
+			return -errno;
 	}
 	*bounded = true;
 	return 0;
