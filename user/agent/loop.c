@@ -18,6 +18,7 @@
 #include "agent/collector.h"
 #include "agent/families.h"
 #include "agent/http.h"
+#include "agent/privs.h"
 #include "agent/self_metrics.h"
 #include "agent/view.h"
 #include "agent/webconfig.h"
@@ -140,6 +141,17 @@ static uint64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The remote-write senders parse what receivers answer: they start from a
+ * thread without capabilities, under the client seccomp allowlist.
+ */
+static int start_remote_write(void *arg)
+{
+	struct agent *a = arg;
+
+	return remote_write__new(&a->opts->remote_write, &a->rw);
 }
 
 /* Every remote-write interval: queue the rendering just published. */
@@ -360,6 +372,12 @@ static int start_http(struct agent *a)
 	return err;
 }
 
+/* On a thread without capabilities, under seccomp: MHD's threads inherit both. */
+static int start_http_unprivileged(void *a)
+{
+	return start_http(a);
+}
+
 static int load_spec(const char *path, struct spec **out)
 {
 	struct spec_diags diags = {};
@@ -440,6 +458,9 @@ int agent__run(const struct agent_opts *opts)
 	struct agent a = { .opts = opts };
 	int err;
 
+	err = privs__restrict();	/* first: before any other thread exists */
+	if (err)
+		return err;
 	tune_malloc();
 	a.start_time_s = wall_ms() / 1e3;
 	snprintf(a.libbpf_version, sizeof(a.libbpf_version), "%u.%u", libbpf_major_version(),
@@ -456,10 +477,10 @@ int agent__run(const struct agent_opts *opts)
 	err = load_spec(opts->spec_path, &a.spec);
 	if (err)
 		goto out;
-	err = start_http(&a);
+	err = privs__run_unprivileged("emitd-http", start_http_unprivileged, &a);
 	if (err)
 		goto out_spec;
-	err = remote_write__new(&opts->remote_write, &a.rw);
+	err = privs__run_unprivileged_client("emitd-rw", start_remote_write, &a);
 	if (!err)
 		err = start_collector(&a);
 	if (err)
