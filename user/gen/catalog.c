@@ -19,7 +19,7 @@
 
 static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 {
-	const char *type = gen__val_type_name(s->type);
+	const char *type = spec_val_type__name(s->type);
 
 	switch (s->kind) {
 	case SPEC_SRC_ARG:
@@ -81,7 +81,7 @@ static void catalog_buckets(FILE *f, const struct spec_buckets *b)
 	size_t i;
 
 	fprintf(f, "- Buckets (%s, %zu bounds and +Inf): ",
-		gen__bucket_kind_name(b->kind), b->nr_bounds);
+		spec_bucket_kind__name(b->kind), b->nr_bounds);
 	for (i = 0; i < b->nr_bounds; i++) {
 		fmt__double(num, b->bounds[i], FMT_SHORTEST, 0);
 		fprintf(f, "%s%s", i ? ", " : "", num);

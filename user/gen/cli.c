@@ -92,12 +92,12 @@ static int add_json(struct gen_set *set, enum gen_kind kind, char *path, const j
 static int add_dashboards(struct gen_set *set, const struct spec *spec)
 {
 	struct gen_dashes d = {};
-	char hash[GEN_SHA256_HEX];
+	char hash[SPEC_SHA256_HEX];
 	json_t *manifest;
 	size_t i;
 	int err;
 
-	err = gen__spec_hash(spec, hash);
+	err = spec__hash(spec, hash);
 	if (!err)
 		err = gen_dash__build(spec, &d, NULL);
 	for (i = 0; !err && i < d.nr; i++)

@@ -597,14 +597,14 @@ static json_t *place_panels(const char *slug, json_t *const *bodies, size_t n)
 
 static int make_uid(const char *slug, char uid[GEN_UID_MAX + 1])
 {
-	char hex[GEN_SHA256_HEX];
+	char hex[SPEC_SHA256_HEX];
 	int err;
 
 	if (strlen(slug) <= GEN_UID_MAX) {
 		strcpy(uid, slug);
 		return 0;
 	}
-	err = gen__sha256_hex(slug, strlen(slug), hex);
+	err = spec__sha256_hex(slug, strlen(slug), hex);
 	if (!err)
 		snprintf(uid, GEN_UID_MAX + 1, "%.31s-%.8s", slug, hex);
 	return err;

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 #define GEN_MAX_PANELS		36	/* per dashboard, alerts overview included */
@@ -32,7 +33,6 @@
 #define GEN_DS_UID		"${DS_PROMETHEUS}"
 #define GEN_DEFAULT_FAMILY	"default"
 #define GEN_UID_MAX		40	/* Grafana's limit on dashboard uids */
-#define GEN_SHA256_HEX		65	/* 64 hex digits and a NUL */
 
 /* Where the artifacts go, relative to the output directory. */
 #define GEN_HEADER_PATH_FMT	"include/generated/%s_metrics.h"	/* namespace */
@@ -108,16 +108,6 @@ int gen_text__close(struct gen_text *t, char **out, size_t *len);
 /* Close @t and drop its text (error paths). */
 void gen_text__discard(struct gen_text *t);
 
-/* Lowercase hex SHA-256 (OpenSSL EVP). */
-int gen__sha256_hex(const void *buf, size_t len, char hex[GEN_SHA256_HEX]);
-/*
- * The spec's hash: SHA-256 of its canonical form, compact JSON of the parsed
- * model with keys in a fixed order. Key order, comments, quoting and layout of
- * the YAML do not change it; any change to a value or to list order does.
- */
-int gen__spec_hash(const struct spec *spec, char hex[GEN_SHA256_HEX]);
-char *gen__canonical_spec(const struct spec *spec);
-
 /* The family of @m, "default" when the spec names none. */
 const char *gen__family(const struct spec_metric *m);
 /* Distinct families in order of first appearance; returns how many. */
@@ -128,10 +118,6 @@ char *gen__labels_joined(const struct spec_metric *m, size_t max);
 char *gen__slug(const struct spec *spec, const char *family);
 /* "demo_trigger" -> "DemoTrigger" (caller frees). */
 char *gen__camel(const char *snake);
-/* "s64", "u64", "f64"; "?" for another value. */
-const char *gen__val_type_name(enum spec_val_type t);
-/* "none", "exp2", "linear", "explicit"; "?" for another value. */
-const char *gen__bucket_kind_name(enum spec_bucket_kind k);
 
 /* Markdown text (NULL is ""): markup characters escaped, no line breaks. */
 void gen__put_md(FILE *f, const char *s);

@@ -10,7 +10,8 @@
  * The files of spec/ (each function below is in the one named above it):
  * load.c reads and releases a spec, diag.c holds the diagnostics, names.c the
  * name rules, check.c the checks across fields; parse.c and yaml.c (YAML to
- * struct spec) and spec/internal.h are private to spec/.
+ * struct spec) and spec/internal.h are private to spec/. spec/hash.h: the
+ * canonical form and its hash.
  */
 #ifndef EMITD_SPEC_H
 #define EMITD_SPEC_H
@@ -196,6 +197,12 @@ const char *spec_metric_type__name(enum spec_metric_type t);
 enum spec_metric_type spec_metric_type__parse(const char *s);
 /* Full exported name: "<namespace>_<name>". Caller frees. */
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
+/* "none", "arg", "deref", "string"; "?" for another value. */
+const char *spec_src_kind__name(enum spec_src_kind k);
+/* "s64", "u64", "f64"; "?" for another value. */
+const char *spec_val_type__name(enum spec_val_type t);
+/* "none", "exp2", "linear", "explicit"; "?" for another value. */
+const char *spec_bucket_kind__name(enum spec_bucket_kind k);
 
 /*
  * What the linter checks. Limits it enforces beyond the array sizes above:
