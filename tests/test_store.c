@@ -23,6 +23,7 @@
 #include "agent/store.h"
 #include "emitd.h"
 #include "lib/metric_id.h"
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 /* Read by the UBSan runtime when the binary is built with -fsanitize=undefined. */
@@ -169,6 +170,18 @@ static void test_init_from_spec(void **state)
 	/* no series until a drain finds them */
 	assert_int_equal(m[M_HITS].nr_series, 0);
 	assert_false(m[M_HITS].trial);
+}
+
+/* emitd_spec_info: the store carries the hash gen writes into the manifest. */
+static void test_spec_hash(void **state)
+{
+	struct fixture *f = *state;
+	char hex[SPEC_SHA256_HEX];
+
+	assert_int_equal(spec__hash(f->spec, hex), 0);
+	assert_string_equal(f->st.spec_sha256, hex);
+	assert_int_equal(strlen(f->st.spec_sha256), 64);
+	assert_string_equal(f->st.spec_namespace, "t");
 }
 
 static void test_metric_by_id(void **state)
@@ -469,6 +482,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_init_from_spec),
+		T(test_spec_hash),
 		T(test_metric_by_id),
 		T(test_series_found_or_created),
 		T(test_unknown_metric_is_an_orphan),

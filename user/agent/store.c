@@ -34,11 +34,18 @@ static enum spec_val_type metric_value_type(const struct spec_metric *m)
 	return src->kind == SPEC_SRC_NONE ? SPEC_VAL_U64 : src->type;
 }
 
-int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz)
+int store__init(struct store *st, const struct spec *spec, char *err_msg, size_t err_sz)
 {
 	size_t i, j;
+	int err;
 
 	memset(st, 0, sizeof(*st));
+	st->spec_namespace = spec->namespace_;
+	err = spec__hash(spec, st->spec_sha256);
+	if (err) {
+		snprintf(err_msg, err_sz, "spec hash: %s", strerror(-err));
+		return err;
+	}
 	st->metrics = calloc(spec->nr_metrics, sizeof(*st->metrics));
 	if (!st->metrics)
 		goto err_nomem;
@@ -61,7 +68,7 @@ int store__init(struct store *st, const struct spec *spec, char *err, size_t err
 		for (j = 0; j < i; j++) {
 			if (st->metrics[j].id != sm->id)
 				continue;
-			snprintf(err, err_sz, "metric ids of %s and %s collide; rename one",
+			snprintf(err_msg, err_sz, "metric ids of %s and %s collide; rename one",
 				 st->metrics[j].full_name, sm->full_name);
 			store__free(st);
 			return -EEXIST;
@@ -70,7 +77,7 @@ int store__init(struct store *st, const struct spec *spec, char *err, size_t err
 	return 0;
 
 err_nomem:
-	snprintf(err, err_sz, "series store: %s", strerror(ENOMEM));
+	snprintf(err_msg, err_sz, "series store: %s", strerror(ENOMEM));
 	store__free(st);
 	return -ENOMEM;
 }

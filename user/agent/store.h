@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "emitd.h"
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 struct store_metric;
@@ -61,9 +62,15 @@ struct store {
 	uint32_t nr_fixed[EMITD_KIND_NORMALIZATION + 1];	/* fixed slots per kind */
 	void *index;			/* tsearch root: series by key */
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
+	const char *spec_namespace;	/* the spec's, which outlives the store */
+	char spec_sha256[SPEC_SHA256_HEX];	/* spec__hash() of the spec: emitd_spec_info */
 };
 
-/* 0, or -ENOMEM or -EEXIST (two metric ids collide) with the reason in @err. */
+/*
+ * A store for @spec, which must outlive it, with the spec's hash. 0, or
+ * -ENOMEM, -EIO (no SHA-256) or -EEXIST (two metric ids collide) with the
+ * reason in @err.
+ */
 int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz);
 void store__free(struct store *st);
 struct store_metric *store__metric_by_id(struct store *st, uint32_t id);

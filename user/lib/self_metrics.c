@@ -10,6 +10,9 @@
 #define H	EXPO_HISTOGRAM
 
 static const struct self_metric table[SELF_METRICS_NR] = {
+	[SELF_SPEC_INFO] = { "emitd_spec_info", G,
+		"The spec the agent runs: its namespace and the SHA-256 of its canonical form, as in dashboards/manifest.json.",
+		{ "namespace", "sha256" } },
 	[SELF_PROBE_SITE_INFO] = { "emitd_probe_site_info", G,
 		"Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
 		{ "probe", "metric", "binary", "offset", "site" } },

@@ -20,6 +20,8 @@
 #define SELF_METRIC_MAX_LABELS	5
 
 enum self_metric_id {
+	/* provenance: the spec the agent runs */
+	SELF_SPEC_INFO,
 	/* probes and the kernel side */
 	SELF_PROBE_SITE_INFO,
 	SELF_PROBE_HITS_TOTAL,
