@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emitd.h"
 #include "gen/gen.h"
 #include "lib/fmt.h"
+#include "lib/self_metrics.h"
 #include "lib/suffix.h"
 
 /* ---- text ---- */
@@ -249,12 +251,142 @@ out:
 	return err;
 }
 
+/* ---- emitd's own alerts ---- */
+
+/* emitd's own health: the names are the agent's self-metrics (lib/self_metrics.h). */
+static const struct {
+	enum self_metric_id metric;
+	const char *alert;
+	const char *expr;	/* a format: %s is the metric's name */
+	const char *for_;
+	const char *severity;
+	const char *summary;
+} health[GEN_NR_HEALTH] = {
+	{ SELF_MAP_FULL_DROPS_TOTAL, "EmitdMapFullDrops", "increase(%s[5m]) > 0", NULL,
+	  "warning", "emitd dropped events because a BPF map was full" },
+	{ SELF_RINGBUF_DROPPED_TOTAL, "EmitdRingbufDrops", "increase(%s[5m]) > 0", NULL,
+	  "warning", "emitd lost sample-lane records: the ring buffer was full" },
+	{ SELF_DRAIN_SHED_TOTAL, "EmitdShedding", "increase(%s[5m]) > 0", NULL,
+	  "warning", "emitd is shedding events under backpressure" },
+	{ SELF_SCRAPE_DURATION_SECONDS, "EmitdScrapeSlow", "%s > 0.5", "5m",
+	  "warning", "emitd takes more than 0.5s to render /metrics" },
+	{ SELF_CARDINALITY_FOLDED_SERIES, "EmitdCardinalityFolding", "%s > 0", NULL,
+	  "info", "emitd folds over-budget series into " EMITD_OTHER_VALUE ": a series budget is exhausted" },
+};
+
+static bool alert_complete(const struct spec_alert *a, bool has_for)
+{
+	return a->alert && a->expr && a->severity && a->summary && (a->for_ || !has_for);
+}
+
+int gen__health_alerts(struct spec_alert out[GEN_NR_HEALTH], const char *metric[GEN_NR_HEALTH])
+{
+	size_t i;
+
+	memset(out, 0, GEN_NR_HEALTH * sizeof(*out));
+	for (i = 0; i < GEN_NR_HEALTH; i++) {
+		struct spec_alert *a = &out[i];
+
+		metric[i] = self_metrics__name(health[i].metric);
+		a->alert = strdup(health[i].alert);
+		a->expr = fmt__str(health[i].expr, metric[i]);
+		a->for_ = health[i].for_ ? strdup(health[i].for_) : NULL;
+		a->severity = strdup(health[i].severity);
+		a->summary = strdup(health[i].summary);
+		if (!alert_complete(a, health[i].for_))
+			goto err_nomem;
+	}
+	return 0;
+err_nomem:
+	for (i = 0; i < GEN_NR_HEALTH; i++)
+		gen_alert__clear(&out[i]);
+	return -ENOMEM;
+}
+
+int gen__provenance_alert(const struct spec *spec, const char *hash, struct spec_alert *out)
+{
+	const struct self_metric *info = self_metrics__get(SELF_SPEC_INFO);
+
+	memset(out, 0, sizeof(*out));
+	out->alert = strdup("EmitdSpecDrift");
+	out->expr = fmt__str("%s{%s=\"%s\",%s!=\"%s\"} == 1", info->name, info->labels[0],
+			     spec->namespace_, info->labels[1], hash);
+	out->severity = strdup("warning");
+	out->summary = fmt__str("emitd runs a %s spec (sha256 {{ $labels.%s }}) other than the one the dashboards and rules were generated from: they are out of date with what runs",
+				spec->namespace_, info->labels[1]);
+	if (alert_complete(out, false))
+		return 0;
+	gen_alert__clear(out);
+	return -ENOMEM;
+}
+
+char *gen__hide_hash(const char *s, const char *hash)
+{
+	size_t n = strlen(hash), len = strlen(s);
+	const char *p;
+	char *out, *o;
+
+	if (!n)
+		return strdup(s);
+	out = malloc(len + len / n * sizeof(GEN_HASH_PLACEHOLDER) + 1);
+	if (!out)
+		return NULL;
+	for (o = out; (p = strstr(s, hash)); s = p + n) {
+		memcpy(o, s, p - s);
+		o += p - s;
+		memcpy(o, GEN_HASH_PLACEHOLDER, sizeof(GEN_HASH_PLACEHOLDER) - 1);
+		o += sizeof(GEN_HASH_PLACEHOLDER) - 1;
+	}
+	strcpy(o, s);
+	return out;
+}
+
+/* A code span longer than any backtick run inside; `|` escaped for the table. */
+void gen__put_md_code(FILE *f, const char *s)
+{
+	size_t run = 0, longest = 0, i;
+	const char *p;
+
+	for (p = s; *p; p++) {
+		run = *p == '`' ? run + 1 : 0;
+		longest = run > longest ? run : longest;
+	}
+	for (i = 0; i <= longest; i++)
+		fputc('`', f);
+	fputc(' ', f);
+	for (p = s; *p; p++) {
+		if (*p == '|')
+			fputc('\\', f);
+		fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
+	}
+	fputc(' ', f);
+	for (i = 0; i <= longest; i++)
+		fputc('`', f);
+}
+
 /* ---- the PromQL expressions, as the builders write them ---- */
 
-int gen_exprs__add(struct gen_exprs *l, const char *expr, const char *artifact,
-		   const char *name, long metric)
+static void gen_expr__clear(struct gen_expr *e)
 {
-	struct gen_expr *v, *e;
+	free(e->expr);
+	free(e->artifact);
+	free(e->name);
+	free(e->metric_name);
+	free(e->group);
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*oom |= s && !d;
+	return d;
+}
+
+int gen_exprs__add(struct gen_exprs *l, const struct gen_expr *e)
+{
+	struct gen_expr *v, *c;
+	bool oom = false;
 
 	if (!l)
 		return 0;
@@ -262,15 +394,16 @@ int gen_exprs__add(struct gen_exprs *l, const char *expr, const char *artifact,
 	if (!v)
 		return -ENOMEM;
 	l->v = v;
-	e = &v[l->nr];
-	e->expr = strdup(expr);
-	e->artifact = strdup(artifact);
-	e->name = strdup(name);
-	e->metric = metric;
-	if (!e->expr || !e->artifact || !e->name) {
-		free(e->expr);
-		free(e->artifact);
-		free(e->name);
+	c = &v[l->nr];
+	c->expr = strdup_or_null(e->expr, &oom);
+	c->artifact = strdup_or_null(e->artifact, &oom);
+	c->name = strdup_or_null(e->name, &oom);
+	c->metric_name = strdup_or_null(e->metric_name, &oom);
+	c->group = strdup_or_null(e->group, &oom);
+	c->metric = e->metric;
+	c->source = e->source ? e->source : GEN_SOURCE_GENERATED;
+	if (oom || !c->expr || !c->artifact || !c->name) {
+		gen_expr__clear(c);
 		return -ENOMEM;
 	}
 	l->nr++;
@@ -283,11 +416,8 @@ void gen_exprs__free(struct gen_exprs *l)
 
 	if (!l)
 		return;
-	for (i = 0; i < l->nr; i++) {
-		free(l->v[i].expr);
-		free(l->v[i].artifact);
-		free(l->v[i].name);
-	}
+	for (i = 0; i < l->nr; i++)
+		gen_expr__clear(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->nr = 0;
