@@ -925,6 +925,60 @@ static void test_hash(void **state)
 	spec_diags__free(&d);
 }
 
+/* Warm values: strings as written, integers in decimal, their product, the hash. */
+static void test_warm_values(void **state)
+{
+	static const char yml[] =
+		"version: 1\n"
+		"namespace: w\n"
+		"targets: [{ name: t, pid: 1 }]\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [route, code]\n"
+		"    budget: 7\n"
+		"    probe:\n"
+		"      target: t\n"
+		"      uprobe: hit\n"
+		"      labels:\n"
+		"        route: { values: [/api/users, '/api/xxxxxxxxxxxxxxxxxxxxxxxxxx'], arg: 0, as: string }\n"
+		"        code: { arg: 1, values: [200, 0x1f4, -1] }\n"
+		"  - name: other_total\n"
+		"    type: counter\n"
+		"    help: Other.\n"
+		"    labels: [route]\n"
+		"    probe: { target: t, uprobe: other, labels: { route: { arg: 0, as: string } } }\n";
+	struct spec_diags d = {};
+	struct spec *spec = NULL;
+	const struct spec_label *l;
+	char *canon;
+
+	(void)state;
+	if (spec__load_buf("warm.yml", yml, strlen(yml), &spec, &d))
+		spec_diags__print(&d, "warm.yml", stderr);
+	assert_non_null(spec);
+	l = spec->metrics[0].labels;
+	assert_int_equal(l[0].nr_values, 2);
+	assert_string_equal(l[0].values[0], "/api/users");
+	assert_int_equal(strlen(l[0].values[1]), SPEC_MAX_LABEL_BYTES);	/* 31 bytes fit */
+	assert_int_equal(l[1].nr_values, 3);
+	assert_string_equal(l[1].values[0], "200");
+	assert_string_equal(l[1].values[1], "500");	/* in decimal */
+	assert_string_equal(l[1].values[2], "-1");
+	assert_int_equal(l[0].values_mark.line, 14);
+	assert_int_equal(spec_metric__nr_warm(&spec->metrics[0]), 6);	/* budget 7 - 1 */
+	assert_int_equal(spec_metric__nr_warm(&spec->metrics[1]), 0);
+	/* in the canonical form (the hash), only where a label lists them */
+	canon = spec__canonical(spec);
+	assert_non_null(strstr(canon, "\"values\":[\"/api/users\","));
+	assert_non_null(strstr(canon, "\"values\":[\"200\",\"500\",\"-1\"]"));
+	assert_null(strstr(strstr(canon, "\"other_total\""), "\"values\""));
+	free(canon);
+	spec__free(spec);
+	spec_diags__free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(test_metric_types),
 		cmocka_unit_test(test_counter_family_collision),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_warm_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,19 @@ static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 	return buf;
 }
 
+/* "; warm values: `a`, `b`" for a label that lists them. */
+static void catalog_values(FILE *f, const struct spec_label *l)
+{
+	size_t i;
+
+	if (l->nr_values)
+		fputs("; warm values (exported as 0 from the start):", f);
+	for (i = 0; i < l->nr_values; i++) {
+		fputs(i ? ", " : " ", f);
+		gen__put_md_code(f, l->values[i]);
+	}
+}
+
 static void catalog_probe(FILE *f, const struct spec *spec, const struct spec_metric *m)
 {
 	const struct spec_probe *p = &m->probe;
@@ -70,9 +83,11 @@ static void catalog_probe(FILE *f, const struct spec *spec, const struct spec_me
 	else
 		fprintf(f, "- Value%s: %s\n", m->type == SPEC_COUNTER ? " (increment)" : "",
 			fmt_src(b1, &p->value));
-	for (i = 0; i < m->nr_labels; i++)
-		fprintf(f, "- Label `%s`: %s\n", m->labels[i].name,
-			fmt_src(b1, &m->labels[i].src));
+	for (i = 0; i < m->nr_labels; i++) {
+		fprintf(f, "- Label `%s`: %s", m->labels[i].name, fmt_src(b1, &m->labels[i].src));
+		catalog_values(f, &m->labels[i]);
+		fputc('\n', f);
+	}
 }
 
 static void catalog_buckets(FILE *f, const struct spec_buckets *b)

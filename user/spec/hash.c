@@ -45,14 +45,35 @@ static json_t *src_json(const struct spec_src *s)
 			 "offset", s->offset);
 }
 
+/* {name, src}, and values when the label lists any (older specs hash as before). */
+static json_t *label_json(const struct spec_label *l)
+{
+	json_t *o = json_pack("{s:s, s:o}", "name", l->name, "src", src_json(&l->src)), *v;
+	size_t i;
+
+	if (!o || !l->nr_values)
+		return o;
+	v = json_array();
+	for (i = 0; v && i < l->nr_values; i++) {
+		if (json_array_append_new(v, json_string(l->values[i]))) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	if (!v || json_object_set_new(o, "values", v)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *labels_json(const struct spec_metric *m)
 {
 	json_t *a = json_array();
 	size_t i;
 
 	for (i = 0; a && i < m->nr_labels; i++) {
-		if (json_array_append_new(a, json_pack("{s:s, s:o}", "name", m->labels[i].name,
-						       "src", src_json(&m->labels[i].src)))) {
+		if (json_array_append_new(a, label_json(&m->labels[i]))) {
 			json_decref(a);
 			return NULL;
 		}

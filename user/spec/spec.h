@@ -25,6 +25,7 @@
 #define SPEC_MAX_ARG		11	/* highest argument index a probe may read */
 #define SPEC_DEFAULT_BUDGET	64
 #define SPEC_DEFAULT_GLOBAL_BUDGET 4096
+#define SPEC_MAX_LABEL_BYTES	31	/* a string label value: EMITD_LABEL_LEN - 1 */
 
 struct spec_mark {
 	unsigned int line;	/* 1-based; 0 when unknown */
@@ -64,6 +65,14 @@ struct spec_label {
 	char *name;
 	struct spec_src src;		/* ARG (integer label) or STRING */
 	struct spec_mark mark;
+	/*
+	 * The `values:` of its source: expected values, whose series are
+	 * exported as 0 before their first event (warm series). Strings as
+	 * written, integers in decimal; NULL when none.
+	 */
+	char **values;
+	size_t nr_values;
+	struct spec_mark values_mark;
 };
 
 enum spec_probe_kind {
@@ -189,6 +198,12 @@ void spec_diags__free(struct spec_diags *diags);
 /* ---- check.c ---- */
 
 const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
+/*
+ * The warm series of @m: one per combination of its labels' values (every
+ * label lists values, or none does), 0 without values. The linter keeps it
+ * at most budget - 1.
+ */
+size_t spec_metric__nr_warm(const struct spec_metric *m);
 
 /* ---- names.c ---- */
 
