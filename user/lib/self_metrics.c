@@ -67,6 +67,10 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_CHANNEL_CRITICALITY] = { "emitd_channel_criticality", G,
 		"Leave-one-out criticality: R with every channel minus R without this one.",
 		{ "channel" } },
+	/* no _bits suffix: promtool wants base units, and bits are not one */
+	[SELF_CHANNEL_UNIQUE_INFORMATION] = { "emitd_channel_unique_information", G,
+		"Unique information of each channel in bits: joint entropy minus joint entropy without it, H(channel | rest); low: the others carry it, it is removable.",
+		{ "channel" } },
 	[SELF_SIGNAL_JOINT_ENTROPY_BITS] = { "emitd_signal_joint_entropy_bits", G,
 		"Joint entropy of the signal channels over the window, in bits." },
 	[SELF_SIGNAL_TOTAL_CORRELATION_BITS] = { "emitd_signal_total_correlation_bits", G,
