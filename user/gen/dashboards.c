@@ -921,8 +921,12 @@ static int check_slugs(const struct gen_dashes *d)
 		for (j = 0; j < i; j++) {
 			if (strcmp(d->v[i].slug, d->v[j].slug))
 				continue;
-			log_err("gen: dashboard slug \"%s\" comes from family \"%s\" and from family \"%s\": rename one of them",
-				d->v[i].slug, d->v[j].family, d->v[i].family);
+			if (i == d->nr - 1 && !strcmp(d->v[i].family, GEN_SELF_FAMILY))
+				log_err("gen: family \"%s\" takes the slug of emitd's own dashboard, \"%s\": rename the family",
+					d->v[j].family, d->v[i].slug);
+			else
+				log_err("gen: dashboard slug \"%s\" comes from family \"%s\" and from family \"%s\": rename one of them",
+					d->v[i].slug, d->v[j].family, d->v[i].family);
 			return -EINVAL;
 		}
 	}
