@@ -135,7 +135,7 @@ bench: all $(BENCH_BINS)
 
 # Generated artifacts users consume are committed: spec/demo.yml's at the repo
 # root, any other spec's under generated/<name>/. `gen` rewrites them,
-# `gen-check` fails (exit 6/8/9/10) when they drift from their spec.
+# `gen-check` fails (exit 6/8/9/10/11) when they drift from their spec.
 GEN_SPECS	:= $(wildcard spec/*.yml)
 
 gen: $(OUTPUT)/emitd
