@@ -460,7 +460,9 @@ static int check_rules(FILE *r, const struct gen_file *f, const json_t *disk, bo
 	json_array_foreach(fg, i, g) {
 		o = find_group(dg, sval(g, "name"));
 		if (o) {
-			*count_of(sval(g, "name"), alerts, &n, &prov) += diff_group(r, f->path, g, o);
+			size_t d = diff_group(r, f->path, g, o);
+
+			*count_of(sval(g, "name"), alerts, &n, &prov) += d;
 			continue;
 		}
 		fprintf(r, "%s: added group %s (%zu rules)\n", f->path, sval(g, "name"),

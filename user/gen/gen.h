@@ -30,7 +30,8 @@
 #define GEN_GRID_H		8
 #define GEN_MAX_SPLIT_LABELS	2	/* `sum by (label)` splits per counter */
 #define GEN_DS_TYPE		"prometheus"
-#define GEN_DS_VAR		"DS_PROMETHEUS"	/* __inputs entry and datasource variable */
+/* The __inputs entry and the datasource variable of every dashboard. */
+#define GEN_DS_VAR		"DS_PROMETHEUS"
 #define GEN_DS_UID		"${" GEN_DS_VAR "}"
 #define GEN_DS_PROV_UID		"emitd-prometheus"	/* the provisioned datasource */
 #define GEN_DS_PROV_NAME	"emitd Prometheus"
@@ -189,9 +190,13 @@ struct gen_expr {
 	const char *source;	/* GEN_SOURCE_*, static */
 };
 
-#define GEN_SOURCE_SPEC		"spec"		/* written in the spec */
-#define GEN_SOURCE_GENERATED	"generated"	/* derived by gen: recording rules, panels, provenance */
-#define GEN_SOURCE_SUGGESTED	"suggested"	/* emitd's suggestions: groups *-suggested */
+/*
+ * Sources: written in the spec; derived by gen (recording rules, panels,
+ * the provenance alert); emitd's suggestions (groups *-suggested).
+ */
+#define GEN_SOURCE_SPEC		"spec"
+#define GEN_SOURCE_GENERATED	"generated"
+#define GEN_SOURCE_SUGGESTED	"suggested"
 
 struct gen_exprs {
 	struct gen_expr *v;

@@ -151,11 +151,14 @@ void spec_check__warm(struct spec_ctx *c, const char *mf, const struct spec_metr
 		return;
 	}
 	n = spec_metric__nr_warm(m);
-	if (n > m->budget - 1)
+	if (n > SPEC_MAX_BUDGET)
 		spec_diag(c, with->values_mark, f,
-			  "%s%zu warm series (every combination of the labels' values) exceed the budget minus the overflow series (%u - 1)",
-			  n > SPEC_MAX_BUDGET ? "over " : "", n > SPEC_MAX_BUDGET ? (size_t)SPEC_MAX_BUDGET : n,
-			  m->budget);
+			  "more than %u warm series (every combination of the labels' values) exceed the budget minus the overflow series (%u - 1)",
+			  SPEC_MAX_BUDGET, m->budget);
+	else if (n > m->budget - 1)
+		spec_diag(c, with->values_mark, f,
+			  "%zu warm series (every combination of the labels' values) exceed the budget minus the overflow series (%u - 1)",
+			  n, m->budget);
 }
 
 /* ---- metric names ---- */
