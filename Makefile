@@ -41,6 +41,7 @@ VERSION		:= 0.1.0
 REVISION	:= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 DEB_PKGS	+= libcap-dev libseccomp-dev  # privs: capabilities per thread, seccomp on the HTTP threads
 DEB_PKGS	+= dpkg-dev systemd groff-base man-db adduser  # make deb, check-unit: dpkg-shlibdeps, systemd-analyze, man
+DEB_PKGS	+= python3-yaml  # tests: read the generated Grafana provisioning files
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -176,7 +177,7 @@ bench: all $(BENCH_BINS)
 
 # Generated artifacts users consume are committed: spec/demo.yml's at the repo
 # root, any other spec's under generated/<name>/. `gen` rewrites them,
-# `gen-check` fails (exit 6/8/9/10) when they drift from their spec.
+# `gen-check` fails (exit 6/8/9/10/11) when they drift from their spec.
 GEN_SPECS	:= $(wildcard spec/*.yml)
 
 gen: $(OUTPUT)/emitd

@@ -284,7 +284,7 @@ int pins__reconcile_budgets(struct collector *c)
 
 		memset(&cnt, 0, sizeof(cnt));
 		for (j = 0; j < sm->nr_series && !sm->fixed; j++)
-			cnt.admitted += !(sm->series[j]->key.flags & EMITD_KEY_OTHER);
+			cnt.admitted += series__admitted(sm->series[j]);
 		total += cnt.admitted;
 		err = bpf_map_update_elem(fd, &idx, &cnt, BPF_ANY);
 		if (err)

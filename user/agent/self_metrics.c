@@ -50,6 +50,15 @@ void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
 	self_metrics__add_value(fb, SELF_START_TIME_SECONDS, start_time_s);
 }
 
+/* The spec the agent runs, hashed as gen hashes it (spec/hash.h). */
+static void add_spec_info(struct fam_builder *fb, const struct store *st)
+{
+	const char *lv[] = { st->spec_namespace, st->spec_sha256 };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_SPEC_INFO, lv, &one, 1);
+}
+
 /* One row per attached site: the probe, where it is and its site kind. */
 static void add_site_info(struct fam_builder *fb, const struct store *st,
 			  const struct collector_stats *cs)
@@ -179,6 +188,7 @@ static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs)
 {
+	add_spec_info(fb, st);
 	add_site_info(fb, st, cs);
 	add_probe_hits(fb, st, cs);
 	add_map_metrics(fb, cs);

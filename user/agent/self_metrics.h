@@ -34,7 +34,10 @@ void self_metrics__add_value(struct fam_builder *fb, enum self_metric_id id, dou
  */
 void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
 			     double start_time_s);
-/* Probe sites and hits, maps, the kernel's counters, drains and scrapes. */
+/*
+ * The spec's provenance (emitd_spec_info), probe sites and hits, maps, the
+ * kernel's counters, drains and scrapes.
+ */
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs);
 /* The drain controller: cadence, shedding, lanes, cardinality, trial mode. */

@@ -202,6 +202,8 @@ bool spec_check__budget(struct spec_ctx *c, const yaml_node_t *n,
 			const char *field, long long v, bool per_metric);
 /* Across the metrics, once parsed: names unique, expressions defined. */
 void spec_check__metrics(struct spec_ctx *c);
+/* Warm values: every label of @m lists them or none does, and at most budget - 1 series. */
+void spec_check__warm(struct spec_ctx *c, const char *mf, const struct spec_metric *m);
 
 /* ---- parse.c ---- */
 

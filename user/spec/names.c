@@ -73,6 +73,42 @@ size_t spec_metric_type__suffixes(enum spec_metric_type t,
 	return tn ? suffix__series(tn->series, suffixes) : 0;
 }
 
+/* ---- the names of the other enums (catalog, canonical form) ---- */
+
+static const char *const src_kinds[] = {
+	[SPEC_SRC_NONE] = "none", [SPEC_SRC_ARG] = "arg",
+	[SPEC_SRC_DEREF] = "deref", [SPEC_SRC_STRING] = "string",
+};
+
+static const char *const val_types[] = {
+	[SPEC_VAL_S64] = "s64", [SPEC_VAL_U64] = "u64", [SPEC_VAL_F64] = "f64",
+};
+
+static const char *const bucket_kinds[] = {
+	[SPEC_BUCKETS_NONE] = "none", [SPEC_BUCKETS_EXP2] = "exp2",
+	[SPEC_BUCKETS_LINEAR] = "linear", [SPEC_BUCKETS_EXPLICIT] = "explicit",
+};
+
+static const char *enum_name(const char *const *names, size_t nr, unsigned int v)
+{
+	return v < nr && names[v] ? names[v] : "?";
+}
+
+const char *spec_src_kind__name(enum spec_src_kind k)
+{
+	return enum_name(src_kinds, ARRAY_SIZE(src_kinds), k);
+}
+
+const char *spec_val_type__name(enum spec_val_type t)
+{
+	return enum_name(val_types, ARRAY_SIZE(val_types), t);
+}
+
+const char *spec_bucket_kind__name(enum spec_bucket_kind k)
+{
+	return enum_name(bucket_kinds, ARRAY_SIZE(bucket_kinds), k);
+}
+
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m)
 {
 	char *s;
