@@ -78,7 +78,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering \
-	check-manifests install deb deb-check check-unit FORCE
+	check-manifests man man-check install deb deb-check check-unit FORCE
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -184,6 +184,13 @@ gen: $(OUTPUT)/emitd
 	@set -e; for s in $(GEN_SPECS); do n=$$(basename $$s .yml); \
 		o=$$([ $$n = demo ] && echo . || echo generated/$$n); \
 		echo "  GEN      $$s -> $$o"; $(OUTPUT)/emitd gen --spec $$s --out $$o; done
+
+# docs/emitd.8's RUN OPTIONS come from `emitd run --help` (the run flag table).
+man: $(OUTPUT)/emitd
+	$(Q)$(PYTHON) scripts/man_options.py $(OUTPUT)/emitd docs/emitd.8
+
+man-check: $(OUTPUT)/emitd
+	$(Q)$(PYTHON) scripts/man_options.py $(OUTPUT)/emitd docs/emitd.8 --check
 
 gen-check: $(OUTPUT)/emitd
 	@set -e; for s in $(GEN_SPECS); do n=$$(basename $$s .yml); \

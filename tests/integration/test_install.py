@@ -90,8 +90,9 @@ def test_install_with_prefix_and_destdir(tmp_path):
 def test_deb_package(tmp_path):
     require_environment()
     make("deb")
-    with open(os.path.join(ROOT, "user", "main.c")) as f:
-        version = re.search(r'#define EMITD_VERSION "([^"]+)"', f.read()).group(1)
+    out = subprocess.run([os.path.join(ROOT, "build", "emitd"), "version"], capture_output=True,
+                         text=True, check=True).stdout
+    version = re.match(r"emitd (\S+) ", out).group(1)
     deb = os.path.join(ROOT, "build", f"emitd_{version}_amd64.deb")
     assert os.path.exists(deb)
 
