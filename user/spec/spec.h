@@ -185,6 +185,20 @@ void spec__free(struct spec *spec);
 void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
 void spec_diags__free(struct spec_diags *diags);
 
+/*
+ * "did you mean": the candidate closest to what was typed, within a typo
+ * (the agent offers the names it finds in a binary).
+ */
+struct spec_hint {
+	const char *typed;
+	const char *best;	/* the best candidate offered, or NULL */
+	unsigned int dist;
+};
+
+void spec_hint__init(struct spec_hint *h, const char *typed);
+/* Is @cand closer than any candidate before, and close enough? */
+bool spec_hint__offer(struct spec_hint *h, const char *cand);
+
 /* ---- check.c ---- */
 
 const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
