@@ -232,6 +232,11 @@ static void test_operand_count_and_text_bounds(void **state)
 	assert_int_equal(site.ops[1].err, 0);
 	assert_int_equal(site.args[1].reg, EMITD_REG_DI);
 
+	/* a note is input: its text is shown printable */
+	assert_int_equal(usdt_args__decode("8@%r\x1b[2Jax", SITE_VADDR, NULL, &site), 1);
+	assert_int_equal(site.ops[0].err, -EPROTO);
+	assert_string_equal(site.ops[0].text, "8@%r?[2Jax");
+
 	/* displacements beyond 32 bits, with or without a symbol */
 	assert_int_equal(usdt_args__decode("8@0x100000000(%rbp) 8@99999999999999999999(%rbp)",
 					   SITE_VADDR, NULL, &site), 2);

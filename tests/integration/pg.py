@@ -3,6 +3,8 @@
     with PgCluster(shared_buffers="12MB") as pg:
         pg.sql("CHECKPOINT")
         pid = pg.backend_pid("checkpointer")
+        with pg.session() as s:          # one backend: s.pid
+            s.run("BEGIN; SELECT 1; COMMIT;")
 
 The cluster is initdb'd as the `postgres` user into its own directory under
 /tmp (pytest's tmp_path is root's 0700 and the server refuses to run as root),
@@ -93,6 +95,10 @@ class PgCluster:
                       "-p", str(self.port), "-U", PG_USER, "-d", db, "-At", "-c", query)
         return p.stdout.strip()
 
+    def session(self):
+        """A psql session that stays connected: one backend, one pid."""
+        return PgSession(self)
+
     def postmaster_pid(self):
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             return int(f.readline())
@@ -120,3 +126,47 @@ class PgCluster:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class PgSession:
+    """One long-lived backend: SQL in through psql's stdin, output read back
+    up to a marker, so a test knows its statements have run."""
+
+    def __init__(self, pg):
+        self.proc = subprocess.Popen(
+            [PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.dir, "-p", str(pg.port),
+             "-U", PG_USER, "-d", "postgres", "-At"],
+            user=PG_USER, group=PG_USER, cwd=pg.dir, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        self.marks = 0
+        self.pid = int(self.run("SELECT pg_backend_pid();")[0])
+
+    def run(self, sql):
+        """Run @sql; the lines it printed."""
+        self.marks += 1
+        mark = f"emitd-mark-{self.marks}"
+        self.proc.stdin.write(f"{sql}\n\\echo {mark}\n")
+        self.proc.stdin.flush()
+        lines = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                pytest.fail(f"psql exited {self.proc.wait()}: {''.join(lines)}")
+            if line.strip() == mark:
+                return lines
+            lines.append(line.strip())
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

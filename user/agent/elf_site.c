@@ -392,16 +392,17 @@ static int usdt_arg__decode(const char *text, uint64_t site_vaddr, const struct 
 	return 0;
 }
 
-/* The operand's text, cut to fit with "...". */
+/*
+ * The operand's text for messages, cut to fit with "...": a note is input,
+ * so bytes outside printable ASCII become '?'.
+ */
 static void operand_text(struct usdt_operand *op, const char *s, size_t len)
 {
-	if (len < sizeof(op->text)) {
-		memcpy(op->text, s, len);
-		op->text[len] = '\0';
-		return;
-	}
-	memcpy(op->text, s, sizeof(op->text) - 4);
-	memcpy(op->text + sizeof(op->text) - 4, "...", 4);
+	size_t n = len < sizeof(op->text) ? len : sizeof(op->text) - 4, i;
+
+	for (i = 0; i < n; i++)
+		op->text[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	strcpy(op->text + n, len < sizeof(op->text) ? "" : "...");
 }
 
 int usdt_args__decode(const char *s, uint64_t site_vaddr, const struct usdt_syms *syms,

@@ -231,6 +231,12 @@ unsigned int spec__edit_distance(const char *a, const char *b);
 
 /* names.c: [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
 bool spec__valid_ident(const char *s);
+/*
+ * A USDT probe name as its note holds it: the '-' of dtrace's and the
+ * applications' docs stands for "__" ("transaction-commit" is
+ * "transaction__commit"). Caller frees; NULL when out of memory.
+ */
+char *spec_usdt__note_name(const char *s);
 /* [a-zA-Z0-9_]+: a metric name without its namespace (so may start with 0-9). */
 bool spec__valid_metric_name(const char *s);
 /* [a-z][a-z0-9_]*: a unit, which a metric's name ends in. */
