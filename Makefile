@@ -29,6 +29,7 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   libcurl4-openssl-dev \
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
 		   curl bpftrace prometheus wrk binutils
+DEB_PKGS	+= postgresql-15 postgresql-client-15  # real USDT probes: tests/integration/pg.py
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
