@@ -183,6 +183,26 @@ def test_init_refuses_to_overwrite_without_force(tmp_path):
     assert "usdt: 'demo:request_done'" in open(spec).read()
 
 
+def test_init_makes_names_unique_and_stops_at_the_spec_limit(tmp_path):
+    """gcc-built probes a__b and a_b both become app_a_b_total; 70 probes, 64 metrics."""
+    src = os.path.join(tmp_path, "many.c")
+    body = "".join(f"\tSTAP_PROBE(app, p{i:02});\n" for i in range(68))
+    with open(src, "w") as f:
+        f.write("#include <sys/sdt.h>\nint main(void)\n{\n\tSTAP_PROBE(app, a__b);\n"
+                f"\tSTAP_PROBE(app, a_b);\n{body}\treturn 0;\n}}\n")
+    binary = os.path.join(tmp_path, "many")
+    subprocess.run(["gcc", "-O2", src, "-o", binary], check=True)
+    spec = os.path.join(tmp_path, "many.yml")
+    p = emitd("init", "--binary", binary, "--out", spec)
+    assert "has 70 USDT probes; a spec holds 64 metrics, the last 6 are left out" in p.stderr
+    text = open(spec).read()
+    names = re.findall(r"^  - name: (\S+)$", text.split("\nmetrics:\n")[1], re.M)
+    assert names[:3] == ["app_a_b_total", "app_a_b_2_total", "app_p00_total"], names[:3]
+    assert len(names) == len(set(names)) == 64
+    assert "(64 probes, 64 sites)" in text
+    assert emitd("lint", spec).stdout.strip() == f"{spec}: ok (64 metrics, 1 targets)"
+
+
 @pytest.mark.parametrize("args,code,msg", [
     (["--binary", "/bin/true"], 1, "has no USDT probe emitd can name"),
     (["--binary", "/proc/self/cmdline"], 1, "not an ELF file"),

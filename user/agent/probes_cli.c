@@ -634,19 +634,17 @@ static void metric_name(struct init_metric *m, const struct init_metric *prev, s
 }
 
 /* The probes init writes: C identifiers, at most SPEC_MAX_METRICS. */
-static size_t init_metrics(const struct usdt_rows *r, struct init_metric *out, size_t *skipped,
-			   size_t *dropped)
+static size_t init_metrics(const struct usdt_rows *r, struct init_metric *out, size_t *dropped)
 {
 	size_t i, j, nr = 0;
 
-	*skipped = *dropped = 0;
+	*dropped = 0;
 	for (i = 0; i < r->nr; i = j) {
 		for (j = i + 1; j < r->nr && same_probe(&r->v[i], &r->v[j]); j++)
 			;
 		if (!spec__valid_ident(r->v[i].provider) || !spec__valid_ident(r->v[i].name)) {
 			log_warn("init: USDT probe %s:%s: not C identifiers, left out",
 				 r->v[i].provider, r->v[i].name);
-			(*skipped)++;
 			continue;
 		}
 		if (nr == SPEC_MAX_METRICS) {
@@ -664,7 +662,7 @@ static size_t init_metrics(const struct usdt_rows *r, struct init_metric *out, s
 static void write_spec(FILE *f, const struct init_opts *o, const char *ns, const char *target,
 		       const struct init_metric *m, size_t nr)
 {
-	size_t i, nr_sites = 0, nr_probes = nr;
+	size_t i, nr_sites = 0;
 
 	for (i = 0; i < nr; i++)
 		nr_sites += m[i].nr_sites;
@@ -673,7 +671,7 @@ static void write_spec(FILE *f, const struct init_opts *o, const char *ns, const
 		"# one counter per USDT probe (%zu probe%s, %zu site%s). Above each metric\n"
 		"# are its operands (the first site's): read one with `value: { arg: N }`\n"
 		"# or a label source, see docs/SPEC.md. Check it with `emitd lint`.\n",
-		o->binary, nr_probes, nr_probes == 1 ? "" : "s", nr_sites, nr_sites == 1 ? "" : "s");
+		o->binary, nr, nr == 1 ? "" : "s", nr_sites, nr_sites == 1 ? "" : "s");
 	fprintf(f, "version: 1\nnamespace: %s\ntargets:\n  - name: %s\n    binary: ", ns, target);
 	yaml_squote(f, o->binary);
 	fputs("\nmetrics:\n", f);
@@ -715,7 +713,7 @@ static int init_run(const struct init_opts *o)
 	struct usdt_rows r = { NULL, 0 };
 	struct init_metric *m = NULL;
 	char ns[128], target[128], msg[256], *text = NULL;
-	size_t nr, nr_probes = 0, skipped, dropped, len = 0, i;
+	size_t nr, nr_probes = 0, dropped, len = 0, i;
 	FILE *f;
 	int err;
 
@@ -753,7 +751,7 @@ static int init_run(const struct init_opts *o)
 		err = -ENOMEM;
 		goto out;
 	}
-	nr = init_metrics(&r, m, &skipped, &dropped);
+	nr = init_metrics(&r, m, &dropped);
 	for (i = 0; i < r.nr; i++)
 		nr_probes += !i || !same_probe(&r.v[i - 1], &r.v[i]);
 	if (!nr) {
