@@ -42,6 +42,7 @@ REVISION	:= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 DEB_PKGS	+= libcap-dev libseccomp-dev  # privs: capabilities per thread, seccomp on the HTTP threads
 DEB_PKGS	+= dpkg-dev systemd groff-base man-db adduser  # make deb, check-unit: dpkg-shlibdeps, systemd-analyze, man
 DEB_PKGS	+= python3-yaml  # tests: read the generated Grafana provisioning files
+DEB_PKGS	+= postgresql-15 postgresql-client-15  # real USDT probes: tests/integration/pg.py
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))

@@ -307,6 +307,51 @@ static void test_deref_offset(void **state)
 	spec_diags__free(&d);
 }
 
+/* The dtrace and PostgreSQL docs write "transaction-commit"; the note says "__". */
+static void test_usdt_dash_spelling(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: commits_total, type: counter, help: C.,\n"
+		"      probe: { target: t, usdt: 'postgresql:transaction-commit' } }\n"
+		"  - { name: starts_total, type: counter, help: S.,\n"
+		"      probe: { target: t, usdt: postgresql:lwlock-wait-start } }\n"
+		"  - { name: aborts_total, type: counter, help: A.,\n"
+		"      probe: { target: t, usdt: 'postgresql:transaction__abort' } }\n";
+	static const char bad[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: c_total, type: counter, help: C.,\n"
+		"      probe: { target: t, usdt: 'my-app:-start' } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s;
+	char *n;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("u.yml", y, strlen(y), &s, &d), 0);
+	assert_string_equal(s->metrics[0].probe.provider, "postgresql");
+	assert_string_equal(s->metrics[0].probe.name, "transaction__commit");
+	assert_string_equal(s->metrics[1].probe.name, "lwlock__wait__start");
+	assert_string_equal(s->metrics[2].probe.name, "transaction__abort");
+	spec__free(s);
+	spec_diags__free(&d);
+
+	/* a provider keeps its dashes (and is then no identifier) */
+	assert_int_equal(spec__load_buf("b.yml", bad, strlen(bad), &s, &d), -EINVAL);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.v[0].mark.line, 6);
+	spec_diags__free(&d);
+
+	n = spec_usdt__note_name("a-b--c");
+	assert_string_equal(n, "a__b____c");
+	free(n);
+}
+
 static void test_exp2_bounds(void **state)
 {
 	struct spec_diags d = { 0 };
@@ -986,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_demo_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_deref_offset),
+		cmocka_unit_test(test_usdt_dash_spelling),
 		cmocka_unit_test(test_exp2_bounds),
 		cmocka_unit_test(test_linear_bounds),
 		cmocka_unit_test(test_explicit_bounds),

@@ -9,6 +9,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "agent/probes_cli.h"
 #include "agent/run_cli.h"
 #include "client/client.h"
 #include "gen/gen.h"
@@ -44,6 +45,11 @@ static const struct cmd {
 	{ "gen", gen__main, "--spec FILE --out DIR [--check]",
 	  "generate the metric-ID header, catalog, Grafana dashboards and\n"
 	  "Prometheus rules; --check exits 6/8/9/10 on drift" },
+	{ "probes", probes_cli__main, "[--usdt|--functions] [-v] BINARY|--pid PID [PATTERN]",
+	  "list a binary's or a process's USDT probes and function symbols,\n"
+	  "with their sites' kinds and operands" },
+	{ "init", probes_cli__init_main, "--binary PATH [--out FILE]",
+	  "write a starter spec: one counter per USDT probe of PATH" },
 	{ "norm", client__norm, "report [--url URL]",
 	  "print a running agent's normalization report" },
 	{ "snapshot", client__snapshot, "[--url URL]",

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/suffix.h"
@@ -139,6 +140,28 @@ bool spec__valid_ident(const char *s)
 			return false;
 	}
 	return true;
+}
+
+char *spec_usdt__note_name(const char *s)
+{
+	size_t n = 0, i;
+	char *out, *o;
+
+	for (i = 0; s[i]; i++)
+		n += s[i] == '-' ? 2 : 1;
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	for (o = out; *s; s++) {
+		if (*s == '-') {
+			*o++ = '_';
+			*o++ = '_';
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 /* Non-empty, of [a-z0-9] (and [A-Z] unless @lower_only) and @extra. */

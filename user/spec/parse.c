@@ -367,7 +367,7 @@ static void parse_usdt(struct spec_ctx *c, const yaml_node_t *n, const char *fie
 	colon = strchr(s, ':');
 	if (colon) {
 		p->provider = strndup(s, colon - s);
-		p->name = strdup(colon + 1);
+		p->name = spec_usdt__note_name(colon + 1);	/* "a-b" is "a__b" */
 		if (!p->provider || !p->name) {
 			c->oom = true;
 			return;

@@ -195,6 +195,20 @@ void spec__free(struct spec *spec);
 void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
 void spec_diags__free(struct spec_diags *diags);
 
+/*
+ * "did you mean": the candidate closest to what was typed, within a typo
+ * (the agent offers the names it finds in a binary).
+ */
+struct spec_hint {
+	const char *typed;
+	const char *best;	/* the best candidate offered, or NULL */
+	unsigned int dist;
+};
+
+void spec_hint__init(struct spec_hint *h, const char *typed);
+/* Is @cand closer than any candidate before, and close enough? */
+bool spec_hint__offer(struct spec_hint *h, const char *cand);
+
 /* ---- check.c ---- */
 
 const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
@@ -239,6 +253,12 @@ unsigned int spec__edit_distance(const char *a, const char *b);
 
 /* names.c: [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
 bool spec__valid_ident(const char *s);
+/*
+ * A USDT probe name as its note holds it: the '-' of dtrace's and the
+ * applications' docs stands for "__" ("transaction-commit" is
+ * "transaction__commit"). Caller frees; NULL when out of memory.
+ */
+char *spec_usdt__note_name(const char *s);
 /* [a-zA-Z0-9_]+: a metric name without its namespace (so may start with 0-9). */
 bool spec__valid_metric_name(const char *s);
 /* [a-z][a-z0-9_]*: a unit, which a metric's name ends in. */
