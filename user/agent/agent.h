@@ -12,11 +12,14 @@
 
 #include "agent/drain.h"
 #include "agent/norm.h"
+#include "agent/remote_write.h"
 #include "agent/signal.h"
 
 struct agent_opts {
 	const char *spec_path;
 	const char *listen;		/* ADDR:PORT */
+	const char *telemetry_path;	/* the exposition's path; NULL: /metrics */
+	const char *web_config_path;	/* exporter-toolkit web config; NULL: none */
 	const pid_t *pids;
 	size_t nr_pids;
 	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */
@@ -28,6 +31,7 @@ struct agent_opts {
 	unsigned int exit_after_ms;	/* 0: run until signalled */
 	struct agent_signal_opts signal;
 	struct agent_norm_opts norm;
+	struct remote_write_opts remote_write;
 };
 
 /* Returns 0 on a clean, signalled exit; a negative errno otherwise. */

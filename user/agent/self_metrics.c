@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/self_metrics.h"
+#include "lib/build_info.h"
 
 void self_metrics__add(struct fam_builder *fb, enum self_metric_id id,
 		       const char *const *lv, const double *values, size_t nr)
@@ -29,8 +30,39 @@ void self_metrics__add_value(struct fam_builder *fb, enum self_metric_id id, dou
 	self_metrics__add(fb, id, NULL, &value, 1);
 }
 
+/* The name /metrics exports @m under (namespace_name): the `metric` label of every family. */
+static const char *exported_name(const struct store *st, const struct spec_metric *m)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++)
+		if (st->metrics[i].spec == m)
+			return st->metrics[i].full_name;
+	return m->name;
+}
+
+void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
+			     double start_time_s)
+{
+	const char *lv[] = { build_info__version(), build_info__revision(), libbpf_version };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_BUILD_INFO, lv, &one, 1);
+	self_metrics__add_value(fb, SELF_START_TIME_SECONDS, start_time_s);
+}
+
+/* The spec the agent runs, hashed as gen hashes it (spec/hash.h). */
+static void add_spec_info(struct fam_builder *fb, const struct store *st)
+{
+	const char *lv[] = { st->spec_namespace, st->spec_sha256 };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_SPEC_INFO, lv, &one, 1);
+}
+
 /* One row per attached site: the probe, where it is and its site kind. */
-static void add_site_info(struct fam_builder *fb, const struct collector_stats *cs)
+static void add_site_info(struct fam_builder *fb, const struct store *st,
+			  const struct collector_stats *cs)
 {
 	size_t n = cs->nr_probes, i;
 	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
@@ -47,7 +79,7 @@ static void add_site_info(struct fam_builder *fb, const struct collector_stats *
 		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
 			 (unsigned long long)p->site.file_offset);
 		lv[i * 5] = p->name;
-		lv[i * 5 + 1] = p->metric->name;
+		lv[i * 5 + 1] = exported_name(st, p->metric);
 		lv[i * 5 + 2] = p->binary;
 		lv[i * 5 + 3] = offs[i];
 		lv[i * 5 + 4] = site_kind__name(p->site.kind);
@@ -125,7 +157,7 @@ static void add_probe_hits(struct fam_builder *fb, const struct store *st,
 	for (i = 0; i < n; i++) {
 		const struct spec_metric *m = st->metrics[i].spec;
 
-		lv[i * 2 + 1] = m->name;
+		lv[i * 2 + 1] = st->metrics[i].full_name;
 		lv[i * 2] = "";
 		for (j = 0; j < cs->nr_probes; j++) {
 			if (cs->probes[j].metric != m)
@@ -191,18 +223,24 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector_stats *cs,
 				  const struct http_stats *hs)
 {
+	static const char *const idle_reasons[] = { "timeout", "watermark" };
+	const double idle[] = { hs->idle_timeouts, hs->idle_reaped };
+
 	self_metrics__add_value(fb, SELF_DRAINS_TOTAL, cs->drains);
 	self_metrics__add_value(fb, SELF_DRAIN_LAST_DURATION_SECONDS, cs->last_drain_seconds);
 	self_metrics__add_value(fb, SELF_DRAIN_BATCH_FALLBACKS_TOTAL, cs->batch_fallbacks);
 	self_metrics__add_value(fb, SELF_SCRAPES_TOTAL, hs->scrapes);
 	self_metrics__add_value(fb, SELF_SCRAPE_BYTES_TOTAL, hs->scrape_bytes);
 	self_metrics__add_value(fb, SELF_SCRAPE_DURATION_SECONDS, hs->last_scrape_seconds);
+	self_metrics__add_value(fb, SELF_HTTP_DEADLINE_DROPS_TOTAL, hs->deadline_drops);
+	self_metrics__add(fb, SELF_HTTP_IDLE_CLOSED_TOTAL, idle_reasons, idle, 2);
 }
 
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs)
 {
-	add_site_info(fb, cs);
+	add_spec_info(fb, st);
+	add_site_info(fb, st, cs);
 	add_probe_attached(fb, st, cs);
 	add_probe_hits(fb, st, cs);
 	add_map_metrics(fb, cs);
@@ -319,4 +357,31 @@ void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
 	add_lane_metrics(fb, cs, bs);
 	add_guard_metrics(fb, st, cs, bs);
 	add_trial_metrics(fb, st, bs);
+}
+
+void self_metrics__add_remote_write(struct fam_builder *fb,
+				    const struct remote_write_url_stats *st, size_t nr)
+{
+	static const char *const results[] = { "sent", "retried", "dropped" };
+	const char *lv[RW_MAX_URLS * 3 * 2], *urls[RW_MAX_URLS];
+	double samples[RW_MAX_URLS * 3], queued[RW_MAX_URLS], last[RW_MAX_URLS];
+	size_t i, k;
+
+	if (!nr)
+		return;
+	for (i = 0; i < nr && i < RW_MAX_URLS; i++) {
+		const uint64_t v[] = { st[i].sent, st[i].retried, st[i].dropped };
+
+		for (k = 0; k < 3; k++) {
+			lv[(i * 3 + k) * 2] = st[i].url;
+			lv[(i * 3 + k) * 2 + 1] = results[k];
+			samples[i * 3 + k] = v[k];
+		}
+		urls[i] = st[i].url;
+		queued[i] = st[i].queued;
+		last[i] = st[i].last_success_s;
+	}
+	self_metrics__add(fb, SELF_REMOTE_WRITE_SAMPLES_TOTAL, lv, samples, i * 3);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_QUEUE_SAMPLES, urls, queued, i);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS, urls, last, i);
 }
