@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * reload: an HTTP worker's request waits for the loop that runs it, gets
- * its result and message; SIGHUP-style reloads (no request) update the
- * status; a closing loop cancels who waits; the status is Prometheus'.
+ * its result and message once the loop answers; SIGHUP-style reloads (no
+ * request) update the status; a closing loop cancels who waits.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,7 +44,8 @@ static void serve_one(struct agent_reload *r, int err, const char *msg, double n
 {
 	assert_true(readable(agent_reload__fd(r), 5000));
 	assert_true(agent_reload__take(r));
-	agent_reload__done(r, err, msg, now);
+	agent_reload__record(r, err, msg, now);
+	agent_reload__answer(r);
 }
 
 static void test_status_starts_successful(void **state)
@@ -101,10 +102,10 @@ static void test_reload_without_request_sets_status(void **state)
 
 	(void)state;
 	assert_int_equal(agent_reload__new(1, &r), 0);
-	agent_reload__done(r, -ENOENT, "gone", 2);
+	agent_reload__record(r, -ENOENT, "gone", 2);
 	agent_reload__status(r, &ok, &ts);
 	assert_false(ok);
-	agent_reload__done(r, 0, NULL, 3);
+	agent_reload__record(r, 0, NULL, 3);
 	agent_reload__status(r, &ok, &ts);
 	assert_true(ok);
 	assert_float_equal(ts, 3, 0);

@@ -236,3 +236,37 @@ def test_sighup_with_a_site_that_cannot_be_found_changes_nothing(agent_factory, 
     summ = finish_demo(start_demo("--events", "300", "--rate", "0"))
     assert wait_drained(a, 300) == 300
     assert_exact(a.metrics(), summ)
+
+
+def post_reload(agent):
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(agent.url("/-/reload"), data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_post_reload_runs_the_same_reload(agent_factory, tmp_path):
+    """POST /-/reload (Prometheus' convention): 200 once applied, 500 with the reason."""
+    full = spec_file(tmp_path, "full.yml")
+    with open(full) as f:
+        text = f.read()
+    spec = tmp_path / "spec.yml"
+    spec.write_text(text.replace(PAYLOAD, "", 1))
+    a = agent_factory(spec=str(spec))
+    a.wait_ready()
+    spec.write_text(text)
+    status, body = post_reload(a)
+    assert status == 200, body
+    assert attached(a.metrics())["demo:payload"] == 1     # applied before the answer
+    assert len(pinned_links(a.pin_root)) == 6
+    spec.write_text(text.replace("    type: histogram\n", "    type: histogramm\n", 1))
+    status, body = post_reload(a)
+    assert status == 500 and "does not load" in body, (status, body)
+    assert sample(a.metrics(), "emitd_config_last_reload_successful") == 0
+    summ = finish_demo(start_demo("--events", "200", "--rate", "0"))
+    assert wait_drained(a, 200) == 200
+    assert_exact(a.metrics(), summ)

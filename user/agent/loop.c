@@ -393,13 +393,16 @@ static int agent__reload(struct agent *a, char *msg, size_t len)
 	return 0;
 }
 
+/* Reload, publish what the new spec shows, then answer who asked. */
 static int run_reload(struct agent *a)
 {
 	char msg[AGENT_RELOAD_MSG_LEN];
-	int err = agent__reload(a, msg, sizeof(msg));
+	int err = agent__reload(a, msg, sizeof(msg)), cycle;
 
-	agent_reload__done(a->reload, err, msg, wall_s());
-	return agent__cycle(a, true);	/* publish what the new spec shows */
+	agent_reload__record(a->reload, err, msg, wall_s());	/* the status the page shows */
+	cycle = agent__cycle(a, true);
+	agent_reload__answer(a->reload);
+	return cycle;
 }
 
 /*

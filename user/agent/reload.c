@@ -79,7 +79,7 @@ bool agent_reload__take(struct agent_reload *r)
 	return waiting;
 }
 
-void agent_reload__done(struct agent_reload *r, int err, const char *msg, double now_s)
+void agent_reload__record(struct agent_reload *r, int err, const char *msg, double now_s)
 {
 	pthread_mutex_lock(&r->lock);
 	r->result = err;
@@ -87,6 +87,12 @@ void agent_reload__done(struct agent_reload *r, int err, const char *msg, double
 	r->ok = !err;
 	if (!err)
 		r->success_s = now_s;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void agent_reload__answer(struct agent_reload *r)
+{
+	pthread_mutex_lock(&r->lock);
 	r->done = r->taken;
 	pthread_cond_broadcast(&r->cond);
 	pthread_mutex_unlock(&r->lock);

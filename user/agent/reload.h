@@ -30,8 +30,10 @@ void agent_reload__free(struct agent_reload *r);
 int agent_reload__fd(const struct agent_reload *r);
 /* Whether a request waits (consumes the fd's readiness). */
 bool agent_reload__take(struct agent_reload *r);
-/* The loop ran a reload: 0 or -errno, @msg what went wrong; wakes the waiters. */
-void agent_reload__done(struct agent_reload *r, int err, const char *msg, double now_s);
+/* The loop ran a reload: 0 or -errno, @msg what went wrong (the status). */
+void agent_reload__record(struct agent_reload *r, int err, const char *msg, double now_s);
+/* Once the loop published what the reload changed: the waiting requests get the result. */
+void agent_reload__answer(struct agent_reload *r);
 /* The loop ends: requests waiting or to come get -ECANCELED. */
 void agent_reload__close(struct agent_reload *r);
 
