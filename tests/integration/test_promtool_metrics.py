@@ -25,7 +25,7 @@ import subprocess
 import pytest
 import yaml  # python3-yaml (make deps): the ConfigMap's spec
 
-from conftest import DEMO, DEMO_SPEC, ROOT, require_environment, wait_until
+from conftest import DEMO, EMITD, ROOT, require_environment, wait_until
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -139,3 +139,93 @@ def test_daemonset_spec_is_promtool_clean(agent_factory, tmp_path):
         r"^node_malloc_calls_total [1-9]", p[0], re.M) else None)(scrape(a)))
     assert page, "node_malloc_calls_total never counted a malloc"
     check_page(*page)
+
+
+# ---- emitd lint warns where promtool would flag ------------------------------
+
+# Units and near-units, base and not, spelt out and abbreviated.
+WORDS = ["seconds", "milliseconds", "microseconds", "nanoseconds", "us", "ms", "ns", "s",
+         "sec", "secs", "minutes", "hours", "days", "weeks", "bits", "bytes", "kilobytes",
+         "kibibytes", "megabits", "gigabytes", "kb", "mb", "gb", "tb", "pb", "b", "m", "h",
+         "d", "celsius", "fahrenheit", "kelvin", "kelvins", "rankine", "inches", "yards",
+         "miles", "meters", "metres", "kilometers", "grams", "kilograms", "pounds", "ounces",
+         "joules", "calories", "kilocalories", "volts", "millivolts", "amperes",
+         "milliamperes", "usage", "status", "ratio", "percent", "info", "MS", "Seconds"]
+UNIT_RULES = ("use base unit", "metric names should not contain abbreviated units")
+
+
+def names_for(w):
+    """Names with @w as their only unit word, and with the base unit seconds too."""
+    return [f"x_{w}", f"x_{w}_y", f"{w}_x"], [f"seconds_{w}", f"{w}_seconds"]
+
+
+def lint_warnings(tmp_path, metrics):
+    """emitd lint on a spec of gauges: {metrics index: [(field, message)]}, its exit."""
+    body = "".join(
+        f"  - {{ name: {name}, type: gauge, help: G.,{f' unit: {unit},' if unit else ''}\n"
+        f"      probe: {{ target: t, usdt: 'p:g', value: {{ arg: 0 }} }} }}\n"
+        for name, unit in metrics)
+    spec = tmp_path / "units.yml"
+    spec.write_text("version: 1\nnamespace: demo\ntargets: [{ name: t, pid: 1 }]\n"
+                    "metrics:\n" + body)
+    r = subprocess.run([EMITD, "lint", str(spec)], capture_output=True, text=True, timeout=60)
+    out = {}
+    for line in r.stderr.splitlines():
+        m = re.match(rf"^{re.escape(str(spec))}:\d+:\d+: warning: metrics\[(\d+)\]\.(\w+): (.*)$",
+                     line)
+        assert m, f"not a FILE:LINE:COL warning: {line}"
+        out.setdefault(int(m.group(1)), []).append((m.group(2), m.group(3)))
+    return r.returncode, r.stdout, out
+
+
+def promtool_unit_findings(names):
+    page = "".join(f"# HELP demo_{n} G.\n# TYPE demo_{n} gauge\ndemo_{n} 1\n" for n in names)
+    _, out = promtool(page)
+    found = {}
+    for line in filter(None, out.splitlines()):
+        name, msg = line.split(" ", 1)
+        assert msg.startswith(UNIT_RULES), f"promtool flags {line!r} for another reason"
+        found.setdefault(name[len("demo_"):], []).append(msg)
+    return found
+
+
+def test_lint_unit_warnings_match_promtool(tmp_path):
+    """A name warns in emitd lint exactly when promtool flags its unit, with
+    promtool's words; the spec still lints (exit 0). A name with two unit
+    words (`seconds_bits`) is flagged by Debian's promtool 2.42 on some runs
+    only (its promlint looks the units up in Go map order): emitd warns about
+    every such name, so promtool flags a subset."""
+    require_promtool()
+    one = sorted({n for w in WORDS for n in names_for(w)[0]})
+    two = sorted({n for w in WORDS for n in names_for(w)[1]} - set(one))
+    names = one + two
+    warned = {}
+    for k in range(0, len(names), 64):          # at most 64 metrics a spec
+        rc, stdout, w = lint_warnings(tmp_path, [(n, None) for n in names[k:k + 64]])
+        assert rc == 0 and "ok (" in stdout, stdout
+        warned.update({names[k + i]: ws for i, ws in w.items()})
+    flagged = promtool_unit_findings(names)
+    assert len(flagged) > 50
+    assert {n for n in warned if n in one} == {n for n in flagged if n in one}, \
+        sorted({n for n in warned if n in one} ^ {n for n in flagged if n in one})
+    assert {n for n in flagged if n in two} <= {n for n in warned if n in two}
+    for w in WORDS:
+        single, double = names_for(w)
+        assert all((n in warned) == (single[0] in warned) for n in single + double), w
+    for name, ws in warned.items():
+        assert [f for f, _ in ws] == ["name"], ws
+        rule = re.search(r"\((use base unit [^)]*|metric names should not contain "
+                         r"abbreviated units)\)", ws[0][1]).group(1)
+        if name in one:
+            assert rule in flagged[name], (name, rule, flagged[name])
+
+
+def test_lint_unit_field_warnings_match_promtool(tmp_path):
+    """`unit: w` warns at the unit exactly when promtool flags demo_x_w."""
+    require_promtool()
+    units = [w for w in WORDS if re.fullmatch(r"[a-z][a-z0-9_]*", w)]
+    rc, _, warned = lint_warnings(tmp_path, [(f"x_{u}", u) for u in units])
+    assert rc == 0
+    flagged = promtool_unit_findings([f"x_{u}" for u in units])
+    assert {f"x_{units[i]}" for i in warned} == set(flagged)
+    assert all([f for f, _ in ws] == ["unit"] for ws in warned.values()), warned
