@@ -80,7 +80,7 @@ static const struct unit *word_unit(const char *w, size_t len, double *f)
 	return u;
 }
 
-/* MetricUnits: the first word that is a unit decides, base or not. */
+/* MetricUnits: any word that is a unit other than a base unit. */
 static bool non_base(const char *name, struct unit_finding *out)
 {
 	const struct unit *u;
@@ -92,9 +92,7 @@ static bool non_base(const char *name, struct unit_finding *out)
 		if (!e)
 			e = w + strlen(w);
 		u = word_unit(w, e - w, &f);
-		if (u) {
-			if (!strncmp(w, u->base, e - w) && strlen(u->base) == (size_t)(e - w))
-				return false;
+		if (u && (strlen(u->base) != (size_t)(e - w) || strncmp(w, u->base, e - w))) {
 			*out = (struct unit_finding){ w, e - w, false, u->base, f };
 			return true;
 		}

@@ -5,10 +5,15 @@
  *
  * promtool (client_golang's prometheus/testutil/promlint, the MetricUnits
  * and UnitAbbreviations rules) splits a metric name at '_' and flags
- *   - the first word that is a known unit other than a base unit, or a
- *     metric prefix (milli, micro, kilo, kibi, ...) followed by a known
- *     unit: "milliseconds", "minutes", "bits", "kilobytes"
- *     ("use base unit \"seconds\" instead of \"milliseconds\"");
+ *   - a word that is a known unit other than a base unit, or a metric
+ *     prefix (milli, micro, kilo, kibi, ...) followed by a known unit:
+ *     "milliseconds", "minutes", "bits", "kilobytes"
+ *     ("use base unit \"seconds\" instead of \"milliseconds\""). Which
+ *     word, when a name has several units, depends on the version: today's
+ *     promlint takes the first unit word, base or not; the one in Debian's
+ *     promtool 2.42 (client_golang 1.14) takes whichever unit a Go map
+ *     iteration meets first, so "x_bits_seconds" is flagged on some runs
+ *     and not on others. Any word promtool may flag is flagged here;
  *   - an abbreviation as a whole word anywhere after the first: s, ms, us,
  *     ns, sec, b, kb, mb, gb, tb, pb, m, h, d
  *     ("metric names should not contain abbreviated units").
@@ -33,9 +38,9 @@ struct unit_finding {
 };
 
 /*
- * The first unit promtool would flag in the metric name @name (the full
- * exported name), in promtool's order: a non-base unit, then an
- * abbreviation. False when there is none.
+ * The first unit promtool may flag in the metric name @name (the full
+ * exported name): a non-base unit, else an abbreviation. False when there
+ * is none.
  */
 bool units__check_name(const char *name, struct unit_finding *f);
 
