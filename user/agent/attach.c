@@ -70,8 +70,8 @@ static int metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg
 	if (m->type != SPEC_HISTOGRAM)
 		return 0;
 	cfg->nr_bounds = m->buckets.nr_bounds;
-	err = bucket__images(m->buckets.bounds, m->buckets.nr_bounds, cfg->value.type,
-			     cfg->bounds);
+	err = bucket__scaled_images(m->buckets.bounds, m->buckets.nr_bounds,
+				    spec_metric__scale(m), cfg->value.type, cfg->bounds);
 	if (err)
 		return err;
 	if (cfg->value.type == EMITD_VAL_F64 || sm->trial)

@@ -248,7 +248,7 @@ static void on_sample(void *ctx, const struct store_metric *m, const struct seri
 	struct agent *a = ctx;
 
 	if (m->trial && a->batch)
-		agent_batch__on_sample(a->batch, m, store__raw_to_double(smp->v1, m->value_type));
+		agent_batch__on_sample(a->batch, m, store_metric__value(m, smp->v1));
 	if (m->kind != EMITD_KIND_NORMALIZATION || !a->norm)
 		return;
 	agent_norm__record(a->norm, m, s, smp->ktime_ns / 1000000 + a->mono_to_wall_ms,

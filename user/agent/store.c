@@ -9,6 +9,7 @@
 
 #include "lib/labelenc.h"
 #include "lib/metric_id.h"
+#include "lib/scale.h"
 #include "agent/store.h"
 
 enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t)
@@ -334,6 +335,12 @@ double store__raw_to_double(__u64 raw, enum spec_val_type t)
 	default:
 		return (double)(__s64)raw;
 	}
+}
+
+double store_metric__value(const struct store_metric *m, __u64 raw)
+{
+	return scale__export(store__raw_to_double(raw, m->value_type),
+			     spec_metric__scale(m->spec));
 }
 
 /* The per-CPU values are read as arrays of these: no padding between CPUs. */

@@ -128,6 +128,12 @@ bool series__admitted(const struct series *s);
 
 /* A raw map or sample value as a double, by the value's type. */
 double store__raw_to_double(__u64 raw, enum spec_val_type t);
+/*
+ * A raw value of @m's value in the unit @m exports: as a double, times the
+ * value's `scale:` (lib/scale.h). The store keeps raw values; what leaves
+ * it for users (trial mode's quantiles) goes through here or scale__export().
+ */
+double store_metric__value(const struct store_metric *m, __u64 raw);
 
 enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t);
 
