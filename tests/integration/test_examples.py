@@ -32,7 +32,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, require_environment, sample, wait_until
+from conftest import EMITD, ROOT, require_environment, sample, wait_until
 from pg import PG_BIN, PgCluster
 
 EXAMPLES = os.path.join(ROOT, "examples")
@@ -47,6 +47,15 @@ PG_SETTINGS = {
     "wal_keep_size": "256MB",           # the CHECKPOINT removes no segment pg_waldump reads
 }
 FLUSH = "SELECT pg_stat_force_next_flush() FROM pg_class LIMIT 1;"
+
+
+@pytest.mark.parametrize("spec", ["postgresql.yml", "python.yml"])
+def test_example_specs_lint_clean(spec):
+    """Lint (promtool parses every panel and alert) with no warning."""
+    path = os.path.join(EXAMPLES, spec)
+    p = subprocess.run([EMITD, "lint", path], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith(f"{path}: ok ("), p.stdout + p.stderr
+    assert p.stderr == "", p.stderr
 
 
 def series(m, name):
