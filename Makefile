@@ -43,6 +43,7 @@ DEB_PKGS	+= libcap-dev libseccomp-dev  # privs: capabilities per thread, seccomp
 DEB_PKGS	+= dpkg-dev systemd groff-base man-db adduser  # make deb, check-unit: dpkg-shlibdeps, systemd-analyze, man
 DEB_PKGS	+= python3-yaml  # tests: read the generated Grafana provisioning files
 DEB_PKGS	+= postgresql-15 postgresql-client-15  # real USDT probes: tests/integration/pg.py
+DEB_PKGS	+= python3.11  # examples/python.yml probes /usr/bin/python3.11 itself, whatever python3 points to
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))

@@ -95,9 +95,9 @@ class PgCluster:
                       "-p", str(self.port), "-U", PG_USER, "-d", db, "-At", "-c", query)
         return p.stdout.strip()
 
-    def session(self):
-        """A psql session that stays connected: one backend, one pid."""
-        return PgSession(self)
+    def session(self, db="postgres"):
+        """A psql session that stays connected to @db: one backend, one pid."""
+        return PgSession(self, db)
 
     def postmaster_pid(self):
         with open(os.path.join(self.data, "postmaster.pid")) as f:
@@ -132,10 +132,10 @@ class PgSession:
     """One long-lived backend: SQL in through psql's stdin, output read back
     up to a marker, so a test knows its statements have run."""
 
-    def __init__(self, pg):
+    def __init__(self, pg, db="postgres"):
         self.proc = subprocess.Popen(
             [PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", pg.dir, "-p", str(pg.port),
-             "-U", PG_USER, "-d", "postgres", "-At"],
+             "-U", PG_USER, "-d", db, "-At"],
             user=PG_USER, group=PG_USER, cwd=pg.dir, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         self.marks = 0
