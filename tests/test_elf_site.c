@@ -89,6 +89,48 @@ static void test_usdt_operands(void **state)
 	assert_int_equal(usdt_args__parse("8@%rax 8@%rax", l, 1), -E2BIG);
 }
 
+/* A descriptor: the three addresses, then @strs (with their NULs) as given. */
+static size_t make_note(uint8_t *buf, uint64_t pc, uint64_t base, uint64_t sema,
+			const char *strs, size_t strs_len)
+{
+	memcpy(buf, &pc, 8);
+	memcpy(buf + 8, &base, 8);
+	memcpy(buf + 16, &sema, 8);
+	memcpy(buf + STAPSDT_ADDRS_LEN, strs, strs_len);
+	return STAPSDT_ADDRS_LEN + strs_len;
+}
+
+static void test_parse_stapsdt_note(void **state)
+{
+	static const char strs[] = "demo\0request_done\0-8@%rdi 8@%rsi";	/* 3 NULs */
+	struct stapsdt_note n;
+	uint8_t buf[128];
+	size_t len, cut;
+
+	(void)state;
+	len = make_note(buf, 0x1234, 0x4000, 0x5008, strs, sizeof(strs));
+	assert_int_equal(elf_site__parse_stapsdt_note(buf, len, &n), 0);
+	assert_int_equal(n.pc, 0x1234);
+	assert_int_equal(n.base, 0x4000);
+	assert_int_equal(n.sema, 0x5008);
+	assert_string_equal(n.provider, "demo");
+	assert_string_equal(n.name, "request_done");
+	assert_string_equal(n.args, "-8@%rdi 8@%rsi");
+	/* Empty strings are strings: a probe without operands has args "". */
+	len = make_note(buf, 1, 0, 0, "p\0n\0", 5);
+	assert_int_equal(elf_site__parse_stapsdt_note(buf, len, &n), 0);
+	assert_string_equal(n.args, "");
+
+	/* Every cut short of the last NUL is refused, the bytes after it never read. */
+	len = make_note(buf, 0x1234, 0x4000, 0, strs, sizeof(strs));
+	for (cut = 0; cut < len; cut++)
+		assert_int_equal(elf_site__parse_stapsdt_note(buf, cut, &n), -EPROTO);
+	/* A missing terminator with more bytes in memory after the descriptor. */
+	buf[len - 1] = 'x';
+	assert_int_equal(elf_site__parse_stapsdt_note(buf, len, &n), -EPROTO);
+	assert_null(n.provider);
+}
+
 static void test_find_symbol_in_self(void **state)
 {
 	struct elf_site site;
@@ -131,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify_site_kinds),
 		cmocka_unit_test(test_usdt_operands),
+		cmocka_unit_test(test_parse_stapsdt_note),
 		cmocka_unit_test(test_find_symbol_in_self),
 		cmocka_unit_test(test_find_usdt_sites_in_self),
 	};
