@@ -89,6 +89,35 @@ static void test_usdt_operands(void **state)
 	assert_int_equal(usdt_args__parse("8@%rax 8@%rax", l, 1), -E2BIG);
 }
 
+/*
+ * The displacement is a __s32 in struct emitd_arg_loc: a wider one is refused,
+ * never truncated (fuzz_usdt_args: "2@429496729612(%r12)" read at offset 12).
+ */
+static void test_usdt_operand_ranges(void **state)
+{
+	struct emitd_arg_loc l[EMITD_MAX_ARGS];
+
+	(void)state;
+	assert_int_equal(usdt_args__parse("8@2147483647(%rax) 8@-2147483648(%rbx)", l,
+					  EMITD_MAX_ARGS), 2);
+	assert_int_equal(l[0].off, INT32_MAX);
+	assert_int_equal(l[1].off, INT32_MIN);
+	assert_int_equal(usdt_args__parse("8@0x7fffffff(%rsp)", l, EMITD_MAX_ARGS), 1);
+	assert_int_equal(l[0].off, INT32_MAX);
+
+	assert_int_equal(usdt_args__parse("8@4294967312(%rbp)", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("2@429496729612(%r12)", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8@2147483648(%rax)", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("8@-2147483649(%rax)", l, EMITD_MAX_ARGS), -EPROTO);
+	assert_int_equal(usdt_args__parse("4@9223372036854775808(%rbx)", l, EMITD_MAX_ARGS),
+			 -EPROTO);
+	/* A size strtol cannot hold is refused before anything takes its absolute value. */
+	assert_int_equal(usdt_args__parse("-99999999999999999999@%rax", l, EMITD_MAX_ARGS),
+			 -EPROTO);
+	assert_int_equal(usdt_args__parse("-9223372036854775808@%rax", l, EMITD_MAX_ARGS),
+			 -EPROTO);
+}
+
 /* A descriptor: the three addresses, then @strs (with their NULs) as given. */
 static size_t make_note(uint8_t *buf, uint64_t pc, uint64_t base, uint64_t sema,
 			const char *strs, size_t strs_len)
@@ -173,6 +202,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify_site_kinds),
 		cmocka_unit_test(test_usdt_operands),
+		cmocka_unit_test(test_usdt_operand_ranges),
 		cmocka_unit_test(test_parse_stapsdt_note),
 		cmocka_unit_test(test_find_symbol_in_self),
 		cmocka_unit_test(test_find_usdt_sites_in_self),

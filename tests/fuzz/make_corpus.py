@@ -105,6 +105,7 @@ ACCEPTS = {
     "go-client": b"text/plain; version=0.0.4; charset=utf-8\0gzip;q=1.0, identity;q=0.5, *;q=0",
     "quoted-params": b'Text/Plain ; Version="0.0.4" ; q=0.800, application/*;q=0.801\0x-gzip;q=0.001',
     "absent-encoding": b"application/openmetrics-text",
+    "wildcard-outranks-text": b"text/plain;version=0.0.4;q=0.5,*/*\0*;q=0.5, identity",
 }
 
 

@@ -39,7 +39,7 @@ for t in "$@"; do
 	else
 		printf '  %-20s %10s executions, 1 crash (exit %s): %s\n' "$t" "${execs:-?}" \
 			"$rc" "$(ls -t "$dir/artifacts/$t-"* 2>/dev/null | head -n 1)"
-		grep -E 'ERROR|runtime error|invariant broken|SUMMARY|^    #[0-9]' "$log" | head -n 30 >&2
+		grep -m 1 -A 14 -E 'invariant broken|ERROR: |runtime error' "$log" >&2
 		echo "  (whole log: $log)" >&2
 		failed=1
 	fi

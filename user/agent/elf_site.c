@@ -250,7 +250,7 @@ static int parse_reg(const char *s, size_t len, __u8 *reg)
 static int usdt_arg__parse(const char *s, size_t len, struct emitd_arg_loc *l)
 {
 	char buf[64], *at, *end;
-	long size;
+	long size, off;
 
 	if (len >= sizeof(buf))
 		return -EPROTO;
@@ -258,8 +258,8 @@ static int usdt_arg__parse(const char *s, size_t len, struct emitd_arg_loc *l)
 	buf[len] = '\0';
 	memset(l, 0, sizeof(*l));
 	size = strtol(buf, &at, 10);
-	if (at == buf || *at != '@' || !(labs(size) == 1 || labs(size) == 2 ||
-					 labs(size) == 4 || labs(size) == 8))
+	if (at == buf || *at != '@' || size < -8 || size > 8 ||
+	    !(labs(size) == 1 || labs(size) == 2 || labs(size) == 4 || labs(size) == 8))
 		return -EPROTO;
 	l->size = size;
 	at++;
@@ -274,10 +274,13 @@ static int usdt_arg__parse(const char *s, size_t len, struct emitd_arg_loc *l)
 		return errno || end == at + 1 || *end ? -EPROTO : 0;
 	}
 	l->kind = EMITD_LOC_REG_DEREF;
-	l->off = *at == '(' ? 0 : strtol(at, &end, 0);
 	if (*at != '(') {
-		if (end == at || *end != '(')
+		/* l->off is a __s32: refuse a displacement it cannot hold */
+		errno = 0;
+		off = strtol(at, &end, 0);
+		if (errno || end == at || *end != '(' || off < INT32_MIN || off > INT32_MAX)
 			return -EPROTO;
+		l->off = off;
 		at = end;
 	}
 	end = strchr(at, ')');
