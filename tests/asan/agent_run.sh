@@ -64,7 +64,13 @@ for _ in $(seq 1 300); do
 done
 if [ -z "$ready" ]; then
 	cat "$tmp/agent.log" >&2
-	fail "the agent did not become healthy within 30 s"
+	if ! kill -0 "$agent" 2>/dev/null; then
+		status=0
+		wait "$agent" || status=$?
+		agent=
+		fail "the agent exited with $status before it was healthy (its log above)"
+	fi
+	fail "the agent did not become healthy within 30 s (its log above)"
 fi
 sleep "$seconds"
 
