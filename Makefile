@@ -204,4 +204,4 @@ layering: $(LIB_OBJS)
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT)
+	$(Q)rm -rf $(OUTPUT) $(ASAN_OUTPUT)
