@@ -18,8 +18,8 @@ override CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP
 # include/abi: the BPF <-> agent ABI (emitd.h, emitd_bucket.h); include/: what
 # applications include (emitd_probe.h). BPF sees the ABI only, applications
 # (demo-target, probe_target) the application header only.
-INCLUDES	:= -I$(OUTPUT) -Iinclude/abi -Iinclude -Iuser
-LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lpthread -lm
+INCLUDES	:= -I$(OUTPUT) -I$(OUTPUT)/proto -Iinclude/abi -Iinclude -Iuser
+LDLIBS		:= -lbpf -lelf -lz -lyaml -lmicrohttpd -ljansson -lcurl -lcrypto -lprotobuf-c -lsnappy -lpthread -lm
 BPF_CFLAGS	:= -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		   -I$(dir $(VMLINUX)) -Iinclude/abi \
 		   -I/usr/include/$(shell $(CC) -dumpmachine)
@@ -29,6 +29,8 @@ DEB_PKGS	:= build-essential clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev 
 		   libcurl4-openssl-dev \
 		   systemtap-sdt-dev pkg-config python3 python3-pytest python3-numpy \
 		   curl bpftrace prometheus wrk binutils
+DEB_PKGS	+= libprotobuf-c-dev protobuf-c-compiler libsnappy-dev	# remote write
+DEB_PKGS	+= python3-prometheus-client  # test_hostile_labels: the OpenMetrics parser
 DEB_PKGS	+= libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes (make fuzz)
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
@@ -37,13 +39,21 @@ SKELS		:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # user/ by layer: lib/ (pure), spec/, gen/, agent/, client/; main.c on top.
 LAYERS		:= lib spec gen agent client
 LIB_SRCS	:= $(foreach d,$(LAYERS),$(wildcard user/$(d)/*.c))
-LIB_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS))
+# Protocol buffers (remote write) compiled by protoc-c into build/proto/.
+PROTOS		:= $(wildcard proto/*.proto)
+PROTO_CS	:= $(patsubst proto/%.proto,$(OUTPUT)/proto/%.pb-c.c,$(PROTOS))
+PROTO_OBJS	:= $(PROTO_CS:.c=.o)
+PROTO_USERS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,\
+		   $(shell grep -l '\.pb-c\.h"' $(LIB_SRCS)))
+LIB_OBJS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(LIB_SRCS)) $(PROTO_OBJS)
 # Only the files that include the skeleton wait for it.
 SKEL_USERS	:= $(patsubst user/%.c,$(OUTPUT)/user/%.o,\
 		   $(shell grep -l '"emit.skel.h"' $(LIB_SRCS)))
 LIB		:= $(OUTPUT)/libemitd.a
 UNIT_SRCS	:= $(wildcard tests/test_*.c)
 UNIT_BINS	:= $(patsubst tests/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+# Probed processes the integration tests start (tests/targets/).
+TEST_TARGETS	:= $(patsubst tests/targets/%.c,$(OUTPUT)/tests/%,$(wildcard tests/targets/*.c))
 BENCH_SRCS	:= $(wildcard bench/*.c)
 BENCH_BINS	:= $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
@@ -58,7 +68,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
 .PHONY: all clean deps run test test-unit test-integration test-asan fuzz bench gen gen-check \
-	layering
+	layering check-manifests
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -83,6 +93,15 @@ $(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
 $(SKEL_USERS): $(SKELS)
+$(PROTO_USERS): $(PROTO_CS)
+
+$(OUTPUT)/proto/%.pb-c.c $(OUTPUT)/proto/%.pb-c.h: proto/%.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(OUTPUT)/proto && protoc-c --proto_path=proto --c_out=$(OUTPUT)/proto $<
+
+$(OUTPUT)/proto/%.pb-c.o: $(OUTPUT)/proto/%.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(filter-out -Werror,$(CFLAGS)) -I$(OUTPUT)/proto -c $< -o $@
 
 define layer_rule
 $(OUTPUT)/user/$(1)/%.o: user/$(1)/%.c | $(OUTPUT)/user/$(1)
@@ -102,6 +121,11 @@ $(OUTPUT)/emitd: $(OUTPUT)/user/main.o $(LIB)
 $(OUTPUT)/demo-target: examples/demo-target.c include/emitd_probe.h | $(OUTPUT)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) -Iinclude $< -lm -o $@
+
+# Test targets stay free of emitd's libraries, like any application.
+$(TEST_TARGETS): $(OUTPUT)/tests/%: tests/targets/%.c include/emitd_probe.h | $(OUTPUT)/tests
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) -Iinclude $< -o $@
 
 $(OUTPUT)/tests/%: tests/%.c $(LIB) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
@@ -126,7 +150,7 @@ test-unit: $(UNIT_BINS)
 
 # Root integration tests: they load BPF, attach to the demo target and assert
 # exact counts. They fail (never skip) when they cannot run.
-test-integration: all
+test-integration: all $(TEST_TARGETS)
 	$(PYTHON) -m pytest -v tests/integration
 
 # The unit tests and a short agent run (tests/asan/agent_run.sh: spec/demo.yml
@@ -153,15 +177,23 @@ FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 		   -Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP
 FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS	:= $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
-FUZZ_OBJS	:= $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(LIB_SRCS))
+FUZZ_OBJS	:= $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(LIB_SRCS)) \
+		   $(patsubst $(OUTPUT)/%.c,$(FUZZ_OUT)/%.o,$(PROTO_CS))
 FUZZ_LIB	:= $(FUZZ_OUT)/libemitd.a
 
 $(patsubst $(OUTPUT)/user/%,$(FUZZ_OUT)/user/%,$(SKEL_USERS)): $(SKELS)
+$(patsubst $(OUTPUT)/user/%,$(FUZZ_OUT)/user/%,$(PROTO_USERS)): $(PROTO_CS)
 
 $(FUZZ_OUT)/user/%.o: user/%.c
 	$(call msg,FUZZ-CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(INCLUDES) -c $< -o $@
+
+$(FUZZ_OUT)/proto/%.pb-c.o: $(OUTPUT)/proto/%.pb-c.c
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(filter-out -Werror,$(FUZZ_CFLAGS)) -fsanitize=fuzzer-no-link \
+		-I$(OUTPUT)/proto -c $< -o $@
 
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	$(call msg,AR,$@)
@@ -199,6 +231,10 @@ gen-check: $(OUTPUT)/emitd
 # or an include cycle between folders or files.
 layering: $(LIB_OBJS)
 	$(Q)$(PYTHON) scripts/layering.py user $(OUTPUT)/user
+
+# The Kubernetes manifests: valid YAML with what docs/FLEET.md promises.
+check-manifests: $(OUTPUT)/emitd
+	$(Q)$(PYTHON) scripts/check_manifests.py deploy/kubernetes/daemonset.yaml $(OUTPUT)/emitd
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
 

@@ -256,7 +256,7 @@ static void test_sort_by_label_values(void **state)
 	const char *routes[] = { "/c", "/a", "/b" };
 	const struct store_metric *m = &f->st.metrics[M_HITS];
 	struct emitd_series_key k;
-	struct series *literal, *other;
+	struct series *longer, *cut;
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -275,20 +275,55 @@ static void test_sort_by_label_values(void **state)
 	assert_string_equal(m->series[2]->labels[0], "/b");
 	assert_string_equal(m->series[3]->labels[0], "/c");
 
-	/* equal label values (a context spelled "__other__"): the key decides */
+	/*
+	 * Equal label values (a key whose string fills the label without its
+	 * NUL, cut to the 31 bytes of another key): the key decides.
+	 */
 	k = key_of(&f->st, M_NORM);
-	k.flags = EMITD_KEY_OTHER;
-	other = store__series(&f->st, &k);
+	memset(k.labels[0].str, 'x', EMITD_LABEL_LEN);
+	longer = store__series(&f->st, &k);
 	k = key_of(&f->st, M_NORM);
-	strcpy(k.labels[0].str, EMITD_OTHER_VALUE);
-	literal = store__series(&f->st, &k);
-	assert_non_null(literal);
-	assert_non_null(other);
+	memset(k.labels[0].str, 'x', EMITD_LABEL_LEN - 1);
+	cut = store__series(&f->st, &k);
+	assert_non_null(longer);
+	assert_non_null(cut);
 	m = &f->st.metrics[M_NORM];
 	store__sort(&f->st);
 	assert_string_equal(m->series[0]->labels[0], m->series[1]->labels[0]);
-	assert_ptr_equal(m->series[0], literal);	/* flags 0 before EMITD_KEY_OTHER */
-	assert_ptr_equal(m->series[1], other);
+	assert_ptr_equal(m->series[0], cut);		/* the key's NUL sorts first */
+	assert_ptr_equal(m->series[1], longer);
+}
+
+/*
+ * Label bytes come from the probed process: distinct bytes give distinct
+ * label values (user/lib/labelenc.h), whatever a renderer would make of them,
+ * and a target's own "__other__" is not the overflow series' value.
+ */
+static void test_hostile_label_values_stay_distinct(void **state)
+{
+	static const char *const raw[] = {
+		"\x80", "\xff", "\xef\xbf\xbd", "\\x80", "\\", "__other__",
+	};
+	static const char *const shown[] = {
+		"\\x80", "\\xff", "\xef\xbf\xbd", "\\\\x80", "\\\\", "\\__other__",
+	};
+	struct fixture *f = *state;
+	struct emitd_series_key k;
+	struct series *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		k = hits_key(&f->st, raw[i], 7);
+		s = store__series(&f->st, &k);
+		assert_non_null(s);
+		assert_string_equal(s->labels[0], shown[i]);
+		assert_string_equal(s->labels[1], "7");		/* integers unaffected */
+	}
+	k = key_of(&f->st, M_HITS);
+	k.flags = EMITD_KEY_OTHER;
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], EMITD_OTHER_VALUE);	/* folded: plain */
 }
 
 /*
@@ -475,6 +510,7 @@ int main(void)
 		T(test_label_values_formatted),
 		T(test_overflow_series_labels),
 		T(test_sort_by_label_values),
+		T(test_hostile_label_values_stay_distinct),
 		T(test_sort_metric_without_series),
 		T(test_apply_counter_replaces_with_cpu_sum),
 		T(test_apply_gauge_newest_cpu_wins),

@@ -314,3 +314,25 @@ def test_lint_cli():
     p = subprocess.run([EMITD, "lint", os.path.join(ROOT, "tests", "nonexistent.yml")],
                        capture_output=True, text=True)
     assert p.returncode == 1 and "nonexistent.yml" in p.stderr
+
+
+def test_metric_label_is_the_exported_name_everywhere(agent_factory):
+    """Every emitd_* family with a `metric` label names the metric as /metrics
+    exports it (namespace_name), never the spec's short name."""
+    a = agent_factory()
+    a.wait_ready()
+    run_demo("--events", "10", "--rate", "0")
+    drained(a, "demo_request_latency_us_count", 10)
+    m = a.metrics()
+    exported = {n for n, _ in m if not n.startswith("emitd_")}
+    families = {}
+    for (n, l), _ in m.items():
+        d = dict(l)
+        if n.startswith("emitd_") and "metric" in d:
+            families.setdefault(n, set()).add(d["metric"])
+    assert {"emitd_probe_site_info", "emitd_probe_hits_total",
+            "emitd_cardinality_series"} <= set(families), families
+    for n, names in families.items():
+        for name in names:
+            assert name.startswith("demo_"), f"{n}{{metric={name!r}}}: not the exported name"
+            assert any(e == name or e.startswith(name + "_") for e in exported), (n, name)

@@ -12,6 +12,7 @@
 
 #include "agent/drain.h"
 #include "agent/norm.h"
+#include "agent/remote_write.h"
 #include "agent/signal.h"
 
 struct agent_opts {
@@ -28,6 +29,7 @@ struct agent_opts {
 	unsigned int exit_after_ms;	/* 0: run until signalled */
 	struct agent_signal_opts signal;
 	struct agent_norm_opts norm;
+	struct remote_write_opts remote_write;
 };
 
 /* Returns 0 on a clean, signalled exit; a negative errno otherwise. */

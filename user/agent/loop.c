@@ -48,6 +48,7 @@ struct agent {
 	struct agent_signal *signal;
 	struct agent_norm *norm;
 	struct agent_batch *batch;
+	struct remote_write *rw;	/* NULL: no --remote-write.url */
 	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 };
 
@@ -82,6 +83,16 @@ static bool http_ready(void *ctx)
 	return atomic_load(&a->ready);
 }
 
+static void add_remote_write(struct agent *a, struct fam_builder *fb)
+{
+	struct remote_write_url_stats st[RW_MAX_URLS];
+	size_t n = 0;
+
+	while (n < RW_MAX_URLS && remote_write__stats(a->rw, n, &st[n]))
+		n++;
+	self_metrics__add_remote_write(fb, st, n);
+}
+
 /* The families of one rendering: the spec's metrics, then emitd's own. */
 static void build_families(struct agent *a, struct fam_builder *fb)
 {
@@ -100,6 +111,7 @@ static void build_families(struct agent *a, struct fam_builder *fb)
 		agent_batch__stats(a->batch, &bs);
 		self_metrics__add_drain(fb, st, &cs, &bs);
 	}
+	add_remote_write(a, fb);
 }
 
 static int agent__publish(struct agent *a)
@@ -121,6 +133,25 @@ static uint64_t wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+/* Every remote-write interval: queue the rendering just published. */
+static void agent__remote_write(struct agent *a)
+{
+	uint64_t t = (uint64_t)now_ms();
+	const char *text;
+	struct view *v;
+	size_t len;
+	int err;
+
+	if (!remote_write__due(a->rw, t))
+		return;
+	v = view_pub__get(a->views);
+	text = view__text(v, &len);
+	err = remote_write__offer(a->rw, text, len, (int64_t)wall_ms(), t);
+	view__put(v);
+	if (err)
+		log_warn("remote write: %s", strerror(-err));
 }
 
 /* Sample the signal channels; compute on schedule over the last rendering. */
@@ -184,7 +215,11 @@ static int agent__cycle(struct agent *a, bool first)
 	if (first)
 		err = agent__publish(a);
 	agent__signal(a, first);
-	return err ? err : agent__publish(a);
+	if (!err)
+		err = agent__publish(a);
+	if (!err)
+		agent__remote_write(a);
+	return err;
 }
 
 static int loop_epoll(struct agent *a)
@@ -378,7 +413,9 @@ int agent__run(const struct agent_opts *opts)
 	err = start_http(&a);
 	if (err)
 		goto out_spec;
-	err = start_collector(&a);
+	err = remote_write__new(&opts->remote_write, &a.rw);
+	if (!err)
+		err = start_collector(&a);
 	if (err)
 		goto out_col;
 	err = agent__cycle(&a, true);
@@ -401,5 +438,6 @@ out:
 	agent_signal__free(a.signal);
 	agent_norm__free(a.norm);
 	agent_batch__free(a.batch);
+	remote_write__free(a.rw);
 	return err;
 }

@@ -55,7 +55,7 @@ struct run_flag {
 #define HEADING(text)	{ .row = ROW_HEADING, .help = (text) }
 
 #define RINGBUF_DEFAULT	"262144"	/* the sample lane's size in bpf/emit.bpf.c */
-#define MAX_ROWS	64		/* the table, with the drain settings expanded */
+#define MAX_ROWS	128		/* the table, with the drain settings expanded */
 #define OPT_ROW		256		/* getopt value of row i without a short name: + i */
 #define HELP_COL	34		/* where the help text starts in --help */
 #define WRAP_COL	96		/* and where it wraps */
@@ -250,6 +250,74 @@ static int parse_seconds(const struct run_flag *f, const char *src, const char *
 	return 0;
 }
 
+/* A duration in milliseconds: "15s", "500ms", "2m", within [f->min, f->max] ms. */
+static int parse_duration(const struct run_flag *f, const char *src, const char *arg,
+			  struct run_cli_opts *o)
+{
+	char expect[64], *end;
+	double v, mul = 0;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	if (!errno && end != arg && mul && v * mul >= f->min && v * mul <= f->max) {
+		*(unsigned int *)field(f, o) = (unsigned int)(v * mul);
+		return 0;
+	}
+	snprintf(expect, sizeof(expect), "a duration such as 15s or 500ms, %lums..%lums",
+		 f->min, f->max);
+	return bad_value(src, arg, expect);
+}
+
+static int parse_rw_url(const struct run_flag *f, const char *src, const char *arg,
+			struct run_cli_opts *o)
+{
+	struct remote_write_opts *rw = &o->agent.remote_write;
+
+	(void)f;
+	if (rw->nr_urls == RW_MAX_URLS) {
+		log_err("%s: at most %d URLs", src, RW_MAX_URLS);
+		return -EINVAL;
+	}
+	rw->urls[rw->nr_urls++] = arg;
+	return 0;
+}
+
+static int parse_rw_label(const struct run_flag *f, const char *src, const char *arg,
+			  struct run_cli_opts *o)
+{
+	struct remote_write_opts *rw = &o->agent.remote_write;
+
+	(void)f;
+	if (rw->nr_labels == RW_MAX_LABELS) {
+		log_err("%s: at most %d labels", src, RW_MAX_LABELS);
+		return -EINVAL;
+	}
+	if (!strchr(arg, '='))
+		return bad_value(src, arg, "NAME=VALUE");
+	rw->labels[rw->nr_labels++] = arg;
+	return 0;
+}
+
+static int parse_rw_header(const struct run_flag *f, const char *src, const char *arg,
+			   struct run_cli_opts *o)
+{
+	struct remote_write_opts *rw = &o->agent.remote_write;
+
+	(void)f;
+	if (rw->nr_headers == RW_MAX_LABELS) {
+		log_err("%s: at most %d headers", src, RW_MAX_LABELS);
+		return -EINVAL;
+	}
+	rw->headers[rw->nr_headers++] = arg;
+	return 0;
+}
+
 /* An adaptive-drain setting: lib/cadence parses it and words the error. */
 static int parse_cadence(const struct run_flag *f, const char *src, const char *arg,
 			 struct run_cli_opts *o)
@@ -327,6 +395,54 @@ static const struct run_flag run_flags[] = {
 	{ .flag = "signal-every-ms", .def = "10000", .arg = "MS",
 	  .help = "... or every MS ms, whichever comes first",
 	  .parse = parse_u32, .off = OFF(signal.every_ms), .min = 1, .max = 86400000 },
+
+	HEADING("remote write (Prometheus remote write 1.0; see docs/FLEET.md)"),
+	{ .flag = "remote-write.url", .arg = "URL",
+	  .help = "push every interval's snapshot to this receiver, e.g. "
+		  "http://prometheus:9090/api/v1/write (repeatable)",
+	  .parse = parse_rw_url },
+	{ .flag = "remote-write.interval", .def = "15s", .arg = "DURATION",
+	  .help = "how often the drained snapshot is queued",
+	  .parse = parse_duration, .off = OFF(remote_write.interval_ms), .min = 100,
+	  .max = 3600000 },
+	{ .flag = "remote-write.label", .arg = "NAME=VALUE",
+	  .help = "an external label added to every series that lacks it, e.g. "
+		  "instance=node1 (repeatable)",
+	  .parse = parse_rw_label },
+	{ .flag = "remote-write.header", .arg = "NAME=VALUE",
+	  .help = "an HTTP header sent with every request, e.g. X-Scope-OrgID=tenant1 for "
+		  "Mimir or Cortex (repeatable)",
+	  .parse = parse_rw_header },
+	{ .flag = "remote-write.queue-samples", .def = "100000", .arg = "N",
+	  .help = "samples queued per URL while a receiver is down; past it the oldest "
+		  "snapshot is dropped (counted)",
+	  .parse = parse_u32, .off = OFF(remote_write.queue_samples), .min = 1, .max = 100000000 },
+	{ .flag = "remote-write.batch-samples", .def = "2000", .arg = "N",
+	  .help = "samples per request",
+	  .parse = parse_u32, .off = OFF(remote_write.batch_samples), .min = 1, .max = 1000000 },
+	{ .flag = "remote-write.timeout", .def = "10s", .arg = "DURATION",
+	  .help = "time for one request", .parse = parse_duration,
+	  .off = OFF(remote_write.timeout_ms), .min = 100, .max = 600000 },
+	{ .flag = "remote-write.basic-auth-username", .arg = "USER",
+	  .help = "basic auth toward the receivers", .parse = parse_str,
+	  .off = OFF(remote_write.basic_auth_user) },
+	{ .flag = "remote-write.basic-auth-password-file", .arg = "FILE",
+	  .help = "the basic auth password, read once at start", .parse = parse_str,
+	  .off = OFF(remote_write.basic_auth_password_file) },
+	{ .flag = "remote-write.bearer-token-file", .arg = "FILE",
+	  .help = "a bearer token (Authorization: Bearer), read once at start",
+	  .parse = parse_str, .off = OFF(remote_write.bearer_token_file) },
+	{ .flag = "remote-write.tls-ca-file", .arg = "FILE",
+	  .help = "CA certificates to verify https receivers with", .parse = parse_str,
+	  .off = OFF(remote_write.tls_ca_file) },
+	{ .flag = "remote-write.tls-cert-file", .arg = "FILE",
+	  .help = "client certificate for https receivers", .parse = parse_str,
+	  .off = OFF(remote_write.tls_cert_file) },
+	{ .flag = "remote-write.tls-key-file", .arg = "FILE",
+	  .help = "its private key", .parse = parse_str, .off = OFF(remote_write.tls_key_file) },
+	{ .flag = "remote-write.tls-insecure-skip-verify",
+	  .help = "do not verify the receiver's certificate (tests only)", .parse = parse_true,
+	  .off = OFF(remote_write.tls_insecure_skip_verify) },
 
 	HEADING("normalization telemetry"),
 	{ .flag = "norm-csv", .arg = "PATH",
@@ -551,6 +667,7 @@ static void run_cli_opts__init(struct run_cli_opts *o)
 	o->agent.pids = o->pids;
 	agent_signal_opts__init(&o->agent.signal);
 	agent_batch_opts__init(&o->agent.batch);
+	remote_write_opts__init(&o->agent.remote_write);
 	o->agent.norm.json_last = 256;
 }
 

@@ -28,8 +28,20 @@ void self_metrics__add_value(struct fam_builder *fb, enum self_metric_id id, dou
 	self_metrics__add(fb, id, NULL, &value, 1);
 }
 
+/* The name /metrics exports @m under (namespace_name): the `metric` label of every family. */
+static const char *exported_name(const struct store *st, const struct spec_metric *m)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++)
+		if (st->metrics[i].spec == m)
+			return st->metrics[i].full_name;
+	return m->name;
+}
+
 /* One row per attached site: the probe, where it is and its site kind. */
-static void add_site_info(struct fam_builder *fb, const struct collector_stats *cs)
+static void add_site_info(struct fam_builder *fb, const struct store *st,
+			  const struct collector_stats *cs)
 {
 	size_t n = cs->nr_probes, i;
 	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
@@ -46,7 +58,7 @@ static void add_site_info(struct fam_builder *fb, const struct collector_stats *
 		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
 			 (unsigned long long)p->site.file_offset);
 		lv[i * 5] = p->name;
-		lv[i * 5 + 1] = p->metric->name;
+		lv[i * 5 + 1] = exported_name(st, p->metric);
 		lv[i * 5 + 2] = p->binary;
 		lv[i * 5 + 3] = offs[i];
 		lv[i * 5 + 4] = site_kind__name(p->site.kind);
@@ -74,7 +86,7 @@ static void add_probe_hits(struct fam_builder *fb, const struct store *st,
 	for (i = 0; i < n; i++) {
 		const struct spec_metric *m = st->metrics[i].spec;
 
-		lv[i * 2 + 1] = m->name;
+		lv[i * 2 + 1] = st->metrics[i].full_name;
 		lv[i * 2] = "";
 		for (j = 0; j < cs->nr_probes; j++) {
 			if (cs->probes[j].metric != m)
@@ -151,7 +163,7 @@ static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs)
 {
-	add_site_info(fb, cs);
+	add_site_info(fb, st, cs);
 	add_probe_hits(fb, st, cs);
 	add_map_metrics(fb, cs);
 	add_kernel_stats(fb, cs);
@@ -267,4 +279,31 @@ void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
 	add_lane_metrics(fb, cs, bs);
 	add_guard_metrics(fb, st, cs, bs);
 	add_trial_metrics(fb, st, bs);
+}
+
+void self_metrics__add_remote_write(struct fam_builder *fb,
+				    const struct remote_write_url_stats *st, size_t nr)
+{
+	static const char *const results[] = { "sent", "retried", "dropped" };
+	const char *lv[RW_MAX_URLS * 3 * 2], *urls[RW_MAX_URLS];
+	double samples[RW_MAX_URLS * 3], queued[RW_MAX_URLS], last[RW_MAX_URLS];
+	size_t i, k;
+
+	if (!nr)
+		return;
+	for (i = 0; i < nr && i < RW_MAX_URLS; i++) {
+		const uint64_t v[] = { st[i].sent, st[i].retried, st[i].dropped };
+
+		for (k = 0; k < 3; k++) {
+			lv[(i * 3 + k) * 2] = st[i].url;
+			lv[(i * 3 + k) * 2 + 1] = results[k];
+			samples[i * 3 + k] = v[k];
+		}
+		urls[i] = st[i].url;
+		queued[i] = st[i].queued;
+		last[i] = st[i].last_success_s;
+	}
+	self_metrics__add(fb, SELF_REMOTE_WRITE_SAMPLES_TOTAL, lv, samples, i * 3);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_QUEUE_SAMPLES, urls, queued, i);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS, urls, last, i);
 }

@@ -15,6 +15,7 @@
 #include "agent/drain.h"
 #include "agent/families.h"
 #include "agent/http.h"
+#include "agent/remote_write.h"
 #include "agent/store.h"
 #include "lib/self_metrics.h"
 
@@ -33,5 +34,9 @@ void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 /* The drain controller: cadence, shedding, lanes, cardinality, trial mode. */
 void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
 			     const struct collector_stats *cs, const struct agent_batch_stats *bs);
+
+/* Remote write, from copies of each URL's counters (@nr 0: nothing). */
+void self_metrics__add_remote_write(struct fam_builder *fb,
+				    const struct remote_write_url_stats *st, size_t nr);
 
 #endif /* EMITD_AGENT_SELF_METRICS_H */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/labelenc.h"
 #include "lib/metric_id.h"
 #include "agent/store.h"
 
@@ -115,12 +116,23 @@ static int key_cmp(const void *a, const void *b)
 		      sizeof(struct emitd_series_key));
 }
 
+/*
+ * A string label's bytes are the probed process's: encoded injectively
+ * (lib/labelenc.h), so distinct bytes never share a series on a page and a
+ * literal "__other__" is not the overflow series' EMITD_OTHER_VALUE. The
+ * result is valid UTF-8: expo's U+FFFD replacement never applies to it.
+ */
 static char *format_label(const struct spec_label *l, const union emitd_label *v)
 {
-	char buf[32];
+	char raw[EMITD_LABEL_LEN], buf[LABELENC_SIZE(EMITD_LABEL_LEN - 1)];
 
-	if (l->src.kind == SPEC_SRC_STRING)
-		return strndup(v->str, EMITD_LABEL_LEN - 1);
+	if (l->src.kind == SPEC_SRC_STRING) {
+		memcpy(raw, v->str, EMITD_LABEL_LEN - 1);
+		raw[EMITD_LABEL_LEN - 1] = '\0';	/* a key may fill the label */
+		if (labelenc__encode(raw, buf, sizeof(buf)))
+			return NULL;			/* buf holds the longest */
+		return strdup(buf);
+	}
 	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v->num);
 	return strdup(buf);
 }

@@ -13,13 +13,17 @@
  *   HELP line (OpenMetrics treats an empty HELP as absent anyway).
  * - Escaping. HELP text 0.0.4: backslash and line feed. HELP OpenMetrics and
  *   label values in both formats: backslash, double quote and line feed.
- * - UTF-8. Valid UTF-8 passes through byte-exact. Label values come from the
- *   probed process and may be hostile: every ill-formed sequence in a label
- *   value (or help text) is replaced by U+FFFD (EF BF BD), one U+FFFD per
- *   "maximal subpart" as Unicode chapter 3.9 recommends (overlongs,
- *   surrogates, code points above U+10FFFF and truncated sequences are all
- *   ill-formed). The exposition is therefore always valid UTF-8. NUL cannot
- *   occur: values are C strings.
+ * - UTF-8. Valid UTF-8 passes through byte-exact. Every ill-formed sequence
+ *   in a label value (or help text) is replaced by U+FFFD (EF BF BD), one
+ *   U+FFFD per "maximal subpart" as Unicode chapter 3.9 recommends
+ *   (overlongs, surrogates, code points above U+10FFFF and truncated
+ *   sequences are all ill-formed). The exposition is therefore always valid
+ *   UTF-8. NUL cannot occur: values are C strings.
+ *   The replacement is lossy: distinct values can render alike, and two
+ *   series would then share a label set. It is a last safety net only: the
+ *   agent's store never hands expo ill-formed label values, since it encodes
+ *   the bytes a probed process sent injectively into valid UTF-8 first
+ *   (lib/labelenc.h).
  * - Numbers. Integers (counter totals, bucket counts, _count, integer _sum)
  *   are printed exactly, without a decimal point. Floats use the shortest
  *   decimal that round-trips to the same double, laid out like Go's

@@ -102,11 +102,20 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 		"Events that went to " EMITD_OTHER_VALUE " because their series was over budget.",
 		{ "metric" } },
 	[SELF_CARDINALITY_GROWTH_PER_MINUTE] = { "emitd_cardinality_growth_per_minute", G,
-		"New series admitted per minute (1-minute sliding difference).", { "metric" } },
+		"Series admitted over the last minute (a count, bounded by the budget; during the agent's first minute, since it started).",
+		{ "metric" } },
 
 	[SELF_HIST_QUANTILE_DEVIATION] = { "emitd_hist_quantile_deviation", G,
 		"Trial mode: |bucket estimate - raw quantile| / |raw quantile| over the window.",
 		{ "metric", "quantile" } },
+	[SELF_REMOTE_WRITE_SAMPLES_TOTAL] = { "emitd_remote_write_samples_total", C,
+		"Remote-write samples by outcome: sent (answered 2xx), retried (each resend after a network error, 5xx or 429), dropped (another 4xx, or pushed out of the full queue).",
+		{ "url", "result" } },
+	[SELF_REMOTE_WRITE_QUEUE_SAMPLES] = { "emitd_remote_write_queue_samples", G,
+		"Remote-write samples waiting to be sent.", { "url" } },
+	[SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS] = {
+		"emitd_remote_write_last_success_timestamp_seconds", G,
+		"Unix time of the last request the receiver accepted (0: none yet).", { "url" } },
 };
 
 const struct self_metric *self_metrics__get(enum self_metric_id id)
