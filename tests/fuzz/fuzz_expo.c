@@ -15,14 +15,18 @@
  *    back as the value given when that was valid UTF-8; HELP likewise
  *    (text 0.0.4 escapes \\ and \n only);
  *  - counters print their exact count; OpenMetrics ends with one "# EOF";
- *  - the gzip of the output inflates back to it.
+ *  - the gzip of the output inflates back to it;
+ *  - expo_parse__text() (what remote write reads the page with) reads text
+ *    0.0.4 back to the same samples, labels and values.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <zlib.h>
 
 #include "fuzz.h"
 #include "lib/expo.h"
+#include "lib/expo_parse.h"
 
 #define MAX_FAMS	3
 #define MAX_LABELS	4
@@ -135,6 +139,14 @@ static void free_family(struct fam_in *fi)
 
 /* --- reading the output back ---------------------------------------------- */
 
+/* A sample line as read: its family, series, whether it is a bucket, its value. */
+struct sample_seen {
+	long fam;
+	size_t series;
+	bool bucket;
+	char value[40];
+};
+
 struct reader {
 	const struct fam_in *fams;
 	size_t nr_fams;
@@ -143,6 +155,8 @@ struct reader {
 	char meta[128];		/* its name in TYPE/HELP/UNIT */
 	size_t series;		/* series of the current family read so far */
 	bool eof;
+	struct sample_seen *seen;	/* every sample line, in order */
+	size_t nr_seen;
 };
 
 /*
@@ -283,6 +297,20 @@ static const char *read_labels(const struct reader *r, const char *s, const char
 	return s + 1;
 }
 
+static void record(struct reader *r, bool bucket, const char *value, const char *end)
+{
+	struct sample_seen *v = realloc(r->seen, (r->nr_seen + 1) * sizeof(*v));
+
+	FUZZ_ASSERT(v && (size_t)(end - value) < sizeof(v->value));
+	r->seen = v;
+	v += r->nr_seen++;
+	v->fam = r->cur;
+	v->series = r->series;
+	v->bucket = bucket;
+	memcpy(v->value, value, end - value);
+	v->value[end - value] = '\0';
+}
+
 static void read_sample(struct reader *r, const char *s, const char *end)
 {
 	const struct fam_in *fi;
@@ -316,6 +344,7 @@ static void read_sample(struct reader *r, const char *s, const char *end)
 		snprintf(want, sizeof(want), "%" PRIu64, fi->series[r->series].count);
 		FUZZ_ASSERT((size_t)(end - p) == strlen(want) && !memcmp(p, want, end - p));
 	}
+	record(r, IS("_bucket"), p, end);
 	if (fi->f.type != EXPO_HISTOGRAM || IS("_count"))
 		r->series++;
 #undef IS
@@ -341,6 +370,52 @@ static void read_line(struct reader *r, const char *s, const char *end)
 	}
 }
 
+struct parsed {
+	const struct reader *r;
+	size_t i;	/* samples read back so far */
+};
+
+/* expo_parse__text()'s samples against the lines the reader saw. */
+static int on_parsed(void *ctx, const char *name, const struct expo_label *labels, size_t nr,
+		     double value)
+{
+	struct parsed *pc = ctx;
+	const struct sample_seen *want;
+	const struct fam_in *fi;
+	char *end;
+	double v;
+	size_t i;
+
+	FUZZ_ASSERT(pc->i < pc->r->nr_seen);
+	want = &pc->r->seen[pc->i++];
+	fi = &pc->r->fams[want->fam];
+	FUZZ_ASSERT(!strncmp(name, fi->f.name, strlen(fi->f.name)));
+	FUZZ_ASSERT(nr == fi->f.nr_labels + want->bucket);
+	for (i = 0; i < fi->f.nr_labels; i++) {
+		const char *given = fi->series[want->series].label_values[i];
+
+		FUZZ_ASSERT(!strcmp(labels[i].name, fi->f.label_names[i]));
+		if (fuzz_utf8_valid(given, strlen(given)))
+			FUZZ_ASSERT(!strcmp(labels[i].value, given));
+	}
+	if (want->bucket)
+		FUZZ_ASSERT(!strcmp(labels[nr - 1].name, "le"));
+	v = strtod(want->value, &end);
+	if (*end)	/* +Inf, -Inf, NaN */
+		v = want->value[0] == 'N' ? NAN : want->value[0] == '-' ? -INFINITY : INFINITY;
+	FUZZ_ASSERT((isnan(v) && isnan(value)) || v == value);
+	return 0;
+}
+
+static void check_parse_back(const struct reader *r, const char *out, size_t len)
+{
+	struct parsed pc = { r, 0 };
+	unsigned int bad = 0;
+
+	FUZZ_ASSERT(expo_parse__text(out, len, on_parsed, &pc, &bad) == 0);
+	FUZZ_ASSERT(pc.i == r->nr_seen);
+}
+
 static void check_output(const struct fam_in *fams, size_t nr, enum expo_format fmt,
 			 const char *out, size_t len)
 {
@@ -358,6 +433,9 @@ static void check_output(const struct fam_in *fams, size_t nr, enum expo_format 
 	end_family(&r);
 	FUZZ_ASSERT(r.cur == (long)nr - 1);
 	FUZZ_ASSERT(r.eof == (fmt == EXPO_FMT_OPENMETRICS_100));
+	if (fmt == EXPO_FMT_TEXT_004)
+		check_parse_back(&r, out, len);
+	free(r.seen);
 }
 
 static void check_gzip(const char *data, size_t len)

@@ -12,7 +12,11 @@ fuzz_stapsdt_note  .note.stapsdt descriptors of build/demo-target,
                    one note per distinct operand string (only the note bytes)
 fuzz_usdt_args     those operand strings
 fuzz_elf_file      "provider NUL name NUL symbol NUL" + tiny_usdt.c built static
-                   and small (a few KiB)
+                   and small (about 1 KiB)
+fuzz_labelenc      an output size, then two label values (NUL-separated) a
+                   target may send: hostile UTF-8, backslashes, __other__
+fuzz_expo_parse    a stop-after byte, then text 0.0.4 pages: emitd's own
+                   rendering and the format's corners (escapes, timestamps)
 Regression inputs (tests/fuzz/corpus/*/regress-*) are kept as they are.
 """
 import hashlib
@@ -175,6 +179,55 @@ def elf_file():
         put(d, f"tiny-{prov}-{nm}", f"{prov}\0{nm}\0{sym}\0".encode() + image)
 
 
+LABEL_PAIRS = {
+    "other": (b"__other__", b"\\__other__"),
+    "backslash-x": (b"\xff", b"\\xff"),
+    "ill-formed": (b"\xff\xfe", b"\xed\xa0\x80\xc0\xaf\xf4\x90\x80\x80\xe2\x82"),
+    "utf8": (b"caf\xc3\xa9 \xe2\x82\xac", b"\xf0\x9f\x98\x80 \"q\" \n"),
+    "route": (b"/api/v1/query", b"/api/v1/query "),
+}
+
+
+def labelenc():
+    d = reset("fuzz_labelenc")
+    for name, (a, b) in LABEL_PAIRS.items():
+        put(d, name, bytes([200]) + a + b"\0" + b)
+    put(d, "small-buffer", bytes([3]) + b"\xff\xff\0abc")
+
+
+PAGES = {
+    "emitd": b"""# HELP demo_requests_total Requests handled, by route.
+# TYPE demo_requests_total counter
+demo_requests_total{route="/a\\\\b\\"c\\nd"} 1200
+demo_requests_total{route="\\\\xff"} 3
+# HELP demo_request_latency_us Request latency in microseconds.
+# TYPE demo_request_latency_us histogram
+demo_request_latency_us_bucket{le="1.0"} 0
+demo_request_latency_us_bucket{le="+Inf"} 7
+demo_request_latency_us_sum 812
+demo_request_latency_us_count 7
+# TYPE demo_queue_depth gauge
+demo_queue_depth -0
+emitd_scrape_duration_seconds 1.5e-05
+""",
+    "corners": b"""
+  # a comment
+metric_without_labels +Inf
+m{} NaN 1700000000000
+m{a="1",b="2",} -Inf -12
+m { a = "x" }\t3.25e+300\t
+m{a="\\n\\\\\\""} 0x1p-3
+""",
+}
+
+
+def expo_parse():
+    d = reset("fuzz_expo_parse")
+    for name, page in PAGES.items():
+        put(d, name, b"\0" + page)
+    put(d, "stop-after-2", b"\2" + PAGES["emitd"])
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build"
     os.chdir(ROOT)
@@ -183,6 +236,8 @@ def main():
     spec()
     expo()
     elf_file()
+    labelenc()
+    expo_parse()
 
 
 if __name__ == "__main__":
