@@ -76,7 +76,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS)
 
-$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(addprefix $(OUTPUT)/user/,$(LAYERS)):
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/user $(addprefix $(OUTPUT)/user/,$(LAYERS)):
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/abi/*.h) $(VMLINUX) | $(OUTPUT)
@@ -88,7 +88,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
 	$(Q)$(BPFTOOL) gen skeleton $< name emit_bpf > $@
 
 # Header dependencies come from -MMD (build/**/*.d).
-$(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)
+$(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
