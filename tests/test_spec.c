@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Unit tests for user/spec/ (load, parse, check, names, diag). Run from the repo root:
+ * Unit tests for user/spec/ (load, parse, check, names, diag, hash). Run from the repo root:
  * the bad-spec corpus is read from tests/spec_bad/, and spec/demo.yml is
  * checked when it exists.
  */
@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 #define CORPUS_DIR	"tests/spec_bad"
@@ -304,6 +305,51 @@ static void test_deref_offset(void **state)
 	assert_int_equal(s->metrics[0].probe.value.offset, 16);
 	spec__free(s);
 	spec_diags__free(&d);
+}
+
+/* The dtrace and PostgreSQL docs write "transaction-commit"; the note says "__". */
+static void test_usdt_dash_spelling(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: commits_total, type: counter, help: C.,\n"
+		"      probe: { target: t, usdt: 'postgresql:transaction-commit' } }\n"
+		"  - { name: starts_total, type: counter, help: S.,\n"
+		"      probe: { target: t, usdt: postgresql:lwlock-wait-start } }\n"
+		"  - { name: aborts_total, type: counter, help: A.,\n"
+		"      probe: { target: t, usdt: 'postgresql:transaction__abort' } }\n";
+	static const char bad[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: c_total, type: counter, help: C.,\n"
+		"      probe: { target: t, usdt: 'my-app:-start' } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s;
+	char *n;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("u.yml", y, strlen(y), &s, &d), 0);
+	assert_string_equal(s->metrics[0].probe.provider, "postgresql");
+	assert_string_equal(s->metrics[0].probe.name, "transaction__commit");
+	assert_string_equal(s->metrics[1].probe.name, "lwlock__wait__start");
+	assert_string_equal(s->metrics[2].probe.name, "transaction__abort");
+	spec__free(s);
+	spec_diags__free(&d);
+
+	/* a provider keeps its dashes (and is then no identifier) */
+	assert_int_equal(spec__load_buf("b.yml", bad, strlen(bad), &s, &d), -EINVAL);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.v[0].mark.line, 6);
+	spec_diags__free(&d);
+
+	n = spec_usdt__note_name("a-b--c");
+	assert_string_equal(n, "a__b____c");
+	free(n);
 }
 
 static void test_exp2_bounds(void **state)
@@ -881,6 +927,103 @@ static void test_diags_accumulate(void **state)
 	spec_diags__free(&d);
 }
 
+/*
+ * spec/hash: the digest is SHA-256 (FIPS 180-2 test vector "abc"), the hash
+ * is that of the canonical form, a value changes it, and the canonical form
+ * names the enums as the catalog does.
+ */
+static void test_hash(void **state)
+{
+	static const char abc[] =
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	struct spec_diags d = {};
+	struct spec *a = NULL, *b = NULL;
+	char hex[SPEC_SHA256_HEX], ha[SPEC_SHA256_HEX], hb[SPEC_SHA256_HEX];
+	char *canon, *edited;
+
+	(void)state;
+	assert_int_equal(spec__sha256_hex("abc", 3, hex), 0);
+	assert_string_equal(hex, abc);
+	assert_int_equal(spec__load_buf("a.yml", demo_yml, strlen(demo_yml), &a, &d), 0);
+	canon = spec__canonical(a);
+	assert_non_null(canon);
+	assert_non_null(strstr(canon, "\"kind\":\"string\""));
+	assert_non_null(strstr(canon, "\"kind\":\"exp2\""));
+	assert_int_equal(spec__sha256_hex(canon, strlen(canon), hex), 0);
+	assert_int_equal(spec__hash(a, ha), 0);
+	assert_string_equal(ha, hex);
+	assert_int_equal(strlen(ha), 64);
+	edited = strdup(demo_yml);
+	assert_non_null(edited);
+	memcpy(strstr(edited, "budget: 64"), "budget: 65", 10);
+	assert_int_equal(spec__load_buf("b.yml", edited, strlen(edited), &b, &d), 0);
+	assert_int_equal(spec__hash(b, hb), 0);
+	assert_string_not_equal(ha, hb);
+	assert_string_equal(spec_src_kind__name(SPEC_SRC_DEREF), "deref");
+	assert_string_equal(spec_val_type__name(SPEC_VAL_F64), "f64");
+	assert_string_equal(spec_bucket_kind__name(SPEC_BUCKETS_LINEAR), "linear");
+	assert_string_equal(spec_bucket_kind__name(99), "?");
+	free(edited);
+	free(canon);
+	spec__free(b);
+	spec__free(a);
+	spec_diags__free(&d);
+}
+
+/* Warm values: strings as written, integers in decimal, their product, the hash. */
+static void test_warm_values(void **state)
+{
+	static const char yml[] =
+		"version: 1\n"
+		"namespace: w\n"
+		"targets: [{ name: t, pid: 1 }]\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [route, code]\n"
+		"    budget: 7\n"
+		"    probe:\n"
+		"      target: t\n"
+		"      uprobe: hit\n"
+		"      labels:\n"
+		"        route: { values: [/api/users, '/api/xxxxxxxxxxxxxxxxxxxxxxxxxx'], arg: 0, as: string }\n"
+		"        code: { arg: 1, values: [200, 0x1f4, -1] }\n"
+		"  - name: other_total\n"
+		"    type: counter\n"
+		"    help: Other.\n"
+		"    labels: [route]\n"
+		"    probe: { target: t, uprobe: other, labels: { route: { arg: 0, as: string } } }\n";
+	struct spec_diags d = {};
+	struct spec *spec = NULL;
+	const struct spec_label *l;
+	char *canon;
+
+	(void)state;
+	if (spec__load_buf("warm.yml", yml, strlen(yml), &spec, &d))
+		spec_diags__print(&d, "warm.yml", stderr);
+	assert_non_null(spec);
+	l = spec->metrics[0].labels;
+	assert_int_equal(l[0].nr_values, 2);
+	assert_string_equal(l[0].values[0], "/api/users");
+	assert_int_equal(strlen(l[0].values[1]), SPEC_MAX_LABEL_BYTES);	/* 31 bytes fit */
+	assert_int_equal(l[1].nr_values, 3);
+	assert_string_equal(l[1].values[0], "200");
+	assert_string_equal(l[1].values[1], "500");	/* in decimal */
+	assert_string_equal(l[1].values[2], "-1");
+	assert_int_equal(l[0].values_mark.line, 14);
+	assert_int_equal(spec_metric__nr_warm(&spec->metrics[0]), 6);	/* budget 7 - 1 */
+	assert_int_equal(spec_metric__nr_warm(&spec->metrics[1]), 0);
+	/* in the canonical form (the hash), only where a label lists them */
+	canon = spec__canonical(spec);
+	assert_non_null(strstr(canon, "\"values\":[\"/api/users\","));
+	assert_non_null(strstr(canon, "\"values\":[\"200\",\"500\",\"-1\"]"));
+	assert_null(strstr(strstr(canon, "\"other_total\""), "\"values\""));
+	free(canon);
+	spec__free(spec);
+	spec_diags__free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -888,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_demo_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_deref_offset),
+		cmocka_unit_test(test_usdt_dash_spelling),
 		cmocka_unit_test(test_exp2_bounds),
 		cmocka_unit_test(test_linear_bounds),
 		cmocka_unit_test(test_explicit_bounds),
@@ -908,6 +1052,8 @@ int main(void)
 		cmocka_unit_test(test_name_chars),
 		cmocka_unit_test(test_metric_types),
 		cmocka_unit_test(test_counter_family_collision),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_warm_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@
 #include "agent/store.h"
 #include "emitd.h"
 #include "lib/metric_id.h"
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 /* Read by the UBSan runtime when the binary is built with -fsanitize=undefined. */
@@ -171,6 +172,123 @@ static void test_init_from_spec(void **state)
 	assert_false(m[M_HITS].trial);
 }
 
+/* emitd_spec_info: the store carries the hash gen writes into the manifest. */
+static void test_spec_hash(void **state)
+{
+	struct fixture *f = *state;
+	char hex[SPEC_SHA256_HEX];
+
+	assert_int_equal(spec__hash(f->spec, hex), 0);
+	assert_string_equal(f->st.spec_sha256, hex);
+	assert_int_equal(strlen(f->st.spec_sha256), 64);
+	assert_string_equal(f->st.spec_namespace, "t");
+}
+
+/* Every metric without labels has its one series, at 0, before any drain. */
+static void test_fixed_series_warm(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_metric *m = f->st.metrics;
+	struct emitd_series_key k = key_of(&f->st, M_DEPTH);
+
+	assert_int_equal(m[M_DEPTH].nr_series, 1);
+	assert_int_equal(m[M_TEMP].nr_series, 1);
+	assert_int_equal(m[M_LATENCY].nr_series, 1);
+	assert_non_null(m[M_LATENCY].series[0]->slots);
+	assert_int_equal(m[M_LATENCY].series[0]->count, 0);
+	assert_float_equal(m[M_DEPTH].series[0]->gauge, 0, 0);
+	/* the drain's key (drain_fixed) finds it */
+	assert_ptr_equal(store__series(&f->st, &k), m[M_DEPTH].series[0]);
+	assert_int_equal(m[M_DEPTH].nr_series, 1);
+	/* labelled metrics without values have none */
+	assert_int_equal(m[M_HITS].nr_series, 0);
+	assert_int_equal(m[M_QUIET].nr_series, 0);
+}
+
+static const char warm_yml[] =
+	"version: 1\n"
+	"namespace: w\n"
+	"targets: [{ name: app, binary: /usr/bin/app }]\n"
+	"metrics:\n"
+	"  - name: hits_total\n"
+	"    type: counter\n"
+	"    help: Hits.\n"
+	"    labels: [route, code]\n"
+	"    probe: { target: app, uprobe: hit,\n"
+	"             labels: { route: { arg: 0, as: string, values: [/api/users, /api/orders] },\n"
+	"                       code: { arg: 1, values: [200, -1] } } }\n"
+	"  - name: lat_us\n"
+	"    type: histogram\n"
+	"    help: Latency.\n"
+	"    labels: [route]\n"
+	"    probe: { target: app, uprobe: done, value: { arg: 1 },\n"
+	"             labels: { route: { arg: 0, as: string, values: ['/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'] } } }\n"
+	"    buckets: [1, 10]\n";
+
+/*
+ * The spec's warm values: one series per combination at 0, found by the
+ * key the kernel builds for the same label bytes (a string zero-padded to
+ * 32 bytes, an integer as s64), so the kernel's series and the warm one are
+ * one series: no duplicate, the count exact.
+ */
+static void test_warm_series_merge(void **state)
+{
+	struct spec_diags d = {};
+	struct spec *spec = NULL;
+	struct store st;
+	struct emitd_series_key k;
+	struct emitd_counter v[2] = { { 3 }, { 4 } };
+	struct series *s;
+	char msg[256], route[EMITD_LABEL_LEN + 1];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("warm.yml", warm_yml, strlen(warm_yml), &spec, &d), 0);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	assert_int_equal(st.metrics[0].nr_series, 4);
+	store__sort(&st);
+	assert_string_equal(st.metrics[0].series[0]->labels[0], "/api/orders");
+	assert_string_equal(st.metrics[0].series[0]->labels[1], "-1");
+	assert_string_equal(st.metrics[0].series[3]->labels[0], "/api/users");
+	assert_string_equal(st.metrics[0].series[3]->labels[1], "200");
+	for (i = 0; i < 4; i++)
+		assert_int_equal(st.metrics[0].series[i]->count, 0);
+	/* the kernel's key: zeroed, the string read with its NUL, the int as s64 */
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st.metrics[0].id;
+	memcpy(k.labels[0].str, "/api/users", sizeof("/api/users"));
+	k.labels[1].num = 200;
+	s = store__series(&st, &k);
+	assert_non_null(s);
+	assert_ptr_equal(s, st.metrics[0].series[3]);
+	/* not in the kernel's budget until a drain reads it from a map */
+	for (i = 0; i < 4; i++)
+		assert_false(series__admitted(st.metrics[0].series[i]));
+	store__apply_counter(s, v, 2);
+	assert_int_equal(s->count, 7);
+	assert_true(series__admitted(s));
+	assert_false(series__admitted(st.metrics[0].series[2]));
+	k.labels[1].num = -1;
+	assert_ptr_equal(store__series(&st, &k), st.metrics[0].series[2]);
+	assert_int_equal(st.metrics[0].nr_series, 4);	/* merged, nothing added */
+	/* a value the spec did not list is a new series */
+	k.labels[1].num = 404;
+	assert_non_null(store__series(&st, &k));
+	assert_int_equal(st.metrics[0].nr_series, 5);
+	/* 31 bytes fill the key but for its NUL, as bpf_probe_read_user_str() leaves it */
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st.metrics[1].id;
+	memset(route, 'x', sizeof(route));
+	route[0] = '/';
+	memcpy(k.labels[0].str, route, EMITD_LABEL_LEN - 1);
+	assert_int_equal(st.metrics[1].nr_series, 1);
+	assert_ptr_equal(store__series(&st, &k), st.metrics[1].series[0]);
+	assert_non_null(st.metrics[1].series[0]->slots);
+	store__free(&st);
+	spec__free(spec);
+	spec_diags__free(&d);
+}
+
 static void test_metric_by_id(void **state)
 {
 	struct fixture *f = *state;
@@ -240,11 +358,14 @@ static void test_overflow_series_labels(void **state)
 {
 	struct fixture *f = *state;
 	struct emitd_series_key k = key_of(&f->st, M_HITS);
+	struct emitd_counter one = { 1 };
 	struct series *s;
 
 	k.flags = EMITD_KEY_OTHER;
 	s = store__series(&f->st, &k);
 	assert_non_null(s);
+	store__apply_counter(s, &one, 1);
+	assert_false(series__admitted(s));	/* the overflow series takes no budget */
 	assert_string_equal(s->labels[0], EMITD_OTHER_VALUE);	/* every label */
 	assert_string_equal(s->labels[1], EMITD_OTHER_VALUE);
 	assert_string_equal(EMITD_OTHER_VALUE, "__other__");
@@ -504,6 +625,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_init_from_spec),
+		T(test_spec_hash),
+		T(test_fixed_series_warm),
+		cmocka_unit_test(test_warm_series_merge),
 		T(test_metric_by_id),
 		T(test_series_found_or_created),
 		T(test_unknown_metric_is_an_orphan),

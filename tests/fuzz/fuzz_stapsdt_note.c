@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_str(n.name, desc, size, n.provider + strlen(n.provider) + 1);
 	check_str(n.args, desc, size, n.name + strlen(n.name) + 1);
 	usdt_check_args(n.args);
+	usdt_check_decode(n.args, n.pc);
 out_free:
 	free(desc);
 	return 0;

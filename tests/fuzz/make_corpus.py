@@ -86,11 +86,14 @@ def notes_and_args(build):
                 continue
             seen.add(args)
             put(dn, f"{tag}-{prov}-{nm}", desc)
-            put(da, f"{tag}-{prov}-{nm}", args)
+            put(da, f"{tag}-{prov}-{nm}", desc[:8][::-1] + args)	# fuzz_in reads the pc big-endian
     # Forms the binaries above do not use.
-    for name, args in [("rip", b"-4@NBuffers(%rip) 8@40+Stats(%rip)"), ("hex", b"8@0x10(%rsp) 8@$0x7f"),
-                       ("r8-r15", b"-1@%r8b -2@%r9w -4@%r10d 8@%r15"), ("empty", b"")]:
-        put(da, f"extra-{name}", args)
+    for name, args in [("rip", b"-4@NBuffers(%rip) 8@40+Stats(%rip) 4@iFar(%rip) 4@qTwice(%rip)"),
+                       ("rip-numeric", b"8@16(%rip) -4@cStats-8(%rip) 8@bare"),
+                       ("hex", b"8@0x10(%rsp) 8@$0x7f"),
+                       ("r8-r15", b"-1@%r8b -2@%r9w -4@%r10d 8@%r15"), ("empty", b""),
+                       ("size-long-min", b"-9223372036854775808@%rax")]:
+        put(da, f"extra-{name}", struct.pack(">Q", 0x401000) + args)
 
 
 ACCEPTS = {

@@ -18,6 +18,8 @@
 struct agent_opts {
 	const char *spec_path;
 	const char *listen;		/* ADDR:PORT */
+	const char *telemetry_path;	/* the exposition's path; NULL: /metrics */
+	const char *web_config_path;	/* exporter-toolkit web config; NULL: none */
 	const pid_t *pids;
 	size_t nr_pids;
 	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */

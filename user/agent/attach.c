@@ -121,25 +121,40 @@ static const char *site_note(enum site_kind k)
 	}
 }
 
-/* Every argument the metric reads must exist at this site. */
+/*
+ * Every argument the metric reads must exist at this site and be decodable;
+ * operands it does not read may be anything.
+ */
 static int check_args(const struct spec_metric *m, const struct elf_site *site,
 		      const char *where, const char *name)
 {
 	const struct spec_src *srcs[3 + SPEC_MAX_LABELS] = {
 		&m->probe.value, &m->probe.before, &m->probe.after,
 	};
+	char why[160];
 	size_t i;
 
 	for (i = 0; i < m->nr_labels; i++)
 		srcs[3 + i] = &m->labels[i].src;
 	for (i = 0; i < 3 + m->nr_labels; i++) {
-		if (srcs[i]->kind == SPEC_SRC_NONE || (int)srcs[i]->arg < site->nr_args)
+		const struct spec_src *src = srcs[i];
+
+		if (src->kind == SPEC_SRC_NONE)
 			continue;
-		log_err("%s:%u:%u: %s has %d argument%s at 0x%llx; arg %u does not exist",
-			where, srcs[i]->mark.line, srcs[i]->mark.col, name, site->nr_args,
-			site->nr_args == 1 ? "" : "s", (unsigned long long)site->file_offset,
-			srcs[i]->arg);
-		return -EINVAL;
+		if ((int)src->arg >= site->nr_args) {
+			log_err("%s:%u:%u: %s has %d argument%s at 0x%llx; arg %u does not exist",
+				where, src->mark.line, src->mark.col, name, site->nr_args,
+				site->nr_args == 1 ? "" : "s",
+				(unsigned long long)site->file_offset, src->arg);
+			return -EINVAL;
+		}
+		if (!site->ops[src->arg].err)
+			continue;
+		log_err("%s:%u:%u: %s arg %u \"%s\" at 0x%llx: %s", where, src->mark.line,
+			src->mark.col, name, src->arg, site->ops[src->arg].text,
+			(unsigned long long)site->file_offset,
+			usdt_operand__why(site, src->arg, why, sizeof(why)));
+		return site->ops[src->arg].err;
 	}
 	return 0;
 }
@@ -210,10 +225,69 @@ static int attach_site(struct collector *c, struct store_metric *sm, const char 
 	return 0;
 }
 
+/* The nearest of the names found in a binary, "did you mean". */
+struct name_hint {
+	struct spec_hint in_provider;	/* USDT: names of the provider typed */
+	struct spec_hint any;		/* USDT: provider:name; uprobes: symbols */
+	const char *provider;
+	char typed_full[256];
+	char best_in_provider[256];
+	char best_any[256];
+};
+
+static int usdt_hint__offer(const char *provider, const char *name,
+			    const struct elf_site *site, void *arg)
+{
+	struct name_hint *nh = arg;
+	char full[256];
+
+	(void)site;
+	if (!strcmp(provider, nh->provider) && spec_hint__offer(&nh->in_provider, name))
+		snprintf(nh->best_in_provider, sizeof(nh->best_in_provider), "%s:%s",
+			 provider, name);
+	snprintf(full, sizeof(full), "%s:%s", provider, name);
+	if (spec_hint__offer(&nh->any, full))
+		snprintf(nh->best_any, sizeof(nh->best_any), "%s", full);
+	return 0;
+}
+
+static int func_hint__offer(const char *name, const struct elf_site *site, void *arg)
+{
+	struct name_hint *nh = arg;
+
+	(void)site;
+	if (spec_hint__offer(&nh->any, name))
+		snprintf(nh->best_any, sizeof(nh->best_any), "%s", name);
+	return 0;
+}
+
+/* " (did you mean \"x\"?)" for a probe not found in @binary, or "". */
+static const char *probe_hint(const struct spec_probe *sp, const char *binary, char *buf,
+			      size_t size)
+{
+	struct name_hint nh = { .provider = sp->provider };
+	const char *best;
+
+	buf[0] = '\0';
+	if (sp->kind == SPEC_PROBE_UPROBE) {
+		spec_hint__init(&nh.any, sp->symbol);
+		elf_site__for_each_function(binary, func_hint__offer, &nh);
+	} else {
+		snprintf(nh.typed_full, sizeof(nh.typed_full), "%s:%s", sp->provider, sp->name);
+		spec_hint__init(&nh.in_provider, sp->name);
+		spec_hint__init(&nh.any, nh.typed_full);
+		elf_site__for_each_usdt(binary, usdt_hint__offer, &nh);
+	}
+	best = nh.best_in_provider[0] ? nh.best_in_provider : nh.best_any;
+	if (best[0])
+		snprintf(buf, size, " (did you mean \"%s\"?)", best);
+	return buf;
+}
+
 static int find_sites(const struct spec *spec, const struct spec_probe *sp, const char *binary,
 		      struct elf_site **sites)
 {
-	char where[PATH_MAX];
+	char where[PATH_MAX], hint[300];
 	int n;
 
 	spec_where(spec, &sp->site_mark, where, sizeof(where));
@@ -227,16 +301,14 @@ static int find_sites(const struct spec *spec, const struct spec_probe *sp, cons
 		n = elf_site__find_usdt(binary, sp->provider, sp->name, sites);
 	}
 	if (n == -ENOENT)
-		log_err("%s: %s %s%s%s not found in %s", where,
+		log_err("%s: %s %s%s%s not found in %s%s", where,
 			sp->kind == SPEC_PROBE_UPROBE ? "symbol" : "USDT probe",
 			sp->kind == SPEC_PROBE_UPROBE ? sp->symbol : sp->provider,
 			sp->kind == SPEC_PROBE_UPROBE ? "" : ":",
-			sp->kind == SPEC_PROBE_UPROBE ? "" : sp->name, binary);
+			sp->kind == SPEC_PROBE_UPROBE ? "" : sp->name, binary,
+			probe_hint(sp, binary, hint, sizeof(hint)));
 	else if (n == -ENOEXEC)
 		log_err("%s: %s is not an ELF binary", where, binary);
-	else if (n == -EPROTO)
-		log_err("%s: USDT probe %s:%s in %s has an operand emitd cannot decode",
-			where, sp->provider, sp->name, binary);
 	else if (n < 0)
 		log_err("%s: cannot read %s: %s", where, binary, strerror(-n));
 	return n;

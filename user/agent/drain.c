@@ -696,7 +696,7 @@ static void observe_guard(struct agent_batch *ab, uint64_t now_ms)
 		const struct store_metric *m = &st->metrics[i];
 
 		for (j = 0, admitted = 0; j < m->nr_series; j++)
-			admitted += !(m->series[j]->key.flags & EMITD_KEY_OTHER);
+			admitted += series__admitted(m->series[j]);
 		for (; ab->admitted_seen[i] < admitted; ab->admitted_seen[i]++)
 			guard__admit(ab->guard, i);	/* the kernel enforces the budgets */
 		if (!ab->fold_warned[i] && ab->c->series_count[i].folded_events) {

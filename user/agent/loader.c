@@ -28,7 +28,15 @@ static bool has_cap(const struct __user_cap_data_struct *d, int cap)
 #define CAP_PERFMON	38
 #endif
 
-/* Say plainly what is missing instead of failing later on EPERM. */
+/*
+ * Say plainly what is missing instead of failing later on EPERM. Measured on
+ * Linux 6.18 (README, "Running as a node agent"): CAP_BPF and CAP_PERFMON
+ * load the programs, but perf_event_open of a uprobe needs CAP_SYS_ADMIN
+ * (Linux 6.16, "perf: Revert to requiring CAP_SYS_ADMIN for uprobes", also
+ * in stable kernels); CAP_SYS_ADMIN alone stands for all three. Older
+ * kernels took CAP_PERFMON for uprobes: with CAP_BPF and CAP_PERFMON only,
+ * warn and let the kernel decide.
+ */
 static int check_privileges(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -36,10 +44,13 @@ static int check_privileges(void)
 
 	if (syscall(SYS_capget, &hdr, data))
 		return 0;	/* cannot tell: let the kernel decide */
-	if (has_cap(data, CAP_SYS_ADMIN) ||
-	    (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
+	if (has_cap(data, CAP_SYS_ADMIN))
 		return 0;
-	log_err("emitd run needs root (or CAP_BPF and CAP_PERFMON, plus CAP_SYS_ADMIN to mount bpffs): running as uid %d without them",
+	if (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)) {
+		log_warn("running with CAP_BPF and CAP_PERFMON but without CAP_SYS_ADMIN: the programs will load, but since Linux 6.16 attaching uprobes needs CAP_SYS_ADMIN (the kernel answers Permission denied)");
+		return 0;
+	}
+	log_err("emitd run needs root or CAP_SYS_ADMIN, which stands for CAP_BPF and CAP_PERFMON when loading, and attaching uprobes needs CAP_SYS_ADMIN itself (since Linux 6.16); add CAP_DAC_READ_SEARCH for a pin root below a root-only /sys/fs/bpf and CAP_SYS_PTRACE for --pid targets of other users. Running as uid %d without it",
 		(int)geteuid());
 	return -EPERM;
 }
@@ -102,7 +113,7 @@ static int load_skel(struct collector *c)
 	int err = emit_bpf__load(c->skel);
 
 	if (err == -EPERM)
-		log_err("loading BPF programs was refused (%s): emitd run needs root, or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN",
+		log_err("loading BPF programs was refused (%s): emitd run needs CAP_SYS_ADMIN (CAP_BPF and CAP_PERFMON load the programs, but attaching uprobes needs CAP_SYS_ADMIN)",
 			strerror(-err));
 	else if (err)
 		log_err("cannot load the BPF programs: %s (run with --verbose for the verifier log)",

@@ -23,29 +23,31 @@
 #include <bpf/libbpf.h>
 
 #include "agent/collector_internal.h"
+#include "agent/pin_root.h"
 #include "emit.skel.h"
 #include "lib/log.h"
 #include "lib/metric_id.h"
 
 #define BPFFS		"/sys/fs/bpf"
 
-/* bpffs is not mounted at boot on every node: mount it when missing. */
+/*
+ * bpffs is not mounted at boot on every node: mount it when missing, mode
+ * 0700 as systemd does (without mode= its root is 1777: anyone could create
+ * names in it). Then the pin root: checked from / down, missing parts
+ * created 0700 (pin_root.h).
+ */
 int pins__mount(const char *pin_root)
 {
 	struct statfs st;
 
 	if (statfs(BPFFS, &st) || st.f_type != BPF_FS_MAGIC) {
-		if (mount("bpf", BPFFS, "bpf", 0, NULL)) {
+		if (mount("bpf", BPFFS, "bpf", 0, "mode=0700")) {
 			log_err("cannot mount bpffs on %s: %s", BPFFS, strerror(errno));
 			return -errno;
 		}
-		log_info("mounted bpffs on %s", BPFFS);
+		log_info("mounted bpffs on %s (mode 0700)", BPFFS);
 	}
-	if (mkdir(pin_root, 0700) && errno != EEXIST) {
-		log_err("cannot create %s: %s", pin_root, strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return pin_root__secure(pin_root);
 }
 
 /*
@@ -282,7 +284,7 @@ int pins__reconcile_budgets(struct collector *c)
 
 		memset(&cnt, 0, sizeof(cnt));
 		for (j = 0; j < sm->nr_series && !sm->fixed; j++)
-			cnt.admitted += !(sm->series[j]->key.flags & EMITD_KEY_OTHER);
+			cnt.admitted += series__admitted(sm->series[j]);
 		total += cnt.admitted;
 		err = bpf_map_update_elem(fd, &idx, &cnt, BPF_ANY);
 		if (err)

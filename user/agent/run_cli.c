@@ -40,6 +40,7 @@ enum run_row {
 struct run_flag {
 	enum run_row row;
 	const char *flag;	/* the long name, without dashes */
+	const char *alias;	/* another long name for it; NULL: none */
 	char short_name;	/* 0: none */
 	const char *env;	/* the environment variable; NULL: none */
 	const char *def;	/* applied first, shown in --help; NULL: none */
@@ -99,6 +100,15 @@ static int parse_str(const struct run_flag *f, const char *src, const char *arg,
 	(void)src;
 	*(const char **)field(f, o) = arg;
 	return 0;
+}
+
+static int parse_metrics_path(const struct run_flag *f, const char *src, const char *arg,
+			      struct run_cli_opts *o)
+{
+	if (!http__valid_metrics_path(arg))
+		return bad_value(src, arg, "a path such as /metrics: printable, no space, '?' "
+				 "or '#', and none of /healthz, /snapshot, /normalization, /-/reload");
+	return parse_str(f, src, arg, o);
 }
 
 static int parse_true(const struct run_flag *f, const char *src, const char *arg,
@@ -341,8 +351,16 @@ static const struct run_flag run_flags[] = {
 	HEADING("run options"),
 	{ .flag = "spec", .short_name = 's', .arg = "FILE", .help = "the metric spec (YAML), required",
 	  .parse = parse_str, .off = OFF(spec_path) },
-	{ .flag = "listen", .short_name = 'l', .def = HTTP_DEFAULT_LISTEN, .arg = "ADDR:PORT",
-	  .help = "HTTP listen address", .parse = parse_str, .off = OFF(listen) },
+	{ .flag = "web.listen-address", .alias = "listen", .short_name = 'l',
+	  .def = HTTP_DEFAULT_LISTEN, .arg = "ADDR:PORT", .help = "HTTP listen address",
+	  .parse = parse_str, .off = OFF(listen) },
+	{ .flag = "web.telemetry-path", .def = HTTP_DEFAULT_METRICS_PATH, .arg = "PATH",
+	  .help = "the path of the exposition", .parse = parse_metrics_path,
+	  .off = OFF(telemetry_path) },
+	{ .flag = "web.config.file", .arg = "FILE",
+	  .help = "TLS, basic auth and response headers, in the Prometheus exporter-toolkit "
+		  "format (see README); read once at start, refused with FILE:LINE:COL errors",
+	  .parse = parse_str, .off = OFF(web_config_path) },
 	{ .flag = "pid", .short_name = 'p', .arg = "PID",
 	  .help = "attach to this process only (repeatable); the binary is resolved "
 		  "through /proc/PID/exe and /proc/PID/root",
@@ -515,6 +533,10 @@ static void usage_flag(FILE *f, const struct run_flag *r)
 		col = fprintf(f, "\n") - 1;
 	col += fprintf(f, "%*s", HELP_COL - col, "");
 	put_words(f, r->help, false, &col);
+	if (r->alias) {
+		snprintf(def, sizeof(def), "(alias --%s)", r->alias);
+		put_words(f, def, true, &col);
+	}
 	if (r->def) {
 		snprintf(def, sizeof(def), "(default %s)", r->def);
 		put_words(f, def, true, &col);
@@ -556,6 +578,10 @@ static void rows__getopt(const struct run_flag *rows, size_t n, struct option *o
 			rows[i].flag, rows[i].arg ? required_argument : no_argument, NULL,
 			rows[i].short_name ? rows[i].short_name : OPT_ROW + (int)i,
 		};
+		if (rows[i].alias) {
+			opts[k] = opts[k - 1];
+			opts[k++].name = rows[i].alias;
+		}
 		if (!rows[i].short_name)
 			continue;
 		*shorts++ = rows[i].short_name;
@@ -578,12 +604,13 @@ static const struct run_flag *rows__find(const struct run_flag *rows, size_t n, 
 	return NULL;
 }
 
-/* Apply a row's value given as --flag (or its default), naming it so on error. */
-static int row__apply(const struct run_flag *r, const char *arg, struct run_cli_opts *o)
+/* Apply a row's value given as --@name (or its default), naming it so on error. */
+static int row__apply(const struct run_flag *r, const char *name, const char *arg,
+		      struct run_cli_opts *o)
 {
 	char src[64];
 
-	snprintf(src, sizeof(src), "--%s", r->flag);
+	snprintf(src, sizeof(src), "--%s", name);
 	return r->parse(r, src, arg, o);
 }
 
@@ -595,7 +622,8 @@ static int rows__apply_defaults_env(const struct run_flag *rows, size_t n, struc
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (rows[i].row == ROW_FLAG && rows[i].def && row__apply(&rows[i], rows[i].def, o))
+		if (rows[i].row == ROW_FLAG && rows[i].def &&
+		    row__apply(&rows[i], rows[i].flag, rows[i].def, o))
 			return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (rows[i].row != ROW_FLAG || !rows[i].env || !(v = getenv(rows[i].env)))
@@ -627,19 +655,20 @@ static int log_getopt_error(int c, char **argv)
 static int parse_flags(const struct run_flag *rows, size_t n, int argc, char **argv,
 		       struct run_cli_opts *o)
 {
-	struct option opts[MAX_ROWS + 1];
+	struct option opts[2 * MAX_ROWS + 1];	/* a row and its alias */
 	const struct run_flag *r;
 	char shorts[2 * MAX_ROWS + 2];
-	int c, ret;
+	int c, ret, li;
 
 	rows__getopt(rows, n, opts, shorts);
 	optind = 0;	/* glibc: a full reset, for callers that parse twice */
 	opterr = 0;	/* the errors are logged here */
-	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+	while ((li = -1, c = getopt_long(argc, argv, shorts, opts, &li)) != -1) {
 		r = rows__find(rows, n, c);
 		if (!r)
 			return log_getopt_error(c, argv);
-		ret = row__apply(r, optarg, o);
+		/* named as typed: --listen or --web.listen-address */
+		ret = row__apply(r, li >= 0 ? opts[li].name : r->flag, optarg, o);
 		if (ret)
 			return ret;
 	}

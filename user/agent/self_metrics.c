@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "agent/self_metrics.h"
+#include "lib/build_info.h"
 
 void self_metrics__add(struct fam_builder *fb, enum self_metric_id id,
 		       const char *const *lv, const double *values, size_t nr)
@@ -37,6 +38,25 @@ static const char *exported_name(const struct store *st, const struct spec_metri
 		if (st->metrics[i].spec == m)
 			return st->metrics[i].full_name;
 	return m->name;
+}
+
+void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
+			     double start_time_s)
+{
+	const char *lv[] = { build_info__version(), build_info__revision(), libbpf_version };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_BUILD_INFO, lv, &one, 1);
+	self_metrics__add_value(fb, SELF_START_TIME_SECONDS, start_time_s);
+}
+
+/* The spec the agent runs, hashed as gen hashes it (spec/hash.h). */
+static void add_spec_info(struct fam_builder *fb, const struct store *st)
+{
+	const char *lv[] = { st->spec_namespace, st->spec_sha256 };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_SPEC_INFO, lv, &one, 1);
 }
 
 /* One row per attached site: the probe, where it is and its site kind. */
@@ -152,17 +172,23 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector_stats *cs,
 				  const struct http_stats *hs)
 {
+	static const char *const idle_reasons[] = { "timeout", "watermark" };
+	const double idle[] = { hs->idle_timeouts, hs->idle_reaped };
+
 	self_metrics__add_value(fb, SELF_DRAINS_TOTAL, cs->drains);
 	self_metrics__add_value(fb, SELF_DRAIN_LAST_DURATION_SECONDS, cs->last_drain_seconds);
 	self_metrics__add_value(fb, SELF_DRAIN_BATCH_FALLBACKS_TOTAL, cs->batch_fallbacks);
 	self_metrics__add_value(fb, SELF_SCRAPES_TOTAL, hs->scrapes);
 	self_metrics__add_value(fb, SELF_SCRAPE_BYTES_TOTAL, hs->scrape_bytes);
 	self_metrics__add_value(fb, SELF_SCRAPE_DURATION_SECONDS, hs->last_scrape_seconds);
+	self_metrics__add_value(fb, SELF_HTTP_DEADLINE_DROPS_TOTAL, hs->deadline_drops);
+	self_metrics__add(fb, SELF_HTTP_IDLE_CLOSED_TOTAL, idle_reasons, idle, 2);
 }
 
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs)
 {
+	add_spec_info(fb, st);
 	add_site_info(fb, st, cs);
 	add_probe_hits(fb, st, cs);
 	add_map_metrics(fb, cs);

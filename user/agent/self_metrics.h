@@ -28,7 +28,16 @@ void self_metrics__add(struct fam_builder *fb, enum self_metric_id id,
 /* The family @id (without labels) with its one series. */
 void self_metrics__add_value(struct fam_builder *fb, enum self_metric_id id, double value);
 
-/* Probe sites and hits, maps, the kernel's counters, drains and scrapes. */
+/*
+ * emitd_build_info (the version and revision of lib/build_info.h, the
+ * libbpf version given) and emitd_start_time_seconds.
+ */
+void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
+			     double start_time_s);
+/*
+ * The spec's provenance (emitd_spec_info), probe sites and hits, maps, the
+ * kernel's counters, drains and scrapes.
+ */
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs);
 /* The drain controller: cadence, shedding, lanes, cardinality, trial mode. */

@@ -302,6 +302,9 @@ static void add_channel_gauges(struct agent_signal *s, struct fam_builder *fb)
 		v[i] = r->ranking[i].delta_r;
 	}
 	self_metrics__add(fb, SELF_CHANNEL_CRITICALITY, ids, v, i);
+	for (i = 0; i < n && r->ranking[i].channel < s->nr_res_ids; i++)
+		v[i] = r->ranking[i].unique_bits;
+	self_metrics__add(fb, SELF_CHANNEL_UNIQUE_INFORMATION, ids, v, i);
 out:
 	free(ids);
 	free(v);

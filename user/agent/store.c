@@ -35,11 +35,77 @@ static enum spec_val_type metric_value_type(const struct spec_metric *m)
 	return src->kind == SPEC_SRC_NONE ? SPEC_VAL_U64 : src->type;
 }
 
-int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz)
+/* The key the kernel builds for these label values: zeroed, then each label. */
+static void warm_key(const struct store_metric *m, const size_t *pick,
+		     struct emitd_series_key *key)
+{
+	const struct spec_metric *sm = m->spec;
+	size_t i;
+
+	memset(key, 0, sizeof(*key));
+	key->metric_id = m->id;
+	for (i = 0; i < sm->nr_labels; i++) {
+		const char *v = sm->labels[i].values[pick[i]];
+
+		if (sm->labels[i].src.kind == SPEC_SRC_STRING)
+			strncpy(key->labels[i].str, v, EMITD_LABEL_LEN - 1);
+		else
+			key->labels[i].num = (__s64)strtoll(v, NULL, 10);
+	}
+}
+
+/* The next combination of label values, odometer order; false after the last. */
+static bool next_pick(const struct spec_metric *sm, size_t *pick)
+{
+	size_t i;
+
+	for (i = sm->nr_labels; i-- > 0;) {
+		if (++pick[i] < sm->labels[i].nr_values)
+			return true;
+		pick[i] = 0;
+	}
+	return false;
+}
+
+/*
+ * Series known before any event: every series of a metric without labels,
+ * and every combination of the warm values the spec lists. They are keyed
+ * exactly as the kernel keys them, so the drain finds them when the kernel
+ * creates them; until then they are only here, and take nothing of the
+ * kernel's budgets.
+ */
+static int store__warm(struct store *st)
+{
+	struct emitd_series_key key;
+	size_t i, pick[EMITD_MAX_LABELS];
+
+	for (i = 0; i < st->nr_metrics; i++) {
+		const struct store_metric *m = &st->metrics[i];
+
+		if (!m->fixed && !spec_metric__nr_warm(m->spec))
+			continue;
+		memset(pick, 0, sizeof(pick));
+		do {
+			warm_key(m, pick, &key);
+			if (!store__series(st, &key))
+				return -ENOMEM;
+		} while (next_pick(m->spec, pick));
+	}
+	return 0;
+}
+
+int store__init(struct store *st, const struct spec *spec, char *err_msg, size_t err_sz)
 {
 	size_t i, j;
+	int err;
 
 	memset(st, 0, sizeof(*st));
+	st->spec_namespace = spec->namespace_;
+	err = spec__hash(spec, st->spec_sha256);
+	if (err) {
+		snprintf(err_msg, err_sz, "spec hash: %s", strerror(-err));
+		return err;
+	}
 	st->metrics = calloc(spec->nr_metrics, sizeof(*st->metrics));
 	if (!st->metrics)
 		goto err_nomem;
@@ -62,16 +128,18 @@ int store__init(struct store *st, const struct spec *spec, char *err, size_t err
 		for (j = 0; j < i; j++) {
 			if (st->metrics[j].id != sm->id)
 				continue;
-			snprintf(err, err_sz, "metric ids of %s and %s collide; rename one",
+			snprintf(err_msg, err_sz, "metric ids of %s and %s collide; rename one",
 				 st->metrics[j].full_name, sm->full_name);
 			store__free(st);
 			return -EEXIST;
 		}
 	}
+	if (store__warm(st))
+		goto err_nomem;
 	return 0;
 
 err_nomem:
-	snprintf(err, err_sz, "series store: %s", strerror(ENOMEM));
+	snprintf(err_msg, err_sz, "series store: %s", strerror(ENOMEM));
 	store__free(st);
 	return -ENOMEM;
 }
@@ -275,9 +343,15 @@ _Static_assert(sizeof(struct emitd_gauge) % 8 == 0, "per-CPU values are 8-byte a
 _Static_assert(sizeof(struct emitd_hist) % 8 == 0, "per-CPU values are 8-byte aligned");
 _Static_assert(sizeof(struct emitd_norm) % 8 == 0, "per-CPU values are 8-byte aligned");
 
+bool series__admitted(const struct series *s)
+{
+	return s->in_kernel && !(s->key.flags & EMITD_KEY_OTHER);
+}
+
 /* Counters, histograms and normalizations: the sums start again from zero. */
 static void reset_sums(struct series *s)
 {
+	s->in_kernel = true;
 	s->count = 0;
 	s->zeroed = 0;
 	s->isum = 0;
@@ -298,6 +372,7 @@ void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int 
 {
 	int cpu;
 
+	s->in_kernel = true;
 	s->gauge_ktime = 0;
 	for (cpu = 0; cpu < ncpus; cpu++) {
 		const struct emitd_gauge *g = &percpu[cpu];

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "emitd.h"
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 struct store_metric;
@@ -37,6 +38,7 @@ struct series {
 	double before_abs_sum;		/* normalization, from the sample lane */
 	double after_abs_sum;
 	uint64_t samples;
+	bool in_kernel;			/* a drain read it from a map (store__apply_*()) */
 };
 
 struct store_metric {
@@ -61,9 +63,17 @@ struct store {
 	uint32_t nr_fixed[EMITD_KIND_NORMALIZATION + 1];	/* fixed slots per kind */
 	void *index;			/* tsearch root: series by key */
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
+	const char *spec_namespace;	/* the spec's, which outlives the store */
+	char spec_sha256[SPEC_SHA256_HEX];	/* spec__hash() of the spec: emitd_spec_info */
 };
 
-/* 0, or -ENOMEM or -EEXIST (two metric ids collide) with the reason in @err. */
+/*
+ * A store for @spec, which must outlive it, with the spec's hash and its
+ * warm series: the series of each metric without labels, and one per
+ * combination of the label values the spec lists (spec_metric__nr_warm()),
+ * all at 0, keyed as the kernel will key them. 0, or -ENOMEM, -EIO (no
+ * SHA-256) or -EEXIST (two metric ids collide) with the reason in @err.
+ */
 int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz);
 void store__free(struct store *st);
 struct store_metric *store__metric_by_id(struct store *st, uint32_t id);
@@ -78,9 +88,9 @@ void store_metric__set_trial(struct store_metric *m);
 
 /*
  * Replace @s's values with the sums of @ncpus per-CPU values read from the
- * map of one kind. Counters, histograms and normalizations sum every CPU;
- * a gauge takes the value of the CPU that updated it last (it keeps its
- * value when no CPU did).
+ * map of one kind, and mark it in_kernel. Counters, histograms and
+ * normalizations sum every CPU; a gauge takes the value of the CPU that
+ * updated it last (it keeps its value when no CPU did).
  */
 void store__apply_counter(struct series *s, const struct emitd_counter *percpu, int ncpus);
 void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int ncpus);
@@ -92,6 +102,12 @@ void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int nc
  */
 void store__add_sample(const struct store_metric *m, struct series *s,
 		       const struct emitd_sample *smp);
+
+/*
+ * A series the kernel admitted (counted in its budget): read from a map, not
+ * the overflow series. A warm series is not, until the kernel creates it.
+ */
+bool series__admitted(const struct series *s);
 
 /* A raw map or sample value as a double, by the value's type. */
 double store__raw_to_double(__u64 raw, enum spec_val_type t);

@@ -19,7 +19,7 @@
 
 static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 {
-	const char *type = gen__val_type_name(s->type);
+	const char *type = spec_val_type__name(s->type);
 
 	switch (s->kind) {
 	case SPEC_SRC_ARG:
@@ -40,6 +40,19 @@ static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 		break;
 	}
 	return buf;
+}
+
+/* "; warm values: `a`, `b`" for a label that lists them. */
+static void catalog_values(FILE *f, const struct spec_label *l)
+{
+	size_t i;
+
+	if (l->nr_values)
+		fputs("; warm values (exported as 0 from the start):", f);
+	for (i = 0; i < l->nr_values; i++) {
+		fputs(i ? ", " : " ", f);
+		gen__put_md_code(f, l->values[i]);
+	}
 }
 
 static void catalog_probe(FILE *f, const struct spec *spec, const struct spec_metric *m)
@@ -70,9 +83,11 @@ static void catalog_probe(FILE *f, const struct spec *spec, const struct spec_me
 	else
 		fprintf(f, "- Value%s: %s\n", m->type == SPEC_COUNTER ? " (increment)" : "",
 			fmt_src(b1, &p->value));
-	for (i = 0; i < m->nr_labels; i++)
-		fprintf(f, "- Label `%s`: %s\n", m->labels[i].name,
-			fmt_src(b1, &m->labels[i].src));
+	for (i = 0; i < m->nr_labels; i++) {
+		fprintf(f, "- Label `%s`: %s", m->labels[i].name, fmt_src(b1, &m->labels[i].src));
+		catalog_values(f, &m->labels[i]);
+		fputc('\n', f);
+	}
 }
 
 static void catalog_buckets(FILE *f, const struct spec_buckets *b)
@@ -81,7 +96,7 @@ static void catalog_buckets(FILE *f, const struct spec_buckets *b)
 	size_t i;
 
 	fprintf(f, "- Buckets (%s, %zu bounds and +Inf): ",
-		gen__bucket_kind_name(b->kind), b->nr_bounds);
+		spec_bucket_kind__name(b->kind), b->nr_bounds);
 	for (i = 0; i < b->nr_bounds; i++) {
 		fmt__double(num, b->bounds[i], FMT_SHORTEST, 0);
 		fprintf(f, "%s%s", i ? ", " : "", num);

@@ -76,17 +76,6 @@ const char *spec_join(char *buf, size_t size, const char *const *v, size_t n,
 /* "a, b or c" of the NULL-terminated @set. */
 const char *spec_join_or(char buf[LIST_LEN], const char *const *set);
 
-/* "did you mean": the candidate closest to what was typed, within a typo. */
-struct spec_hint {
-	const char *typed;
-	const char *best;	/* the best candidate offered, or NULL */
-	unsigned int dist;
-};
-
-void spec_hint__init(struct spec_hint *h, const char *typed);
-/* Is @cand closer than any candidate before, and close enough? */
-bool spec_hint__offer(struct spec_hint *h, const char *cand);
-
 /* ---- names.c ---- */
 
 /* A name a metric exports or reserves: base[0..len) followed by suffix. */
@@ -202,6 +191,8 @@ bool spec_check__budget(struct spec_ctx *c, const yaml_node_t *n,
 			const char *field, long long v, bool per_metric);
 /* Across the metrics, once parsed: names unique, expressions defined. */
 void spec_check__metrics(struct spec_ctx *c);
+/* Warm values: every label of @m lists them or none does, and at most budget - 1 series. */
+void spec_check__warm(struct spec_ctx *c, const char *mf, const struct spec_metric *m);
 
 /* ---- parse.c ---- */
 

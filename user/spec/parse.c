@@ -16,6 +16,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "emitd.h"
 #include "spec/internal.h"
 
 /* ---- targets ---- */
@@ -99,7 +100,7 @@ enum src_role {
 	SRC_LABEL,	/* a label: integer argument or string */
 };
 
-enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_NR };
+enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_VALUES, S_NR };
 
 static void parse_src_arg(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 			  enum spec_probe_kind kind, struct spec_src *src)
@@ -189,14 +190,114 @@ static void parse_src_offset(struct spec_ctx *c, const struct spec_slot *s,
 		src->offset = off;
 }
 
-/* { arg: N [, as: s64|u64|string] } or { arg: N, deref: T [, offset: K] } */
+_Static_assert(SPEC_MAX_LABEL_BYTES == EMITD_LABEL_LEN - 1, "a string label's bytes, NUL excluded");
+
+/* A warm value of a string label: what the kernel's 32-byte key can hold. */
+static bool string_value(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			 char **out)
+{
+	char q[QUOTE_LEN];
+	const char *s = spec_str_ref(c, n, field);
+
+	if (!s)
+		return false;
+	if (strlen(s) > SPEC_MAX_LABEL_BYTES) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is %zu bytes: a string label holds at most %d (the kernel cuts the rest)",
+			  spec_quote(q, s), strlen(s), SPEC_MAX_LABEL_BYTES);
+		return false;
+	}
+	if (!strcmp(s, EMITD_OTHER_VALUE)) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is the value of the overflow series, not a value to expect",
+			  spec_quote(q, s));
+		return false;
+	}
+	*out = strdup(s);
+	c->oom |= !*out;
+	return *out;
+}
+
+/* A warm value of an integer label, in decimal. */
+static bool int_value(struct spec_ctx *c, const yaml_node_t *n, const char *field, char **out)
+{
+	long long v;
+
+	if (!spec_get_int(c, n, field, &v))
+		return false;
+	if (asprintf(out, "%lld", v) < 0) {
+		*out = NULL;
+		c->oom = true;
+		return false;
+	}
+	return true;
+}
+
+static bool listed(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(v[i], s))
+			return true;
+	}
+	return false;
+}
+
+/* `values: [...]` of a label source, once the source's kind is known. */
+static void parse_label_values(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			       struct spec_label *l)
+{
+	char f[FIELD_LEN], q[QUOTE_LEN];
+	size_t nr, i;
+	char *v;
+
+	l->values_mark = mark_of(n);
+	if (!spec_expect(c, n, YAML_SEQUENCE_NODE, field, "a list of label values"))
+		return;
+	nr = seq_len(n);
+	if (!nr || nr > SPEC_MAX_BUDGET) {
+		spec_diag(c, mark_of(n), field, "must list 1 to %u values (got %zu)",
+			  SPEC_MAX_BUDGET, nr);
+		return;
+	}
+	l->values = calloc(nr, sizeof(*l->values));
+	if (!l->values) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < nr; i++) {
+		const yaml_node_t *item = seq_item(c, n, i);
+		bool ok;
+
+		spec_fidx(f, field, i);
+		if (l->src.kind == SPEC_SRC_STRING)
+			ok = string_value(c, item, f, &v);
+		else
+			ok = int_value(c, item, f, &v);
+		if (!ok)
+			continue;
+		if (listed(l->values, l->nr_values, v)) {
+			spec_diag(c, mark_of(item), f, "duplicate value %s", spec_quote(q, v));
+			free(v);
+			continue;
+		}
+		l->values[l->nr_values++] = v;
+	}
+}
+
+/*
+ * { arg: N [, as: s64|u64|string] [, values: [...]] } or
+ * { arg: N, deref: T [, offset: K] }; @label NULL for value sources (no values).
+ */
 static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 		      enum src_role role, enum spec_probe_kind kind,
-		      struct spec_src *src)
+		      struct spec_src *src, struct spec_label *label)
 {
 	struct spec_slot s[S_NR] = {
 		[S_ARG] = { .key = "arg" }, [S_AS] = { .key = "as" },
 		[S_DEREF] = { .key = "deref" }, [S_OFFSET] = { .key = "offset" },
+		[S_VALUES] = { .key = "values" },
 	};
 	char f[FIELD_LEN], d[DESC_LEN];
 
@@ -221,6 +322,11 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 		parse_src_deref(c, s[S_DEREF].val, spec_fkey(f, field, "deref"), role, src);
 	if (s[S_OFFSET].val)
 		parse_src_offset(c, s, spec_fkey(f, field, "offset"), src);
+	if (s[S_VALUES].val && !label)
+		spec_diag(c, mark_of(s[S_VALUES].knode), spec_fkey(f, field, "values"),
+			  "only label sources list expected values");
+	else if (s[S_VALUES].val)
+		parse_label_values(c, s[S_VALUES].val, spec_fkey(f, field, "values"), label);
 }
 
 /* ---- probes ---- */
@@ -261,7 +367,7 @@ static void parse_usdt(struct spec_ctx *c, const yaml_node_t *n, const char *fie
 	colon = strchr(s, ':');
 	if (colon) {
 		p->provider = strndup(s, colon - s);
-		p->name = strdup(colon + 1);
+		p->name = spec_usdt__note_name(colon + 1);	/* "a-b" is "a__b" */
 		if (!p->provider || !p->name) {
 			c->oom = true;
 			return;
@@ -305,7 +411,7 @@ static void parse_probe_value(struct spec_ctx *c, const yaml_node_t *n,
 		spec_diag(c, mark_of(s[P_VALUE].knode), f,
 			  "not allowed for normalization metrics (they read before and after)");
 	} else if (v) {
-		parse_src(c, v, f, SRC_VALUE, m->probe.kind, &m->probe.value);
+		parse_src(c, v, f, SRC_VALUE, m->probe.kind, &m->probe.value, NULL);
 		if (m->type == SPEC_COUNTER && m->probe.value.type == SPEC_VAL_F64)
 			spec_diag(c, mark_of(v), f,
 				  "a counter adds its increments in the kernel, which has no floating point: use an integer (u64 or s64) increment");
@@ -332,7 +438,7 @@ static void parse_probe_norm(struct spec_ctx *c, const yaml_node_t *n,
 			spec_diag(c, mark_of(sl->knode), f,
 				  "only normalization metrics read before and after");
 		else if (sl->val)
-			parse_src(c, sl->val, f, SRC_VALUE, m->probe.kind, src[i]);
+			parse_src(c, sl->val, f, SRC_VALUE, m->probe.kind, src[i], NULL);
 		else if (m->type == SPEC_NORMALIZATION)
 			spec_required(c, n, field, sl,
 				      "a normalization compares before and after");
@@ -390,7 +496,7 @@ static void match_label_sources(struct spec_ctx *c, const yaml_node_t *n,
 		}
 		seen[i] = mark_of(k);
 		parse_src(c, node_at(c, p->value), f, SRC_LABEL, m->probe.kind,
-			  &m->labels[i].src);
+			  &m->labels[i].src, &m->labels[i]);
 	}
 }
 
@@ -417,6 +523,8 @@ static void parse_probe_labels(struct spec_ctx *c, const yaml_node_t *n,
 		spec_diag(c, m->labels[i].mark, f, "label %s has no source in probe.labels",
 			  spec_quote(q, m->labels[i].name));
 	}
+	if (labels_ok)
+		spec_check__warm(c, mf, m);
 }
 
 static void parse_probe(struct spec_ctx *c, const yaml_node_t *n, const char *mf,

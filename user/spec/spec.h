@@ -10,7 +10,8 @@
  * The files of spec/ (each function below is in the one named above it):
  * load.c reads and releases a spec, diag.c holds the diagnostics, names.c the
  * name rules, check.c the checks across fields; parse.c and yaml.c (YAML to
- * struct spec) and spec/internal.h are private to spec/.
+ * struct spec) and spec/internal.h are private to spec/. spec/hash.h: the
+ * canonical form and its hash.
  */
 #ifndef EMITD_SPEC_H
 #define EMITD_SPEC_H
@@ -24,6 +25,7 @@
 #define SPEC_MAX_ARG		11	/* highest argument index a probe may read */
 #define SPEC_DEFAULT_BUDGET	64
 #define SPEC_DEFAULT_GLOBAL_BUDGET 4096
+#define SPEC_MAX_LABEL_BYTES	31	/* a string label value: EMITD_LABEL_LEN - 1 */
 
 struct spec_mark {
 	unsigned int line;	/* 1-based; 0 when unknown */
@@ -63,6 +65,14 @@ struct spec_label {
 	char *name;
 	struct spec_src src;		/* ARG (integer label) or STRING */
 	struct spec_mark mark;
+	/*
+	 * The `values:` of its source: expected values, whose series are
+	 * exported as 0 before their first event (warm series). Strings as
+	 * written, integers in decimal; NULL when none.
+	 */
+	char **values;
+	size_t nr_values;
+	struct spec_mark values_mark;
 };
 
 enum spec_probe_kind {
@@ -185,9 +195,29 @@ void spec__free(struct spec *spec);
 void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
 void spec_diags__free(struct spec_diags *diags);
 
+/*
+ * "did you mean": the candidate closest to what was typed, within a typo
+ * (the agent offers the names it finds in a binary).
+ */
+struct spec_hint {
+	const char *typed;
+	const char *best;	/* the best candidate offered, or NULL */
+	unsigned int dist;
+};
+
+void spec_hint__init(struct spec_hint *h, const char *typed);
+/* Is @cand closer than any candidate before, and close enough? */
+bool spec_hint__offer(struct spec_hint *h, const char *cand);
+
 /* ---- check.c ---- */
 
 const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
+/*
+ * The warm series of @m: one per combination of its labels' values (every
+ * label lists values, or none does), 0 without values. The linter keeps it
+ * at most budget - 1.
+ */
+size_t spec_metric__nr_warm(const struct spec_metric *m);
 
 /* ---- names.c ---- */
 
@@ -196,6 +226,12 @@ const char *spec_metric_type__name(enum spec_metric_type t);
 enum spec_metric_type spec_metric_type__parse(const char *s);
 /* Full exported name: "<namespace>_<name>". Caller frees. */
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
+/* "none", "arg", "deref", "string"; "?" for another value. */
+const char *spec_src_kind__name(enum spec_src_kind k);
+/* "s64", "u64", "f64"; "?" for another value. */
+const char *spec_val_type__name(enum spec_val_type t);
+/* "none", "exp2", "linear", "explicit"; "?" for another value. */
+const char *spec_bucket_kind__name(enum spec_bucket_kind k);
 
 /*
  * What the linter checks. Limits it enforces beyond the array sizes above:
@@ -217,6 +253,12 @@ unsigned int spec__edit_distance(const char *a, const char *b);
 
 /* names.c: [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
 bool spec__valid_ident(const char *s);
+/*
+ * A USDT probe name as its note holds it: the '-' of dtrace's and the
+ * applications' docs stands for "__" ("transaction-commit" is
+ * "transaction__commit"). Caller frees; NULL when out of memory.
+ */
+char *spec_usdt__note_name(const char *s);
 /* [a-zA-Z0-9_]+: a metric name without its namespace (so may start with 0-9). */
 bool spec__valid_metric_name(const char *s);
 /* [a-z][a-z0-9_]*: a unit, which a metric's name ends in. */
