@@ -34,9 +34,12 @@ pin_root=/sys/fs/bpf/emitd-test-asan-$$-$port
 agent=
 target=
 
+# Whatever failed, nothing of this run is left behind (set +e: killing a
+# process that has already exited must not stop the cleanup).
 cleanup() {
-	[ -n "$agent" ] && kill -KILL "$agent" 2>/dev/null
-	[ -n "$target" ] && kill -KILL "$target" 2>/dev/null
+	set +e
+	[ -z "$agent" ] || kill -KILL "$agent" 2>/dev/null
+	[ -z "$target" ] || kill -KILL "$target" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$pin_root" "$tmp"
 }
