@@ -8,6 +8,12 @@
  * map: no locks and no allocation on the producer side. Whatever cannot be
  * recorded (a full map, a failed read, a full ring buffer) is counted in
  * `stats`, so nothing is lost silently.
+ *
+ * Probe links run `emitd_probe`, a dispatcher that tail-calls the handler
+ * in `progs`. Links, maps and `progs` are pinned under the pin root, so the
+ * probes count while no agent runs, and an agent moves every link to a new
+ * handler (bound to new maps) by one update of `progs`: each event runs
+ * exactly one handler, the old or the new.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -20,13 +26,32 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Sizes are placeholders: the agent sets them from the spec before load. */
+/* Every map is pinned by name under the pin root: see the header comment. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EMITD_MAX_PROBES);
 	__type(key, __u32);
 	__type(value, struct emitd_probe_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cfg SEC(".maps");
+
+/* The handler every probe link runs, through the dispatcher. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} progs SEC(".maps");
+
+/* Agent only: what each cfg_id's link is, so a starting agent adopts it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EMITD_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct emitd_site);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sites SEC(".maps");
 
 /*
  * The series maps, per kind and lane (maps.bpf.h): labelled series hash by
@@ -64,18 +89,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } metric_sigs SEC(".maps");
 
-/* Which metric owns each fixed slot: lets a restarted agent reuse the pins. */
+/*
+ * Agent only: the metric id owning each slot (0: free). A metric keeps its
+ * slot, its fixed series and its guard entry while it is in the spec.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 4 * EMITD_MAX_PROBES);
+	__uint(max_entries, EMITD_MAX_METRICS);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} fixed_ids SEC(".maps");
+} metric_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EMITD_STAT_MAX);
+	__uint(max_entries, EMITD_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -86,19 +114,23 @@ struct {
 	__uint(max_entries, EMITD_MAX_PROBES);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } probe_hits SEC(".maps");
 
+/* The size is the agent's --ringbuf-bytes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } samples SEC(".maps");
 
-/* Cardinality guard: series admitted per metric, and in all at the end. */
+/* Cardinality guard: series admitted per metric slot, and in all at the end. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EMITD_MAX_METRICS + 1);
 	__type(key, __u32);
 	__type(value, struct emitd_series_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } series_count SEC(".maps");
 
 /* Series already folded, so each is counted once in folded_series. */
@@ -107,6 +139,7 @@ struct {
 	__uint(max_entries, EMITD_FOLDED_KEYS);
 	__type(key, struct emitd_series_key);
 	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } folded_keys SEC(".maps");
 
 struct {
@@ -114,6 +147,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct emitd_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ctl SEC(".maps");
 
 /*
@@ -125,6 +159,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cpu_events SEC(".maps");
 
 struct {
@@ -132,15 +167,14 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cpu_wake SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wake SEC(".maps");
-
-/* Set before load: the spec's global series budget. */
-const volatile __u64 global_budget = ~0ULL;
 
 /*
  * Per-event scratch, on the stack (280 bytes of 512): a per-CPU map would be
@@ -233,19 +267,27 @@ static __always_inline bool shedding(const struct emitd_probe_cfg *c, __u32 what
 	return k && (k->shed & what);
 }
 
+/* The global count of admitted series @n, less what the agent removed. */
+static __always_inline bool global_full(const struct emitd_ctl *k, __u64 n)
+{
+	return (n > k->global_released ? n - k->global_released : 0) >= k->global_budget;
+}
+
 /* Take one series of the metric's and of the global budget, or none. */
 static __always_inline bool admit(const struct emitd_probe_cfg *c)
 {
-	__u32 idx = c->metric_idx, all = EMITD_MAX_METRICS;
+	__u32 idx = c->metric_idx, all = EMITD_MAX_METRICS, zero = 0;
 	struct emitd_series_count *m, *g;
+	struct emitd_ctl *k;
 
 	m = bpf_map_lookup_elem(&series_count, &idx);
 	g = bpf_map_lookup_elem(&series_count, &all);
-	if (!m || !g || m->admitted >= c->budget || g->admitted >= global_budget)
+	k = bpf_map_lookup_elem(&ctl, &zero);
+	if (!m || !g || !k || m->admitted >= c->budget || global_full(k, g->admitted))
 		return false;
 	if (__sync_fetch_and_add(&m->admitted, 1) >= c->budget)
 		goto undo_metric;
-	if (__sync_fetch_and_add(&g->admitted, 1) >= global_budget)
+	if (global_full(k, __sync_fetch_and_add(&g->admitted, 1)))
 		goto undo_global;
 	return true;
 
@@ -528,9 +570,21 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 
 /* uprobes on functions and USDT sites alike: the cookie is the config index. */
 SEC("uprobe")
-int BPF_KPROBE(emitd_probe)
+int BPF_KPROBE(emitd_handle)
 {
 	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx));
+}
+
+/*
+ * What every probe link runs: the handler in `progs`. A tail call does not
+ * return; without a handler there the event is counted as lost.
+ */
+SEC("uprobe")
+int BPF_KPROBE(emitd_probe)
+{
+	bpf_tail_call(ctx, &progs, 0);
+	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
 }
 
 /* The benchmark's floor: the same attach, no work. */

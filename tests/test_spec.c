@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Unit tests for user/spec/ (load, parse, check, names, diag, hash). Run from the repo root:
- * the bad-spec corpus is read from tests/spec_bad/, and spec/demo.yml is
+ * the bad-spec corpus is read from tests/spec_bad/, the warnings' corpus
+ * from tests/spec_warn/, and spec/demo.yml is
  * checked when it exists.
  */
 #include <dirent.h>
@@ -21,6 +22,7 @@
 #include "spec/spec.h"
 
 #define CORPUS_DIR	"tests/spec_bad"
+#define WARN_CORPUS_DIR	"tests/spec_warn"
 #define EXPECT_TAG	"# expect: "
 #define MAX_EXPECT	16
 
@@ -46,13 +48,15 @@ static const char demo_yml[] =
 	"      - { title: Requests per second by route, promql: 'sum by (route) (rate(demo_requests_total[5m]))' }\n"
 	"    alerts:\n"
 	"      - { alert: DemoNoRequests, expr: 'sum(rate(demo_requests_total[10m])) == 0', for: 10m, severity: warning, summary: No requests for 10 minutes }\n"
-	"  - name: request_latency_us\n"
+	"  - name: request_latency_seconds\n"
 	"    type: histogram\n"
-	"    help: Request latency in microseconds.\n"
-	"    unit: us\n"
+	"    help: Request latency, in seconds (the probe reads microseconds).\n"
+	"    unit: seconds\n"
 	"    family: http\n"
-	"    probe: { target: demo, usdt: 'demo:request_done', value: { arg: 1 } }\n"
-	"    buckets: { exp2: { min: 1, max: 1048576 } }\n"
+	"    probe: { target: demo, usdt: 'demo:request_done', value: { arg: 1, scale: 1e-6 } }\n"
+	"    buckets: [0.000001, 0.000002, 0.000004, 0.000008, 0.000016, 0.000032, 0.000064,\n"
+	"              0.000128, 0.000256, 0.000512, 0.001024, 0.002048, 0.004096, 0.008192,\n"
+	"              0.016384, 0.032768, 0.065536, 0.131072, 0.262144, 0.524288, 1.048576]\n"
 	"  - name: payload_ratio\n"
 	"    type: histogram\n"
 	"    help: Compressed over raw payload size.\n"
@@ -178,17 +182,22 @@ static void check_demo_histograms(const struct spec *s)
 	size_t i;
 
 	assert_int_equal(m->type, SPEC_HISTOGRAM);
-	assert_string_equal(m->unit, "us");
+	assert_string_equal(m->unit, "seconds");
 	assert_int_equal(m->budget, SPEC_DEFAULT_BUDGET);
 	assert_int_equal(m->probe.kind, SPEC_PROBE_USDT);
 	assert_string_equal(m->probe.provider, "demo");
 	assert_string_equal(m->probe.name, "request_done");
 	assert_null(m->probe.symbol);
 	assert_src(&m->probe.value, SPEC_SRC_ARG, 1, SPEC_VAL_S64);
-	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_EXP2);
+	assert_true(m->probe.value.scale == 1e-6);
+	assert_true(spec_metric__scale(m) == 1e-6);
+	assert_int_equal(m->probe.value.scale_mark.line, 27);
+	assert_int_equal(m->probe.value.scale_mark.col, 79);
+	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_EXPLICIT);
 	assert_int_equal(m->buckets.nr_bounds, 21);
+	/* the edges of exp2 { min: 1, max: 1048576 } in microseconds, in seconds */
 	for (i = 0; i < 21; i++)
-		assert_true(m->buckets.bounds[i] == (double)(1u << i));
+		assert_true(m->buckets.bounds[i] == (double)(1u << i) / 1e6);
 
 	m = &s->metrics[2];
 	assert_string_equal(m->name, "payload_ratio");
@@ -426,14 +435,19 @@ static void test_explicit_bounds(void **state)
 	spec_diags__free(&d);
 }
 
-/* "line:col: field: message", as in the corpus' expect lines. */
+/*
+ * "line:col: field: message", as in the corpus' expect lines; a warning is
+ * "line:col: warning: field: message".
+ */
 static void format_diag(const struct spec_diag *dg, char *buf, size_t size)
 {
+	const char *sev = dg->warning ? "warning: " : "";
+
 	if (dg->field && *dg->field)
-		snprintf(buf, size, "%u:%u: %s: %s", dg->mark.line, dg->mark.col,
+		snprintf(buf, size, "%u:%u: %s%s: %s", dg->mark.line, dg->mark.col, sev,
 			 dg->field, dg->msg);
 	else
-		snprintf(buf, size, "%u:%u: %s", dg->mark.line, dg->mark.col, dg->msg);
+		snprintf(buf, size, "%u:%u: %s%s", dg->mark.line, dg->mark.col, sev, dg->msg);
 }
 
 static size_t read_expects(const char *path, char expect[][512])
@@ -453,8 +467,11 @@ static size_t read_expects(const char *path, char expect[][512])
 	return nr;
 }
 
-/* Returns whether @path produced exactly its expected diagnostics. */
-static bool check_corpus_file(const char *path)
+/*
+ * Returns whether @path produced exactly its expected diagnostics, and was
+ * rejected (@loads false: tests/spec_bad/) or loaded (tests/spec_warn/).
+ */
+static bool check_corpus_file(const char *path, bool loads)
 {
 	char expect[MAX_EXPECT][512], got[1024];
 	struct spec_diags d = { 0 };
@@ -464,8 +481,15 @@ static bool check_corpus_file(const char *path)
 	int err;
 
 	err = spec__load(path, &s, &d);
-	if (err != -EINVAL || s) {
+	if (loads && (err || !s)) {
+		print_error("%s: spec__load returned %d, want 0 (warnings only)\n", path, err);
+		ok = false;
+	} else if (!loads && (err != -EINVAL || s)) {
 		print_error("%s: spec__load returned %d, want -EINVAL\n", path, err);
+		ok = false;
+	}
+	if (loads && d.nr_errors) {
+		print_error("%s: %zu errors, want none\n", path, d.nr_errors);
 		ok = false;
 	}
 	if (d.nr != nr) {
@@ -486,27 +510,46 @@ static bool check_corpus_file(const char *path)
 	return ok;
 }
 
-static void test_bad_corpus(void **state)
+/* Every .yml of @dir against its expect lines; returns how many there were. */
+static size_t run_corpus(const char *dir_path, bool loads, size_t *failed)
 {
 	char path[512];
 	struct dirent *e;
-	size_t files = 0, failed = 0, len;
+	size_t files = 0, len;
 	DIR *dir;
 
-	(void)state;
-	dir = opendir(CORPUS_DIR);
+	*failed = 0;
+	dir = opendir(dir_path);
 	assert_non_null(dir);
 	while ((e = readdir(dir))) {
 		len = strlen(e->d_name);
 		if (len < 5 || strcmp(e->d_name + len - 4, ".yml"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir_path, e->d_name);
 		files++;
-		failed += !check_corpus_file(path);
+		*failed += !check_corpus_file(path, loads);
 	}
 	closedir(dir);
-	print_message("%zu corpus files, %zu failed\n", files, failed);
-	assert_true(files >= 25);
+	print_message("%s: %zu corpus files, %zu failed\n", dir_path, files, *failed);
+	return files;
+}
+
+static void test_bad_corpus(void **state)
+{
+	size_t failed;
+
+	(void)state;
+	assert_true(run_corpus(CORPUS_DIR, false, &failed) >= 25);
+	assert_int_equal(failed, 0);
+}
+
+/* tests/spec_warn/: specs that load, with exactly their warnings. */
+static void test_warn_corpus(void **state)
+{
+	size_t failed;
+
+	(void)state;
+	assert_true(run_corpus(WARN_CORPUS_DIR, true, &failed) >= 5);
 	assert_int_equal(failed, 0);
 }
 
@@ -559,6 +602,35 @@ static void test_print_format(void **state)
 		"p.yml:3:10: error: targets: must list at least one target\n"
 		"p.yml:4:10: error: metrics: expected a list of metrics, got a mapping\n");
 	free(out);
+	spec_diags__free(&d);
+}
+
+/* A warning loads the spec, is no error, and prints as "warning:". */
+static void test_print_warning(void **state)
+{
+	static const char y[] =
+		"version: 1\nnamespace: n\ntargets: [{ name: t, pid: 1 }]\nmetrics:\n"
+		"  - { name: wait_ms, type: gauge, help: W., unit: ms,\n"
+		"      probe: { target: t, usdt: 'p:w', value: { arg: 0 } } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("w.yml", y, strlen(y), &s, &d), 0);
+	assert_non_null(s);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.nr_errors, 0);
+	assert_true(d.v[0].warning);
+	f = open_memstream(&out, &len);
+	spec_diags__print(&d, "w.yml", f);
+	fclose(f);
+	assert_string_equal(out,
+		"w.yml:5:51: warning: metrics[0].unit: unit \"ms\": promtool check metrics flags names that end in it (metric names should not contain abbreviated units); use seconds, with value: { ..., scale: 0.001 } for a value read in ms\n");
+	free(out);
+	spec__free(s);
 	spec_diags__free(&d);
 }
 
@@ -948,7 +1020,10 @@ static void test_hash(void **state)
 	canon = spec__canonical(a);
 	assert_non_null(canon);
 	assert_non_null(strstr(canon, "\"kind\":\"string\""));
-	assert_non_null(strstr(canon, "\"kind\":\"exp2\""));
+	assert_non_null(strstr(canon, "\"kind\":\"explicit\""));
+	/* the latency's scale, and no other source has one */
+	assert_non_null(strstr(canon, "\"scale\":"));
+	assert_null(strstr(strstr(canon, "\"scale\":") + 1, "\"scale\":"));
 	assert_int_equal(spec__sha256_hex(canon, strlen(canon), hex), 0);
 	assert_int_equal(spec__hash(a, ha), 0);
 	assert_string_equal(ha, hex);
@@ -968,6 +1043,43 @@ static void test_hash(void **state)
 	spec__free(b);
 	spec__free(a);
 	spec_diags__free(&d);
+}
+
+/* A gauge whose value has the scale @scale ("" for none). */
+static void scaled_gauge_hash(const char *scale, char hex[SPEC_SHA256_HEX])
+{
+	char buf[512];
+	struct spec_diags d = {};
+	struct spec *s = NULL;
+
+	snprintf(buf, sizeof(buf),
+		 "version: 1\n"
+		 "namespace: t\n"
+		 "targets: [{ name: t, pid: 1 }]\n"
+		 "metrics:\n"
+		 "  - { name: g_seconds, type: gauge, help: G., unit: seconds,\n"
+		 "      probe: { target: t, usdt: 'p:g', value: { arg: 0%s } } }\n", scale);
+	assert_int_equal(spec__load_buf("g.yml", buf, strlen(buf), &s, &d), 0);
+	assert_int_equal(d.nr, 0);
+	assert_int_equal(spec__hash(s, hex), 0);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+/* The scale is part of the canonical form; scale: 1 (none) hashes as before it. */
+static void test_hash_scale(void **state)
+{
+	char none[SPEC_SHA256_HEX], one[SPEC_SHA256_HEX], milli[SPEC_SHA256_HEX];
+	char micro[SPEC_SHA256_HEX];
+
+	(void)state;
+	scaled_gauge_hash("", none);
+	scaled_gauge_hash(", scale: 1", one);
+	scaled_gauge_hash(", scale: 0.001", milli);
+	scaled_gauge_hash(", scale: 1e-6", micro);
+	assert_string_equal(none, one);
+	assert_string_not_equal(none, milli);
+	assert_string_not_equal(milli, micro);
 }
 
 /* Warm values: strings as written, integers in decimal, their product, the hash. */
@@ -1036,8 +1148,10 @@ int main(void)
 		cmocka_unit_test(test_linear_bounds),
 		cmocka_unit_test(test_explicit_bounds),
 		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_warn_corpus),
 		cmocka_unit_test(test_io_errors),
 		cmocka_unit_test(test_print_format),
+		cmocka_unit_test(test_print_warning),
 		cmocka_unit_test(test_diag_cap),
 		cmocka_unit_test(test_hostile_nesting),
 		cmocka_unit_test(test_hostile_size),
@@ -1053,6 +1167,7 @@ int main(void)
 		cmocka_unit_test(test_metric_types),
 		cmocka_unit_test(test_counter_family_collision),
 		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_hash_scale),
 		cmocka_unit_test(test_warm_values),
 	};
 

@@ -156,17 +156,15 @@ static void test_init_from_spec(void **state)
 	assert_int_equal(m[M_LATENCY].value_type, SPEC_VAL_U64);
 	assert_int_equal(m[M_NORM].kind, EMITD_KIND_NORMALIZATION);
 	assert_int_equal(m[M_NORM].value_type, SPEC_VAL_F64);	/* the `after` source */
-	/* metrics without labels get a fixed slot, numbered per kind */
+	/* metrics without labels are fixed; the slot is the position until the collector sets it */
 	assert_false(m[M_HITS].fixed);
+	assert_int_equal(m[M_HITS].slot, M_HITS);
 	assert_true(m[M_DEPTH].fixed);
-	assert_int_equal(m[M_DEPTH].slot, 0);
+	assert_int_equal(m[M_DEPTH].slot, M_DEPTH);
 	assert_true(m[M_TEMP].fixed);
-	assert_int_equal(m[M_TEMP].slot, 1);
 	assert_true(m[M_LATENCY].fixed);
-	assert_int_equal(m[M_LATENCY].slot, 0);
-	assert_int_equal(st->nr_fixed[EMITD_KIND_GAUGE], 2);
-	assert_int_equal(st->nr_fixed[EMITD_KIND_HISTOGRAM], 1);
-	assert_int_equal(st->nr_fixed[EMITD_KIND_COUNTER], 0);
+	assert_int_equal(m[M_LATENCY].slot, M_LATENCY);
+	assert_false(m[M_HITS].fresh);
 	/* no series until a drain finds them */
 	assert_int_equal(m[M_HITS].nr_series, 0);
 	assert_false(m[M_HITS].trial);
@@ -619,6 +617,92 @@ static void test_kind_from_spec(void **state)
 	assert_int_equal(emitd_kind__from_spec(SPEC_NORMALIZATION), EMITD_KIND_NORMALIZATION);
 }
 
+/* What a retired map held is added to every apply. */
+static void test_carry_added_to_every_apply(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = hits_key(&f->st, "/a", 200);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_counter c[2] = { { 3 }, { 4 } }, carried = { 100 };
+	struct emitd_hist *h = calloc(2, sizeof(*h)), hc = { .count = 5, .sum = 50 };
+	struct emitd_norm nc = { .events = 9, .zeroed = 1 }, n[1] = { { 1, 1 } };
+
+	assert_non_null(s);
+	assert_non_null(h);
+	assert_int_equal(store__set_carry(s, &carried), 0);
+	carried.value = 0;				/* copied, not referenced */
+	store__apply_counter(s, c, 2);
+	assert_int_equal(s->count, 107);
+	store__apply_counter(s, c, 2);			/* again: still once */
+	assert_int_equal(s->count, 107);
+
+	k = key_of(&f->st, M_LATENCY);
+	s = store__series(&f->st, &k);
+	hc.slots[2] = 5;
+	h[0].count = 1;
+	h[0].sum = 7;
+	h[0].slots[2] = 1;
+	assert_int_equal(store__set_carry(s, &hc), 0);
+	store__apply_hist(s, h, 2);
+	assert_int_equal(s->count, 6);
+	assert_int_equal(s->isum, 57);
+	assert_int_equal(s->slots[2], 6);
+
+	k = key_of(&f->st, M_NORM);
+	s = store__series(&f->st, &k);
+	assert_int_equal(store__set_carry(s, &nc), 0);
+	store__apply_norm(s, n, 1);
+	assert_int_equal(s->count, 10);
+	assert_int_equal(s->zeroed, 2);
+	free(h);
+}
+
+/* A carried gauge is one more value: the newest wins. */
+static void test_carry_gauge_newest_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_DEPTH);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_gauge live[1] = { { .raw = 0, .ktime_ns = 0, .updates = 0 } };
+	struct emitd_gauge carried = { .raw = 42, .ktime_ns = 500, .updates = 7 };
+
+	assert_int_equal(store__set_carry(s, &carried), 0);
+	store__apply_gauge(s, live, 1);			/* no update since: the carried value */
+	assert_float_equal(s->gauge, 42, 0);
+	assert_int_equal(s->gauge_ktime, 500);
+	live[0] = (struct emitd_gauge){ .raw = 8, .ktime_ns = 900, .updates = 1 };
+	store__apply_gauge(s, live, 1);			/* a newer update wins */
+	assert_float_equal(s->gauge, 8, 0);
+	assert_int_equal(s->gauge_ktime, 900);
+}
+
+/* A rebuilt store keeps the sample lane's sums of unchanged metrics only. */
+static void test_adopt_samples(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key lk = key_of(&f->st, M_LATENCY), nk = key_of(&f->st, M_NORM);
+	struct series *s = store__series(&f->st, &lk), *t;
+	struct store st;
+	char msg[64];
+
+	s->fsum = 1.5;
+	s->fsum_samples = 3;
+	s = store__series(&f->st, &nk);
+	s->before_abs_sum = 2;
+	s->after_abs_sum = 1;
+	s->samples = 4;
+	assert_int_equal(store__init(&st, f->spec, msg, sizeof(msg)), 0);
+	st.metrics[M_NORM].fresh = true;		/* changed meaning: starts afresh */
+	assert_int_equal(store__adopt_samples(&st, &f->st), 0);
+	t = store__series(&st, &lk);
+	assert_float_equal(t->fsum, 1.5, 0);
+	assert_int_equal(t->fsum_samples, 3);
+	assert_int_equal(t->count, 0);			/* counts come from the maps */
+	assert_int_equal(st.metrics[M_NORM].nr_series, 0);
+	assert_int_equal(st.metrics[M_HITS].nr_series, 0);	/* nothing sampled there */
+	store__free(&st);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -641,6 +725,9 @@ int main(void)
 		T(test_apply_hist_sums_buckets),
 		T(test_apply_norm_counts),
 		T(test_add_sample),
+		T(test_carry_added_to_every_apply),
+		T(test_carry_gauge_newest_wins),
+		T(test_adopt_samples),
 		cmocka_unit_test(test_raw_to_double),
 		T(test_set_trial),
 		cmocka_unit_test(test_kind_from_spec),

@@ -9,6 +9,7 @@
 
 #include <bpf/libbpf.h>
 
+#include "agent/detach.h"
 #include "agent/probes_cli.h"
 #include "agent/run_cli.h"
 #include "client/client.h"
@@ -40,6 +41,9 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", run_cli__main, "--spec FILE [OPTIONS]",
 	  "attach the spec's probes, aggregate in the kernel, serve /metrics" },
+	{ "detach", detach__main, "[--pin-root DIR] [--purge]",
+	  "remove the probe links an agent leaves attached when it exits;\n"
+	  "--purge removes its pinned maps too" },
 	{ "lint", gen__lint_main, "FILE",
 	  "validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE" },
 	{ "gen", gen__main, "--spec FILE --out DIR [--check]",

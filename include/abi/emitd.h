@@ -16,12 +16,15 @@
 #define EMITD_LABEL_LEN		32	/* bytes of a string label, NUL included */
 #define EMITD_MAX_BOUNDS	63	/* finite histogram bounds */
 #define EMITD_NR_SLOTS		64	/* bounds + the +Inf slot, a power of two */
-#define EMITD_MAX_PROBES	64	/* attached sites, each with its config */
-#define EMITD_MAX_METRICS	64	/* metrics of one spec */
+#define EMITD_MAX_PROBES	1024	/* probe sites, each with its config, link and identity */
+#define EMITD_MAX_METRICS	64	/* metrics of one spec, each with a stable slot */
+#define EMITD_MAP_FLOOR		65536	/* series a hash series map holds at least (no prealloc) */
+#define EMITD_STAT_SLOTS	64	/* entries of `stats`: room for statistics to come */
 #define EMITD_FOLDED_KEYS	16384	/* folded series remembered, to count each once */
 #define EMITD_MAX_ARGS		12	/* probe arguments a config can locate */
 #define EMITD_NR_REGS		17	/* x86-64 registers an argument can live in */
 #define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
+#define EMITD_LINKS_DIR		"links"	/* <pin root>/links/<cfg_id>: the probe links */
 
 enum emitd_kind {
 	EMITD_KIND_COUNTER = 1,
@@ -50,6 +53,7 @@ enum emitd_val_type {
 
 /* struct emitd_series_key.flags */
 #define EMITD_KEY_OTHER		(1U << 0)	/* the metric's overflow series, labels EMITD_OTHER_VALUE */
+#define EMITD_KEY_CARRY_MARK	(1U << 1)	/* carry maps only: labels[0].num is a retired map's id */
 
 /* The label value of every label of a metric's overflow series. */
 #define EMITD_OTHER_VALUE	"__other__"
@@ -103,7 +107,8 @@ enum emitd_stat {
 	EMITD_STAT_SHED_NEW_SERIES,	/* events of new series shed under backpressure */
 	EMITD_STAT_WAKE_DROPPED,	/* wake-up notifications the ring had no room for */
 	EMITD_STAT_SAMPLES_SUBMITTED,	/* sample-lane records submitted (ring fill) */
-	EMITD_STAT_MAX,
+	EMITD_STAT_NO_PROGRAM,		/* a probe link found no handler to run (tail call) */
+	EMITD_STAT_MAX,			/* at most EMITD_STAT_SLOTS */
 };
 
 struct emitd_src {
@@ -128,7 +133,7 @@ struct emitd_probe_cfg {
 	__u8 nr_bounds;
 	__u8 flags;		/* EMITD_CFG_* */
 	__u32 slot;		/* EMITD_CFG_FIXED: index in the kind's *_fixed map */
-	__u32 metric_idx;	/* index in `series_count` */
+	__u32 metric_idx;	/* index in `series_count`: the metric's slot, as `slot` */
 	__u64 budget;		/* series admitted before folding into __other__ */
 	struct emitd_src value;	/* NORMALIZATION: before */
 	struct emitd_src value2;	/* NORMALIZATION: after */
@@ -172,8 +177,8 @@ struct emitd_norm {
 };
 
 /*
- * Cardinality guard state per metric (index metric_idx), and the global one
- * at index EMITD_MAX_METRICS.
+ * Cardinality guard state per metric (index metric_idx, the metric's slot),
+ * and the global one at index EMITD_MAX_METRICS.
  */
 struct emitd_series_count {
 	__u64 admitted;		/* distinct series in the maps, __other__ excluded */
@@ -184,6 +189,27 @@ struct emitd_series_count {
 /* Written by the agent, read by every event. */
 struct emitd_ctl {
 	__u32 shed;		/* EMITD_SHED_* */
+	__u32 pad;
+	__u64 global_budget;	/* the spec's global series budget */
+	__u64 global_released;	/* series the agent removed since the global count was set */
+};
+
+/* struct emitd_site.flags */
+#define EMITD_SITE_USED		(1U << 0)
+
+/*
+ * What the probe link of a cfg_id is (map `sites`), written by the agent
+ * before it attaches: a starting or reloading agent adopts a pinned link
+ * whose identity a site of its spec has, and removes the others.
+ */
+struct emitd_site {
+	__u64 dev;		/* the binary's device and inode */
+	__u64 ino;
+	__u64 file_offset;	/* where the uprobe is */
+	__u64 ref_ctr_offset;	/* the USDT semaphore, 0: none */
+	__s32 pid;		/* -1: every process */
+	__u32 metric_id;	/* the metric the site's config feeds */
+	__u32 flags;		/* EMITD_SITE_* */
 	__u32 pad;
 };
 

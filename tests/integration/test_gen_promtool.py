@@ -167,7 +167,7 @@ def test_header_compiles(out, tmp_path):
         '{\n'
         '\tdouble ratio = 0.5;\n'
         '\tDEMO_PAYLOAD_RATIO_PROBE(&ratio);\n'
-        '\tDEMO_REQUEST_LATENCY_US_PROBE("/r", 42L);\n'
+        '\tDEMO_REQUEST_LATENCY_SECONDS_PROBE("/r", 42L);\n'
         '\tDEMO_METRICS(PRINT)\n'
         '\treturn DEMO_METRICS_COUNT == 6 ? 0 : 1;\n'
         '}\n')

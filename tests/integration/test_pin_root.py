@@ -132,10 +132,10 @@ def test_good_pin_root_is_created_0700_and_counts(agent_factory, sticky):
         assert stat.S_ISDIR(st.st_mode) and st.st_uid == 0, d
         assert stat.S_IMODE(st.st_mode) == 0o700, f"{d}: mode {oct(st.st_mode)}"
     run_demo("--events", "500", "--rate", "0")
-    m = wait_until(lambda: (lambda m: m if m.get(("demo_request_latency_us_count",
+    m = wait_until(lambda: (lambda m: m if m.get(("demo_request_latency_seconds_count",
                                                    frozenset())) == 500 else None)(a.metrics()))
     assert m, "the agent did not count 500 events"
-    assert sample(m, "demo_request_latency_us_count") == 500
+    assert sample(m, "demo_request_latency_seconds_count") == 500
     assert os.path.exists(os.path.join(root, "counters"))
 
 

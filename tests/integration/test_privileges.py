@@ -94,7 +94,7 @@ def test_metrics_work_under_seccomp_and_load(agent_factory):
     a = agent_factory(extra=("--drain-on-scrape",))   # scrapes wake the loop (eventfd)
     a.wait_ready()
     run_demo("--events", "1000", "--rate", "0")
-    assert wait_until(lambda: a.metrics().get(("demo_request_latency_us_count", frozenset())) == 1000)
+    assert wait_until(lambda: a.metrics().get(("demo_request_latency_seconds_count", frozenset())) == 1000)
     om = "application/openmetrics-text;version=1.0.0"
     wrk(a.url("/metrics"), "Accept-Encoding: gzip")
     wrk(a.url("/metrics"), f"Accept: {om}")
@@ -111,7 +111,7 @@ def test_metrics_work_under_seccomp_and_load(agent_factory):
             assert r.getheader("Content-Encoding") == "gzip"
             body = gzip.decompress(body)
         text = body.decode()
-        assert "demo_request_latency_us_count 1000" in text
+        assert "demo_request_latency_seconds_count 1000" in text
         assert text.endswith("# EOF\n") == ("Accept" in hdrs)
     for method, path, want in (("GET", "/healthz", 200), ("HEAD", "/metrics", 200),
                                ("GET", "/normalization", 200), ("GET", "/nope", 404)):
@@ -127,7 +127,7 @@ def test_metrics_work_under_seccomp_and_load(agent_factory):
     assert r.status == 405
     c.close()
     m = a.metrics()
-    assert sample(m, "demo_request_latency_us_count") == 1000
+    assert sample(m, "demo_request_latency_seconds_count") == 1000
     assert a.proc.poll() is None
     assert "error" not in a.log_text(), a.log_text()
 

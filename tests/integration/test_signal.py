@@ -68,7 +68,7 @@ def test_zone_changes_with_an_independent_sensor(agent_factory):
     assert len(channels) == 4
     for c in channels:
         assert sample(m, "emitd_channel_unique_information", channel=c) <= \
-            sample(m, "emitd_signal_entropy_bits", channel=c) + 1e-9
+            sample(m, "emitd_signal_entropy", channel=c) + 1e-9
 
     demo = run_demo_mode("independent")
     try:

@@ -108,7 +108,7 @@ def test_exact_counts_as_the_units_user(unit_agent):
         if comm in ("MHD-worker", "emitd-http"):
             assert caps(s, "CapEff") == 0 and s["Seccomp"] == "2", report(st)
     summ = demo_summary(run_demo("--events", str(N), "--rate", "0"))
-    drained(a, "demo_request_latency_us_count", N)
+    drained(a, "demo_request_latency_seconds_count", N)
     m = drained(a, "demo_trigger_normalization_events_total",
                 summ[("trigger_normalization_events", frozenset({("context", "budget_buffer")}))],
                 context="budget_buffer")
@@ -134,7 +134,7 @@ def test_pid_target_of_another_user(tmp_path):
         demo.send_signal(signal.SIGUSR1)
         out, _ = demo.communicate(timeout=60)
         assert demo.returncode == 0
-        m = drained(b, "demo_request_latency_us_count", 500)
+        m = drained(b, "demo_request_latency_seconds_count", 500)
         routes = {dict(l)["route"]: v for (n, l), v in demo_summary(out).items()
                   if n == "requests_total"}
         assert sum(routes.values()) == 500

@@ -46,8 +46,8 @@ def test_warm_series_are_zero_then_exact(agent_factory, tmp_path):
     for route in ("/api/users",) + NEVER:
         assert sample(m, "demo_requests_total", route=route) == 0
     assert sample(m, "demo_queue_depth") == 0
-    assert sample(m, "demo_request_latency_us_count") == 0
-    assert sample(m, "demo_request_latency_us_bucket", le="+Inf") == 0
+    assert sample(m, "demo_request_latency_seconds_count") == 0
+    assert sample(m, "demo_request_latency_seconds_bucket", le="+Inf") == 0
     assert sample(m, "demo_payload_ratio_count") == 0
     assert ("demo_requests_total", frozenset({("route", "/api/orders")})) not in m
 
@@ -55,7 +55,7 @@ def test_warm_series_are_zero_then_exact(agent_factory, tmp_path):
 
     def done():
         m = a.metrics()
-        return m if m.get(("demo_request_latency_us_count", frozenset())) == N else None
+        return m if m.get(("demo_request_latency_seconds_count", frozenset())) == N else None
     m = wait_until(done, timeout=10)
     assert m, "the demo's events were never drained"
     # the kernel's series merged with the warm one: one line, the exact count

@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Probe attachment: one configuration entry and one uprobe link per probe
- * site. A USDT probe may have several sites (inlined callers), each with its
- * own operand locations; a function uprobe has one, with the ABI registers.
+ * Probe sites: one configuration entry and one uprobe link per probe site.
+ * A USDT probe may have several sites (inlined callers), each with its own
+ * operand locations; a function uprobe has one, with the ABI registers.
  * USDT sites are attached as plain uprobes (with their semaphore, if any) so
  * the kernel side reads operands from a register copy instead of libbpf's
  * per-argument helper calls.
+ *
+ * attach__plan() resolves every site of a spec (binary, ELF, operands) and
+ * builds its identity and configuration without touching the kernel, so a
+ * spec whose sites cannot be found changes nothing; lifecycle.c then adopts
+ * or attaches each site through attach__link().
  */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -44,7 +50,7 @@ static int metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg
 	cfg->metric_id = sm->id;
 	cfg->kind = sm->kind;
 	cfg->nr_labels = m->nr_labels;
-	cfg->metric_idx = sm->idx;
+	cfg->metric_idx = sm->slot;
 	cfg->budget = m->budget > 1 ? m->budget - 1 : 0;	/* one is __other__'s */
 	if (m->hot)
 		cfg->flags |= EMITD_CFG_HOT;
@@ -64,8 +70,8 @@ static int metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg
 	if (m->type != SPEC_HISTOGRAM)
 		return 0;
 	cfg->nr_bounds = m->buckets.nr_bounds;
-	err = bucket__images(m->buckets.bounds, m->buckets.nr_bounds, cfg->value.type,
-			     cfg->bounds);
+	err = bucket__scaled_images(m->buckets.bounds, m->buckets.nr_bounds,
+				    spec_metric__scale(m), cfg->value.type, cfg->bounds);
 	if (err)
 		return err;
 	if (cfg->value.type == EMITD_VAL_F64 || sm->trial)
@@ -159,70 +165,87 @@ static int check_args(const struct spec_metric *m, const struct elf_site *site,
 	return 0;
 }
 
-/* Attach one site of metric @sm: a config entry, then the link. */
-static int attach_site(struct collector *c, struct store_metric *sm, const char *binary,
-		       pid_t pid, const struct elf_site *site)
+/* One site of metric @sm: its identity and configuration, nothing attached. */
+static int plan_site(const struct spec *spec, const struct store_metric *sm, const char *binary,
+		     const struct stat *st, pid_t pid, const struct elf_site *site,
+		     struct collector_probe *p)
 {
 	const struct spec_probe *sp = &sm->spec->probe;
-	LIBBPF_OPTS(bpf_uprobe_opts, uo);
-	struct collector_probe *p, *v;
-	struct emitd_probe_cfg cfg;
 	char where[PATH_MAX];
-	__u32 id;
 	int err;
 
-	spec_where(c->spec, &sp->site_mark, where, sizeof(where));
-	if (c->nr_probes == EMITD_MAX_PROBES) {
-		log_err("%s: more than %d probe sites in all; emitd cannot attach more",
-			where, EMITD_MAX_PROBES);
-		return -E2BIG;
-	}
-	v = realloc(c->probes, (c->nr_probes + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	c->probes = v;
-	id = c->nr_probes;
-	p = &c->probes[id];
 	memset(p, 0, sizeof(*p));
 	p->metric = sm->spec;
-	p->cfg_id = id;
+	p->spec_path = spec->path;
+	p->metric_idx = sm->idx;
+	p->cfg_id = COLLECTOR_NO_ID;
 	p->pid = pid > 0 ? pid : -1;
 	p->site = *site;
 	p->name = probe_name(sp);
 	p->binary = strdup(binary);
-	c->nr_probes++;
 	if (!p->name || !p->binary)
 		return -ENOMEM;
-
-	err = check_args(sm->spec, site, c->spec->path, p->name);
+	err = check_args(sm->spec, site, spec->path, p->name);
 	if (err)
 		return err;
-	err = metric_cfg(sm, &cfg);
+	err = metric_cfg(sm, &p->cfg);
 	if (err) {
+		spec_where(spec, &sp->site_mark, where, sizeof(where));
 		log_err("%s: metric %s: bucket bounds do not fit its value type: %s", where,
 			sm->full_name, strerror(-err));
 		return err;
 	}
-	memcpy(cfg.args, site->args, sizeof(cfg.args));
-	err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.cfg), &id, &cfg, BPF_ANY);
-	if (err)
-		return err;
-
-	uo.bpf_cookie = id;
-	uo.ref_ctr_offset = site->sema_offset;
-	c->links[id] = bpf_program__attach_uprobe_opts(c->skel->progs.emitd_probe, p->pid, binary,
-						       site->file_offset, &uo);
-	if (!c->links[id]) {
-		err = -errno;
-		log_err("%s: cannot attach %s in %s at 0x%llx: %s", where, p->name, binary,
-			(unsigned long long)site->file_offset, strerror(-err));
-		return err;
-	}
-	log_info("attached %s %s in %s (%s) at 0x%llx: site %s (%s)",
-		 sp->kind == SPEC_PROBE_UPROBE ? "uprobe" : "usdt", p->name, binary,
-		 p->pid > 0 ? "one pid" : "every process", (unsigned long long)site->file_offset,
-		 site_kind__name(site->kind), site_note(site->kind));
+	memcpy(p->cfg.args, site->args, sizeof(p->cfg.args));
+	p->ident.dev = st->st_dev;
+	p->ident.ino = st->st_ino;
+	p->ident.file_offset = site->file_offset;
+	p->ident.ref_ctr_offset = site->sema_offset;
+	p->ident.pid = p->pid;
+	p->ident.metric_id = sm->id;
+	p->ident.flags = EMITD_SITE_USED;
 	return 0;
+}
+
+struct bpf_link *attach__link(struct collector *c, const struct collector_probe *p)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, uo);
+	struct bpf_link *l;
+	char where[PATH_MAX];
+	int err;
+
+	uo.bpf_cookie = p->cfg_id;
+	uo.ref_ctr_offset = p->site.sema_offset;
+	l = bpf_program__attach_uprobe_opts(c->skel->progs.emitd_probe, p->pid, p->binary,
+					    p->site.file_offset, &uo);
+	if (!l) {
+		err = -errno;
+		snprintf(where, sizeof(where), "%s:%u:%u", p->spec_path,
+			 p->metric->probe.site_mark.line, p->metric->probe.site_mark.col);
+		log_err("%s: cannot attach %s in %s at 0x%llx: %s", where, p->name, p->binary,
+			(unsigned long long)p->site.file_offset, strerror(-err));
+		errno = -err;
+	}
+	return l;
+}
+
+void attach__log(const struct collector_probe *p, const char *verb)
+{
+	log_info("%s %s %s in %s (%s) at 0x%llx: site %s (%s)", verb,
+		 p->metric->probe.kind == SPEC_PROBE_UPROBE ? "uprobe" : "usdt", p->name,
+		 p->binary, p->pid > 0 ? "one pid" : "every process",
+		 (unsigned long long)p->site.file_offset, site_kind__name(p->site.kind),
+		 site_note(p->site.kind));
+}
+
+void collector_probes__free(struct collector_probe *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].binary);
+	}
+	free(v);
 }
 
 /* The nearest of the names found in a binary, "did you mean". */
@@ -314,60 +337,91 @@ static int find_sites(const struct spec *spec, const struct spec_probe *sp, cons
 	return n;
 }
 
-static int attach_metric(struct collector *c, struct store_metric *sm, pid_t pid)
+struct plan {
+	struct collector_probe *v;
+	size_t nr;
+};
+
+static int plan_add(struct plan *pl, const struct spec *spec, const struct store_metric *sm,
+		    const char *binary, const struct stat *st, pid_t pid,
+		    const struct elf_site *site)
+{
+	struct collector_probe *v;
+	char where[PATH_MAX];
+
+	if (pl->nr == EMITD_MAX_PROBES) {
+		spec_where(spec, &sm->spec->probe.site_mark, where, sizeof(where));
+		log_err("%s: more than %d probe sites in all; emitd cannot attach more",
+			where, EMITD_MAX_PROBES);
+		return -E2BIG;
+	}
+	v = realloc(pl->v, (pl->nr + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	pl->v = v;
+	return plan_site(spec, sm, binary, st, pid, site, &pl->v[pl->nr++]);
+}
+
+static int plan_metric(struct plan *pl, const struct spec *spec, const struct store_metric *sm,
+		       pid_t pid)
 {
 	const struct spec_metric *m = sm->spec;
-	const struct spec_target *t = spec__find_target(c->spec, m->probe.target);
+	const struct spec_target *t = spec__find_target(spec, m->probe.target);
 	struct elf_site *sites = NULL;
 	char where[PATH_MAX];
+	struct stat st;
 	char *binary;
 	int n, i, err = 0;
 
 	if (!t) {
-		spec_where(c->spec, &m->probe.mark, where, sizeof(where));
+		spec_where(spec, &m->probe.mark, where, sizeof(where));
 		log_err("%s: unknown target %s", where, m->probe.target);
 		return -ENOENT;
 	}
 	if (pid <= 0 && t->pid > 0)
 		pid = t->pid;
 	binary = probe_binary(t, pid);
-	if (!binary) {
-		spec_where(c->spec, pid > 0 ? &t->mark : &t->binary_mark, where, sizeof(where));
+	if (!binary || stat(binary, &st)) {
+		spec_where(spec, pid > 0 ? &t->mark : &t->binary_mark, where, sizeof(where));
 		if (pid > 0)
 			log_err("%s: target %s: cannot resolve the binary of pid %d: %s", where,
 				t->name, pid, strerror(errno));
 		else
 			log_err("%s: target %s: binary %s: %s", where, t->name,
 				t->binary ? t->binary : "(none)", strerror(errno));
+		free(binary);
 		return -ENOENT;
 	}
-	n = find_sites(c->spec, &m->probe, binary, &sites);
+	n = find_sites(spec, &m->probe, binary, &sites);
 	for (i = 0; i < n && !err; i++)
-		err = attach_site(c, sm, binary, pid, &sites[i]);
+		err = plan_add(pl, spec, sm, binary, &st, pid, &sites[i]);
 	free(sites);
 	free(binary);
 	return n < 0 ? n : err;
 }
 
-int collector__attach(struct collector *c)
+int attach__plan(struct collector *c, const struct spec *spec, const struct store *st,
+		 struct collector_probe **out, size_t *nr)
 {
+	struct plan pl = {};
 	size_t i, j;
-	int err;
+	int err = 0;
 
-	for (i = 0; i < c->store.nr_metrics; i++) {
-		struct store_metric *sm = &c->store.metrics[i];
+	for (i = 0; i < st->nr_metrics && !err; i++) {
+		const struct store_metric *sm = &st->metrics[i];
 
 		if (!c->nr_pids_req) {
-			err = attach_metric(c, sm, 0);
-			if (err)
-				return err;
+			err = plan_metric(&pl, spec, sm, 0);
 			continue;
 		}
-		for (j = 0; j < c->nr_pids_req; j++) {
-			err = attach_metric(c, sm, c->pids_req[j]);
-			if (err)
-				return err;
-		}
+		for (j = 0; j < c->nr_pids_req && !err; j++)
+			err = plan_metric(&pl, spec, sm, c->pids_req[j]);
 	}
+	if (err) {
+		collector_probes__free(pl.v, pl.nr);
+		return err;
+	}
+	*out = pl.v;
+	*nr = pl.nr;
 	return 0;
 }

@@ -2,10 +2,21 @@
 /*
  * collector: the BPF side of the agent, an opaque object.
  *
- *   loader.c   open, size the maps, load, close (the libbpf-bootstrap order)
- *   pins.c     bpffs, pinned maps reused or dropped, metric signatures, budgets
- *   attach.c   one config entry and one uprobe link per probe site
- *   drain.c    the per-CPU maps and the sample lane into the store
+ *   loader.c     open, load, apply a spec, reload, close
+ *   migrate.c    pins that no longer fit retired, the handler switched, what
+ *                retired maps held carried (the carry maps)
+ *   pins.c       bpffs, metric slots and signatures, series purged, budgets
+ *   lifecycle.c  probe links: adopted, detached, attached and pinned
+ *   attach.c     the sites a spec wants, their configs, one uprobe link each
+ *   drain.c      the per-CPU maps and the sample lane into the store
+ *
+ * Everything the BPF side uses is pinned under the pin root, the probe
+ * links included (<pin root>/links/<cfg_id>): the probes count while no
+ * agent runs, and collector__close() leaves them attached. A collector that
+ * opens adopts the pinned links its spec still wants, detaches the others
+ * and attaches what is missing; collector__reload() does the same for a new
+ * spec without a gap for what did not change. `emitd detach` (detach.c)
+ * removes the links.
  *
  * The agent reads it through collector__stats(), a copy taken at the call,
  * and collector__store(), the series it drained.
@@ -31,16 +42,24 @@ struct collector_opts {
 	const char *pin_root;		/* default EMITD_PIN_ROOT */
 	size_t ringbuf_bytes;		/* sample lane size, power of two */
 	bool per_key;			/* never use batch lookups (old kernels, tests) */
+	const char *const *trial;	/* --hist-trial: histograms with raw values sampled */
+	size_t nr_trial;
 };
 
-/* One attached probe site. */
+/* One probe site of the spec: its link is adopted or attached. */
 struct collector_probe {
 	const struct spec_metric *metric;
+	const char *spec_path;		/* the spec's file, for messages */
+	uint32_t metric_idx;		/* the store metric */
 	uint32_t cfg_id;		/* BPF cookie and `cfg` index */
 	char *name;			/* "symbol" or "provider:name" */
 	char *binary;			/* resolved path */
 	pid_t pid;			/* -1: every process */
 	struct elf_site site;
+	struct emitd_site ident;	/* what `sites` records for its link */
+	struct emitd_probe_cfg cfg;	/* its configuration entry */
+	bool adopted;			/* its pinned link was there already */
+	bool attached;			/* it has a link */
 };
 
 enum collector_map {
@@ -75,7 +94,7 @@ struct collector_stats {
 	uint64_t samples_seen;		/* sample-lane records consumed */
 	uint64_t orphans;		/* series of metrics no longer in the spec, last drain */
 	double ring_fill;		/* sample ring fill: submitted, not yet consumed */
-	const struct collector_probe *probes;	/* valid until collector__close() */
+	const struct collector_probe *probes;	/* valid until the next reload or close */
 	size_t nr_probes;
 };
 
@@ -86,13 +105,23 @@ struct emitd_sample;
 typedef void (*collector_sample_fn)(void *ctx, const struct store_metric *m,
 				    const struct series *s, const struct emitd_sample *smp);
 
-/* loader.c: open, size, load and pin the maps; reconcile with earlier runs. */
+/*
+ * loader.c: load and pin, then apply @opts->spec: adopt, detach and attach
+ * probe links (errors name the spec line of the failing probe), and drain
+ * what the maps hold.
+ */
 int collector__open(const struct collector_opts *opts, struct collector **out);
-/* Detach, unload and free @c; NULL is a no-op. */
+/*
+ * Apply @spec in place of the running one: links and series of unchanged
+ * metrics are kept as they are, added sites attached, removed sites
+ * detached and their series removed, maps that must grow migrated. Fails
+ * with nothing changed (*@committed false) when a site cannot be resolved;
+ * once *@committed is true the collector runs @spec (in part if the return
+ * is an error) and @spec must outlive it.
+ */
+int collector__reload(struct collector *c, const struct spec *spec, bool *committed);
+/* Unload and free @c, leaving the probe links pinned and counting; NULL is a no-op. */
 void collector__close(struct collector *c);
-
-/* attach.c: attach every probe; errors name the spec line of the failing probe. */
-int collector__attach(struct collector *c);
 
 /* drain.c */
 /* Consume the sample lane for up to @timeout_ms (0: what is there now). */

@@ -1,4 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The agent: the spec, the HTTP server, the collector, and the drain loop
+ * that also runs reloads (SIGHUP, `POST /-/reload`) on its own thread.
+ * SIGINT, SIGTERM and SIGHUP are blocked but while the loop waits in
+ * epoll_pwait(), so their handlers (which set a flag) interrupt the wait.
+ */
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -19,6 +25,7 @@
 #include "agent/families.h"
 #include "agent/http.h"
 #include "agent/privs.h"
+#include "agent/reload.h"
 #include "agent/self_metrics.h"
 #include "agent/view.h"
 #include "agent/webconfig.h"
@@ -27,11 +34,14 @@
 #include "spec/spec.h"
 
 static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t reload_asked;
 
 static void sig_handler(int sig)
 {
-	(void)sig;
-	exiting = 1;
+	if (sig == SIGHUP)
+		reload_asked = 1;
+	else
+		exiting = 1;
 }
 
 static double now_ms(void)
@@ -56,6 +66,8 @@ struct agent {
 	struct agent_norm *norm;
 	struct agent_batch *batch;
 	struct remote_write *rw;	/* NULL: no --remote-write.url */
+	struct agent_reload *reload;
+	sigset_t wait_mask;		/* the signals epoll_pwait() lets through */
 	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 };
 
@@ -90,6 +102,32 @@ static bool http_ready(void *ctx)
 	return atomic_load(&a->ready);
 }
 
+/* POST /-/reload, from an HTTP worker: it waits while the loop runs the reload. */
+static int http_reload(void *ctx, char *msg, size_t msg_len)
+{
+	struct agent *a = ctx;
+
+	return agent_reload__request(a->reload, msg, msg_len);
+}
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void add_reload_metrics(struct agent *a, struct fam_builder *fb)
+{
+	double ts;
+	bool ok;
+
+	agent_reload__status(a->reload, &ok, &ts);
+	self_metrics__add_value(fb, SELF_CONFIG_LAST_RELOAD_SUCCESSFUL, ok);
+	self_metrics__add_value(fb, SELF_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, ts);
+}
+
 static void add_remote_write(struct agent *a, struct fam_builder *fb)
 {
 	struct remote_write_url_stats st[RW_MAX_URLS];
@@ -114,6 +152,7 @@ static void build_families(struct agent *a, struct fam_builder *fb)
 	fam_builder__add_store(fb, st);
 	self_metrics__add_build(fb, a->libbpf_version, a->start_time_s);
 	self_metrics__add_collector(fb, st, &cs, &hs);
+	add_reload_metrics(a, fb);
 	agent_signal__add_metrics(a->signal, fb);
 	if (a->batch) {
 		agent_batch__stats(a->batch, &bs);
@@ -209,7 +248,7 @@ static void on_sample(void *ctx, const struct store_metric *m, const struct seri
 	struct agent *a = ctx;
 
 	if (m->trial && a->batch)
-		agent_batch__on_sample(a->batch, m, store__raw_to_double(smp->v1, m->value_type));
+		agent_batch__on_sample(a->batch, m, store_metric__value(m, smp->v1));
 	if (m->kind != EMITD_KIND_NORMALIZATION || !a->norm)
 		return;
 	agent_norm__record(a->norm, m, s, smp->ktime_ns / 1000000 + a->mono_to_wall_ms,
@@ -254,30 +293,116 @@ static int loop_epoll(struct agent *a)
 	ev.data.u32 = 1;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, view_pub__request_fd(a->views), &ev))
 		goto err;
+	ev.data.u32 = 2;
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, agent_reload__fd(a->reload), &ev))
+		goto err;
 	return efd;
 err:
 	close(efd);
 	return -errno;
 }
 
-/* Sleep until the kernel's wake-up, a sample, a scrape request or @timeout_ms. */
-static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape)
+/*
+ * Sleep until the kernel's wake-up, a sample, a scrape or reload request,
+ * a signal or @timeout_ms.
+ */
+static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape, bool *reload)
 {
-	struct epoll_event evs[2];
+	struct epoll_event evs[3];
 	int i, nr;
 
-	nr = epoll_wait(efd, evs, 2, timeout_ms);
+	nr = epoll_pwait(efd, evs, 3, timeout_ms, &a->wait_mask);
 	if (nr < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (i = 0; i < nr; i++) {
 		if (evs[i].data.u32 == 1) {
 			if (view_pub__take_request(a->views))
 				*scrape = true;
+		} else if (evs[i].data.u32 == 2) {
+			if (agent_reload__take(a->reload))
+				*reload = true;
 		} else if (collector__poll(a->col, 0) < 0) {
 			return -EIO;
 		}
 	}
 	return 0;
+}
+
+static int load_spec(const char *path, struct spec **out)
+{
+	struct spec_diags diags = {};
+	int err = spec__load(path, out, &diags);
+
+	if (err)
+		spec_diags__print(&diags, path, stderr);
+	spec_diags__free(&diags);
+	return err;
+}
+
+/* What depends on the spec follows the collector's new store. */
+static int respec(struct agent *a)
+{
+	const struct store *st = collector__store(a->col);
+	int err;
+
+	agent_signal__respec(a->signal);
+	err = agent_norm__respec(a->norm, st);
+	if (!err)
+		err = agent_batch__respec(a->batch);
+	return err;
+}
+
+/*
+ * Load the spec again and apply it. A spec that does not load, or whose
+ * sites cannot be resolved, changes nothing: the running spec goes on.
+ */
+static int agent__reload(struct agent *a, char *msg, size_t len)
+{
+	const char *path = a->opts->spec_path;
+	struct spec *spec, *old;
+	bool committed;
+	int err;
+
+	err = load_spec(path, &spec);
+	if (err) {
+		snprintf(msg, len, "%s: the spec does not load (see the log)", path);
+		log_err("spec reload failed: %s does not load: keeping the running spec", path);
+		return err;
+	}
+	err = collector__reload(a->col, spec, &committed);
+	if (!committed) {
+		spec__free(spec);
+		snprintf(msg, len, "%s: %s (see the log)", path, strerror(-err));
+		log_err("spec reload failed: %s: %s: keeping the running spec", path,
+			strerror(-err));
+		return err;
+	}
+	old = a->spec;
+	a->spec = spec;
+	err = respec(a) ?: err;
+	spec__free(old);
+	if (err) {
+		snprintf(msg, len, "%s: %s: the spec runs in part (see the log)", path,
+			 strerror(-err));
+		log_err("spec reload failed: %s: %s: the new spec runs in part", path,
+			strerror(-err));
+		return err;
+	}
+	msg[0] = '\0';
+	log_info("spec reloaded from %s", path);
+	return 0;
+}
+
+/* Reload, publish what the new spec shows, then answer who asked. */
+static int run_reload(struct agent *a)
+{
+	char msg[AGENT_RELOAD_MSG_LEN];
+	int err = agent__reload(a, msg, sizeof(msg)), cycle;
+
+	agent_reload__record(a->reload, err, msg, wall_s());	/* the status the page shows */
+	cycle = agent__cycle(a, true);
+	agent_reload__answer(a->reload);
+	return cycle;
 }
 
 /*
@@ -289,7 +414,7 @@ static int agent__loop(struct agent *a)
 {
 	double start = now_ms(), t;
 	int efd, timeout, err = 0;
-	bool scrape = false;
+	bool scrape = false, reload = false;
 
 	efd = loop_epoll(a);
 	if (efd < 0) {
@@ -297,6 +422,12 @@ static int agent__loop(struct agent *a)
 		return efd;
 	}
 	while (!exiting && !err) {
+		if (reload_asked || reload) {
+			reload_asked = 0;
+			reload = false;
+			err = run_reload(a);
+			continue;
+		}
 		t = now_ms();
 		if (a->opts->exit_after_ms && t - start >= a->opts->exit_after_ms)
 			break;
@@ -307,7 +438,7 @@ static int agent__loop(struct agent *a)
 		}
 		if (a->opts->exit_after_ms && t + timeout > start + a->opts->exit_after_ms)
 			timeout = (int)(start + a->opts->exit_after_ms - t) + 1;
-		err = agent__wait(a, efd, timeout, &scrape);
+		err = agent__wait(a, efd, timeout, &scrape, &reload);
 		if (err)
 			log_err("drain loop: %s", strerror(-err));
 	}
@@ -347,7 +478,7 @@ static int start_http(struct agent *a)
 		.ready = http_ready,
 		.ctx = a,
 		.metrics_path = a->opts->telemetry_path,
-		.reload = NULL,		/* the agent's reload is not wired yet: 404 */
+		.reload = http_reload,
 	};
 	int err = load_web_config(a);
 
@@ -378,24 +509,27 @@ static int start_http_unprivileged(void *a)
 	return start_http(a);
 }
 
-static int load_spec(const char *path, struct spec **out)
-{
-	struct spec_diags diags = {};
-	int err = spec__load(path, out, &diags);
-
-	if (err)
-		spec_diags__print(&diags, path, stderr);
-	spec_diags__free(&diags);
-	return err;
-}
-
-static void install_signals(void)
+/*
+ * Blocked from here on, in every thread started after: delivered only
+ * while the loop waits in epoll_pwait() with @a->wait_mask.
+ */
+static void install_signals(struct agent *a)
 {
 	struct sigaction sa = { .sa_handler = sig_handler };
+	sigset_t block;
 
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &a->wait_mask);
+	sigdelset(&a->wait_mask, SIGINT);
+	sigdelset(&a->wait_mask, SIGTERM);
+	sigdelset(&a->wait_mask, SIGHUP);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -437,6 +571,8 @@ static int start_collector(struct agent *a)
 		.pin_root = opts->pin_root,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.per_key = opts->per_key,
+		.trial = opts->batch.trial,
+		.nr_trial = opts->batch.nr_trial,
 	};
 	int err;
 
@@ -450,7 +586,7 @@ static int start_collector(struct agent *a)
 		return err;
 	clock_offset(a);	/* once: sample timestamps stay monotonic */
 	collector__on_sample(a->col, on_sample, a);
-	return collector__attach(a->col);
+	return 0;
 }
 
 int agent__run(const struct agent_opts *opts)
@@ -465,10 +601,12 @@ int agent__run(const struct agent_opts *opts)
 	a.start_time_s = wall_ms() / 1e3;
 	snprintf(a.libbpf_version, sizeof(a.libbpf_version), "%u.%u", libbpf_major_version(),
 		 libbpf_minor_version());
+	install_signals(&a);
 	err = view_pub__new(&a.views);
+	if (!err)
+		err = agent_reload__new(wall_s(), &a.reload);
 	if (err)
-		return err;
-	install_signals();
+		goto out;
 	err = agent_signal__new(&opts->signal, &a.signal);
 	if (err) {
 		log_err("signal metrics configuration: %s", strerror(-err));
@@ -491,9 +629,12 @@ int agent__run(const struct agent_opts *opts)
 	atomic_store(&a.ready, true);
 	log_serving(&a);
 	err = agent__loop(&a);
-	log_info("%s: detaching and exiting", exiting ? "signal received" : "done");
+	log_info("%s: exiting; the probes stay attached and counting (emitd detach --pin-root %s removes them)",
+		 exiting ? "signal received" : "done", opts->pin_root ? opts->pin_root : EMITD_PIN_ROOT);
 out_col:
 	atomic_store(&a.ready, false);
+	if (a.reload)
+		agent_reload__close(a.reload);
 	if (a.norm)
 		agent_norm__tick(a.norm, 1e18);	/* a last CSV with everything seen */
 	collector__close(a.col);	/* NULL when it did not open */
@@ -503,6 +644,7 @@ out_spec:
 	spec__free(a.spec);
 out:
 	view_pub__free(a.views);
+	agent_reload__free(a.reload);
 	agent_signal__free(a.signal);
 	agent_norm__free(a.norm);
 	agent_batch__free(a.batch);

@@ -369,7 +369,8 @@ static const struct run_flag run_flags[] = {
 	  .help = "drain at least every MS ms: sets --drain-max-interval-ms (and caps the "
 		  "target and aggressive intervals), after every --drain-* flag",
 	  .parse = parse_u32, .off = OFF(interval_ms), .min = 10, .max = 3600000 },
-	{ .flag = "pin-root", .def = EMITD_PIN_ROOT, .arg = "DIR", .help = "where maps are pinned",
+	{ .flag = "pin-root", .def = EMITD_PIN_ROOT, .arg = "DIR",
+	  .help = "where maps and probe links are pinned (emitd detach removes the links)",
 	  .parse = parse_str, .off = OFF(pin_root) },
 	{ .flag = "ringbuf-bytes", .def = RINGBUF_DEFAULT, .arg = "N",
 	  .help = "sample-lane ring buffer size, a power of two",

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/self_metrics.h"
 #include "lib/build_info.h"
@@ -91,6 +92,56 @@ out:
 	free(one);
 }
 
+static char *spec_probe_name(const struct spec_probe *sp)
+{
+	char *s = NULL;
+
+	if (sp->kind == SPEC_PROBE_UPROBE)
+		return strdup(sp->symbol);
+	return asprintf(&s, "%s:%s", sp->provider, sp->name) < 0 ? NULL : s;
+}
+
+/* 1 per probe of the spec that has a link, 0 for one that has none. */
+static void add_probe_attached(struct fam_builder *fb, const struct store *st,
+			       const struct collector_stats *cs)
+{
+	size_t n = st->nr_metrics, nr = 0, i, j;
+	char **names = calloc(n + 1, sizeof(*names));
+	double *up = calloc(n + 1, sizeof(*up));
+
+	if (!names || !up) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct spec_metric *m = st->metrics[i].spec;
+		char *name = spec_probe_name(&m->probe);
+		bool attached = false;
+
+		if (!name) {
+			fb->err = -ENOMEM;
+			goto out;
+		}
+		for (j = 0; j < cs->nr_probes && !attached; j++)
+			attached = cs->probes[j].metric == m && cs->probes[j].attached;
+		for (j = 0; j < nr && strcmp(names[j], name); j++)
+			;
+		if (j < nr) {		/* a probe of several metrics: attached when all are */
+			up[j] = up[j] && attached;
+			free(name);
+			continue;
+		}
+		names[nr] = name;
+		up[nr++] = attached;
+	}
+	self_metrics__add(fb, SELF_PROBE_ATTACHED, (const char *const *)names, up, nr);
+out:
+	for (i = 0; names && i < nr; i++)
+		free(names[i]);
+	free(names);
+	free(up);
+}
+
 /* Hits per probe, summed over its sites and PIDs. */
 static void add_probe_hits(struct fam_builder *fb, const struct store *st,
 			   const struct collector_stats *cs)
@@ -149,10 +200,10 @@ static void add_map_metrics(struct fam_builder *fb, const struct collector_stats
 
 static void add_kernel_stats(struct fam_builder *fb, const struct collector_stats *cs)
 {
-	const char *what[] = { "value", "label", "config" };
+	const char *what[] = { "value", "label", "config", "handler" };
 	double errs[] = {
 		cs->stats[EMITD_STAT_READ_ERROR], cs->stats[EMITD_STAT_LABEL_ERROR],
-		cs->stats[EMITD_STAT_NO_CONFIG],
+		cs->stats[EMITD_STAT_NO_CONFIG], cs->stats[EMITD_STAT_NO_PROGRAM],
 	};
 	double events = 0;
 	size_t i;
@@ -160,7 +211,7 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 	for (i = 0; i < EMITD_MAX_PROBES; i++)
 		events += cs->hits[i];
 	self_metrics__add_value(fb, SELF_EVENTS_TOTAL, events);
-	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 3);
+	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 4);
 	self_metrics__add_value(fb, SELF_LABEL_TRUNCATED_TOTAL,
 				cs->stats[EMITD_STAT_LABEL_TRUNCATED]);
 	self_metrics__add_value(fb, SELF_RINGBUF_DROPPED_TOTAL,
@@ -190,6 +241,7 @@ void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 {
 	add_spec_info(fb, st);
 	add_site_info(fb, st, cs);
+	add_probe_attached(fb, st, cs);
 	add_probe_hits(fb, st, cs);
 	add_map_metrics(fb, cs);
 	add_kernel_stats(fb, cs);

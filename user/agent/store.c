@@ -9,6 +9,7 @@
 
 #include "lib/labelenc.h"
 #include "lib/metric_id.h"
+#include "lib/scale.h"
 #include "agent/store.h"
 
 enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t)
@@ -121,10 +122,8 @@ int store__init(struct store *st, const struct spec *spec, char *err_msg, size_t
 		sm->id = emitd_metric_id(sm->full_name);
 		sm->kind = emitd_kind__from_spec(sm->spec->type);
 		sm->value_type = metric_value_type(sm->spec);
-		if (!sm->spec->nr_labels) {
-			sm->fixed = true;
-			sm->slot = st->nr_fixed[sm->kind]++;
-		}
+		sm->fixed = !sm->spec->nr_labels;
+		sm->slot = i;
 		for (j = 0; j < i; j++) {
 			if (st->metrics[j].id != sm->id)
 				continue;
@@ -152,6 +151,7 @@ static void series__free(void *p)
 	for (i = 0; i < EMITD_MAX_LABELS; i++)
 		free(s->labels[i]);
 	free(s->slots);
+	free(s->carry);
 	free(s);
 }
 
@@ -337,6 +337,12 @@ double store__raw_to_double(__u64 raw, enum spec_val_type t)
 	}
 }
 
+double store_metric__value(const struct store_metric *m, __u64 raw)
+{
+	return scale__export(store__raw_to_double(raw, m->value_type),
+			     spec_metric__scale(m->spec));
+}
+
 /* The per-CPU values are read as arrays of these: no padding between CPUs. */
 _Static_assert(sizeof(struct emitd_counter) % 8 == 0, "per-CPU values are 8-byte aligned");
 _Static_assert(sizeof(struct emitd_gauge) % 8 == 0, "per-CPU values are 8-byte aligned");
@@ -366,6 +372,16 @@ void store__apply_counter(struct series *s, const struct emitd_counter *percpu, 
 	reset_sums(s);
 	for (cpu = 0; cpu < ncpus; cpu++)
 		s->count += percpu[cpu].value;
+	if (s->carry)
+		s->count += ((const struct emitd_counter *)s->carry)->value;
+}
+
+static void newest_gauge(struct series *s, const struct emitd_gauge *g)
+{
+	if (g->updates && g->ktime_ns >= s->gauge_ktime) {
+		s->gauge_ktime = g->ktime_ns;
+		s->gauge = store__raw_to_double(g->raw, s->metric->value_type);
+	}
 }
 
 void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int ncpus)
@@ -374,30 +390,38 @@ void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int 
 
 	s->in_kernel = true;
 	s->gauge_ktime = 0;
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		const struct emitd_gauge *g = &percpu[cpu];
+	for (cpu = 0; cpu < ncpus; cpu++)
+		newest_gauge(s, &percpu[cpu]);
+	if (s->carry)
+		newest_gauge(s, s->carry);
+}
 
-		if (g->updates && g->ktime_ns >= s->gauge_ktime) {
-			s->gauge_ktime = g->ktime_ns;
-			s->gauge = store__raw_to_double(g->raw, s->metric->value_type);
-		}
-	}
+static void add_hist(struct series *s, const struct emitd_hist *h)
+{
+	int i;
+
+	s->count += h->count;
+	s->isum += h->sum;
+	if (s->slots)
+		for (i = 0; i < EMITD_NR_SLOTS; i++)
+			s->slots[i] += h->slots[i];
 }
 
 void store__apply_hist(struct series *s, const struct emitd_hist *percpu, int ncpus)
 {
-	int cpu, i;
+	int cpu;
 
 	reset_sums(s);
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		const struct emitd_hist *h = &percpu[cpu];
+	for (cpu = 0; cpu < ncpus; cpu++)
+		add_hist(s, &percpu[cpu]);
+	if (s->carry)
+		add_hist(s, s->carry);
+}
 
-		s->count += h->count;
-		s->isum += h->sum;
-		if (s->slots)
-			for (i = 0; i < EMITD_NR_SLOTS; i++)
-				s->slots[i] += h->slots[i];
-	}
+static void add_norm(struct series *s, const struct emitd_norm *n)
+{
+	s->count += n->events;
+	s->zeroed += n->zeroed;
 }
 
 void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int ncpus)
@@ -405,10 +429,77 @@ void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int nc
 	int cpu;
 
 	reset_sums(s);
-	for (cpu = 0; cpu < ncpus; cpu++) {
-		s->count += percpu[cpu].events;
-		s->zeroed += percpu[cpu].zeroed;
+	for (cpu = 0; cpu < ncpus; cpu++)
+		add_norm(s, &percpu[cpu]);
+	if (s->carry)
+		add_norm(s, s->carry);
+}
+
+size_t store__value_size(enum emitd_kind kind)
+{
+	switch (kind) {
+	case EMITD_KIND_COUNTER:
+		return sizeof(struct emitd_counter);
+	case EMITD_KIND_GAUGE:
+		return sizeof(struct emitd_gauge);
+	case EMITD_KIND_HISTOGRAM:
+		return sizeof(struct emitd_hist);
+	default:
+		return sizeof(struct emitd_norm);
 	}
+}
+
+int store__set_carry(struct series *s, const void *value)
+{
+	size_t n = store__value_size(s->metric->kind);
+
+	if (!s->carry) {
+		s->carry = malloc(n);
+		if (!s->carry)
+			return -ENOMEM;
+	}
+	memcpy(s->carry, value, n);
+	return 0;
+}
+
+static bool same_metric(const struct store_metric *a, const struct store_metric *b)
+{
+	return a->kind == b->kind && a->value_type == b->value_type &&
+	       !strcmp(a->full_name, b->full_name);
+}
+
+static void copy_samples(struct series *d, const struct series *s)
+{
+	d->fsum = s->fsum;
+	d->fsum_samples = s->fsum_samples;
+	d->before_abs_sum = s->before_abs_sum;
+	d->after_abs_sum = s->after_abs_sum;
+	d->samples = s->samples;
+}
+
+int store__adopt_samples(struct store *st, const struct store *old)
+{
+	size_t i, j;
+
+	for (i = 0; i < old->nr_metrics; i++) {
+		const struct store_metric *om = &old->metrics[i];
+		struct store_metric *m = store__metric_by_id(st, om->id);
+
+		if (!m || m->fresh || !same_metric(m, om))
+			continue;
+		for (j = 0; j < om->nr_series; j++) {
+			const struct series *os = om->series[j];
+			struct series *s;
+
+			if (!os->fsum_samples && !os->samples)
+				continue;
+			s = store__series(st, &os->key);
+			if (!s)
+				return -ENOMEM;
+			copy_samples(s, os);
+		}
+	}
+	return 0;
 }
 
 void store__add_sample(const struct store_metric *m, struct series *s,

@@ -4,8 +4,10 @@
  *
  * The BPF maps hold monotonic per-CPU values that are never deleted, so a
  * drain replaces each series' values with the per-CPU sums it just read
- * (store__apply_*()); the sample lane adds what only raw values give
- * (store__add_sample()). Only the drain thread mutates the store.
+ * (store__apply_*()), plus the series' carry: what maps retired by a
+ * migration held (store__set_carry()). The sample lane adds what only raw
+ * values give (store__add_sample()). Only the drain thread mutates the
+ * store.
  *
  * Pure: plain data in (the kernel's value layouts of include/emitd.h), no
  * BPF calls, no clocks.
@@ -39,6 +41,7 @@ struct series {
 	double after_abs_sum;
 	uint64_t samples;
 	bool in_kernel;			/* a drain read it from a map (store__apply_*()) */
+	void *carry;			/* NULL, or the kind's value (struct emitd_counter...) */
 };
 
 struct store_metric {
@@ -50,7 +53,8 @@ struct store_metric {
 	enum spec_val_type value_type;
 	bool fixed;			/* no labels: a per-CPU array slot in the kernel */
 	bool trial;			/* histogram trial mode: raw values on the sample lane */
-	uint32_t slot;			/* its index in the kind's *_fixed map */
+	bool fresh;			/* its series restart: store__adopt_samples() skips it */
+	uint32_t slot;			/* its stable slot: *_fixed index, guard entry (idx until set) */
 	struct series **series;		/* sorted by label values when published */
 	size_t nr_series;
 	size_t cap_series;
@@ -60,7 +64,6 @@ struct store_metric {
 struct store {
 	struct store_metric *metrics;
 	size_t nr_metrics;
-	uint32_t nr_fixed[EMITD_KIND_NORMALIZATION + 1];	/* fixed slots per kind */
 	void *index;			/* tsearch root: series by key */
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
 	const char *spec_namespace;	/* the spec's, which outlives the store */
@@ -97,6 +100,20 @@ void store__apply_gauge(struct series *s, const struct emitd_gauge *percpu, int 
 void store__apply_hist(struct series *s, const struct emitd_hist *percpu, int ncpus);
 void store__apply_norm(struct series *s, const struct emitd_norm *percpu, int ncpus);
 /*
+ * Every apply of @s adds @value, one value of the kind's map layout (a
+ * gauge: the newest of it and the CPUs' values wins). 0 or -ENOMEM.
+ */
+int store__set_carry(struct series *s, const void *value);
+/* Bytes of one value of @kind in the maps (struct emitd_counter, ...). */
+size_t store__value_size(enum emitd_kind kind);
+/*
+ * Copy what the sample lane summed in @old's series (f64 histogram sums,
+ * normalization magnitudes) into the same series of @st, for each metric of
+ * @st of the same name, kind and value type in @old that is not fresh.
+ * 0 or -ENOMEM.
+ */
+int store__adopt_samples(struct store *st, const struct store *old);
+/*
  * A sample-lane record of metric @m for its series @s: a histogram adds the
  * value to its f64 sum, a normalization its |before| and |after|.
  */
@@ -111,6 +128,12 @@ bool series__admitted(const struct series *s);
 
 /* A raw map or sample value as a double, by the value's type. */
 double store__raw_to_double(__u64 raw, enum spec_val_type t);
+/*
+ * A raw value of @m's value in the unit @m exports: as a double, times the
+ * value's `scale:` (lib/scale.h). The store keeps raw values; what leaves
+ * it for users (trial mode's quantiles) goes through here or scale__export().
+ */
+double store_metric__value(const struct store_metric *m, __u64 raw);
 
 enum emitd_kind emitd_kind__from_spec(enum spec_metric_type t);
 

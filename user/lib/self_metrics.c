@@ -29,6 +29,9 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_PROBE_SITE_INFO] = { "emitd_probe_site_info", G,
 		"Attached probe sites and the kind of instruction each uprobe lands on (nop5: optimized, emulated, single-step).",
 		{ "probe", "metric", "binary", "offset", "site" } },
+	[SELF_PROBE_ATTACHED] = { "emitd_probe_attached", G,
+		"1 for each probe of the spec with a link attached, 0 for one without.",
+		{ "probe" } },
 	[SELF_PROBE_HITS_TOTAL] = { "emitd_probe_hits_total", C,
 		"Probe hits handled in the kernel, by probe.", { "probe", "metric" },
 		{ "Probe hits per second by probe", RATE_BY("probe"), "cps", "{{probe}}" } },
@@ -43,7 +46,8 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_EVENTS_TOTAL] = { "emitd_events_total", C,
 		"Probe hits handled by the BPF programs." },
 	[SELF_PROBE_READ_ERRORS_TOTAL] = { "emitd_probe_read_errors_total", C,
-		"Events dropped because a user-memory read failed, by what was read.", { "what" },
+		"Events dropped in the kernel: a user-memory read failed (value, label), the site had no config, or its link no handler.",
+		{ "what" },
 		{ "Probe read errors per second by what was read", RATE_BY("what"), "cps", "{{what}}" } },
 	[SELF_LABEL_TRUNCATED_TOTAL] = { "emitd_label_truncated_total", C,
 		"String label values cut to 31 bytes (the series key's bound)." },
@@ -73,25 +77,30 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 		"Kept-alive HTTP connections closed while waiting for a next request, by reason: timeout (the keep-alive idle timeout) or watermark (more connections open than the idle watermark).",
 		{ "reason" } },
 
-	[SELF_SIGNAL_ENTROPY_BITS] = { "emitd_signal_entropy_bits", G,
+	/*
+	 * Entropies are in bits, said in the help: promtool takes a _bits suffix
+	 * for a non-base unit of bytes ("use base unit bytes instead of bits"),
+	 * and bits of information are no amount of storage, so these names carry
+	 * no unit.
+	 */
+	[SELF_SIGNAL_ENTROPY] = { "emitd_signal_entropy", G,
 		"Entropy of each signal channel over the window, in bits.", { "channel" } },
 	[SELF_CHANNEL_CRITICALITY] = { "emitd_channel_criticality", G,
 		"Leave-one-out criticality: R with every channel minus R without this one.",
 		{ "channel" } },
-	/* no _bits suffix: promtool wants base units, and bits are not one */
 	[SELF_CHANNEL_UNIQUE_INFORMATION] = { "emitd_channel_unique_information", G,
 		"Unique information of each channel in bits: joint entropy minus joint entropy without it, H(channel | rest); low: the others carry it, it is removable.",
 		{ "channel" } },
-	[SELF_SIGNAL_JOINT_ENTROPY_BITS] = { "emitd_signal_joint_entropy_bits", G,
+	[SELF_SIGNAL_JOINT_ENTROPY] = { "emitd_signal_joint_entropy", G,
 		"Joint entropy of the signal channels over the window, in bits." },
-	[SELF_SIGNAL_TOTAL_CORRELATION_BITS] = { "emitd_signal_total_correlation_bits", G,
-		"Total correlation: the sum of channel entropies minus the joint entropy." },
+	[SELF_SIGNAL_TOTAL_CORRELATION] = { "emitd_signal_total_correlation", G,
+		"Total correlation: the sum of channel entropies minus the joint entropy, in bits." },
 	[SELF_RESILIENCE_INDEX] = { "emitd_resilience_index", G,
 		"Resilience index R = total correlation / sum of channel entropies." },
 	[SELF_RESILIENCE_ZONE] = { "emitd_resilience_zone", G,
 		"1 for the current resilience zone, 0 for the others.", { "zone" } },
-	[SELF_PAYLOAD_ENTROPY_BITS] = { "emitd_payload_entropy_bits", G,
-		"Byte entropy of the gzip-compressed /metrics frame, in bits per byte." },
+	[SELF_PAYLOAD_ENTROPY] = { "emitd_payload_entropy", G,
+		"Byte entropy of the gzip-compressed /metrics frame, in bits per byte (0 to 8)." },
 	[SELF_PAYLOAD_FRAME_BYTES] = { "emitd_payload_frame_bytes", G,
 		"Size of the gzip-compressed /metrics frame." },
 
@@ -159,6 +168,12 @@ static const struct self_metric table[SELF_METRICS_NR] = {
 	[SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS] = {
 		"emitd_remote_write_last_success_timestamp_seconds", G,
 		"Unix time of the last request the receiver accepted (0: none yet).", { "url" } },
+
+	[SELF_CONFIG_LAST_RELOAD_SUCCESSFUL] = { "emitd_config_last_reload_successful", G,
+		"1 when the last load of the spec (start, SIGHUP or POST /-/reload) succeeded." },
+	[SELF_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS] = {
+		"emitd_config_last_reload_success_timestamp_seconds", G,
+		"Wall-clock time of the last successful load of the spec." },
 };
 
 const struct self_metric *self_metrics__get(enum self_metric_id id)

@@ -129,6 +129,13 @@ size_t spec_metric__nr_warm(const struct spec_metric *m)
 	return m->nr_labels ? n : 0;
 }
 
+double spec_metric__scale(const struct spec_metric *m)
+{
+	const struct spec_src *v = &m->probe.value;
+
+	return v->kind != SPEC_SRC_NONE && v->scale > 0 ? v->scale : 1;
+}
+
 void spec_check__warm(struct spec_ctx *c, const char *mf, const struct spec_metric *m)
 {
 	char f[FIELD_LEN], q[QUOTE_LEN];

@@ -34,15 +34,24 @@ int spec__sha256_hex(const void *buf, size_t len, char hex[SPEC_SHA256_HEX])
 
 /* ---- the canonical form ---- */
 
+/* {kind, arg, type, offset}, and scale when it is not 1 (older specs hash as before). */
 static json_t *src_json(const struct spec_src *s)
 {
+	json_t *o;
+
 	if (s->kind == SPEC_SRC_NONE)
 		return json_null();
-	return json_pack("{s:s, s:i, s:s, s:i}",
-			 "kind", spec_src_kind__name(s->kind),
-			 "arg", (int)s->arg,
-			 "type", spec_val_type__name(s->type),
-			 "offset", s->offset);
+	o = json_pack("{s:s, s:i, s:s, s:i}",
+		      "kind", spec_src_kind__name(s->kind),
+		      "arg", (int)s->arg,
+		      "type", spec_val_type__name(s->type),
+		      "offset", s->offset);
+	if (o && s->scale > 0 && s->scale != 1 &&
+	    json_object_set_new(o, "scale", json_real(s->scale))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* {name, src}, and values when the label lists any (older specs hash as before). */

@@ -43,6 +43,7 @@ struct spec_ctx {
 	struct spec_diags *diags;
 	size_t first;		/* this load's first diagnostic in diags->v */
 	size_t nr_errors;	/* errors this load found, shown or not */
+	size_t nr_shown;	/* of them, kept in diags */
 	bool oom;
 	bool ns_ok;		/* namespace valid: full names can be formed */
 	bool global_ok;		/* global_budget valid or defaulted */
@@ -61,6 +62,9 @@ struct spec_slot {
 
 /* Report an error of this load (counted always, kept up to SPEC_MAX_DIAGS). */
 void spec_diag(struct spec_ctx *c, struct spec_mark mark, const char *field,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A warning: kept (up to SPEC_MAX_DIAGS), printed, rejects nothing. */
+void spec_warn(struct spec_ctx *c, struct spec_mark mark, const char *field,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Has this load shown as many diagnostics as it may? */
 bool spec_diag_full(const struct spec_ctx *c);

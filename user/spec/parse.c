@@ -17,6 +17,11 @@
 #include <yaml.h>
 
 #include "emitd.h"
+#include "lib/bucket.h"
+#include "lib/fmt.h"
+#include "lib/scale.h"
+#include "lib/suffix.h"
+#include "lib/units.h"
 #include "spec/internal.h"
 
 /* ---- targets ---- */
@@ -96,11 +101,12 @@ static void parse_targets(struct spec_ctx *c, yaml_node_t *n)
 /* ---- sources ---- */
 
 enum src_role {
-	SRC_VALUE,	/* value, before, after: a number */
+	SRC_VALUE,	/* value: a number, which may have a scale */
+	SRC_NORM,	/* before, after: a number */
 	SRC_LABEL,	/* a label: integer argument or string */
 };
 
-enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_VALUES, S_NR };
+enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_VALUES, S_SCALE, S_NR };
 
 static void parse_src_arg(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 			  enum spec_probe_kind kind, struct spec_src *src)
@@ -188,6 +194,30 @@ static void parse_src_offset(struct spec_ctx *c, const struct spec_slot *s,
 			  "must be between 0 and %d (got %lld)", SPEC_MAX_OFFSET, off);
 	else
 		src->offset = off;
+}
+
+/* `scale: 1e-6`: exported = read x scale, for value: only. */
+static void parse_src_scale(struct spec_ctx *c, const struct spec_slot *s,
+			    const char *field, enum src_role role, struct spec_src *src)
+{
+	double v;
+
+	if (role != SRC_VALUE) {
+		spec_diag(c, mark_of(s[S_SCALE].knode), field,
+			  role == SRC_LABEL ?
+			  "only a metric's value has a scale (a label's value is not a quantity)" :
+			  "only a metric's value has a scale (before and after are compared as read)");
+		return;
+	}
+	if (!spec_get_num(c, s[S_SCALE].val, field, &v))
+		return;
+	if (!isfinite(v) || v <= 0) {
+		spec_diag(c, mark_of(s[S_SCALE].val), field,
+			  "must be a finite number > 0 (got %g): exported = read x scale", v);
+		return;
+	}
+	src->scale = v;
+	src->scale_mark = mark_of(s[S_SCALE].val);
 }
 
 _Static_assert(SPEC_MAX_LABEL_BYTES == EMITD_LABEL_LEN - 1, "a string label's bytes, NUL excluded");
@@ -288,7 +318,8 @@ static void parse_label_values(struct spec_ctx *c, const yaml_node_t *n, const c
 
 /*
  * { arg: N [, as: s64|u64|string] [, values: [...]] } or
- * { arg: N, deref: T [, offset: K] }; @label NULL for value sources (no values).
+ * { arg: N, deref: T [, offset: K] }, and [, scale: S] on a metric's value;
+ * @label NULL for value sources (no values).
  */
 static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 		      enum src_role role, enum spec_probe_kind kind,
@@ -297,7 +328,7 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 	struct spec_slot s[S_NR] = {
 		[S_ARG] = { .key = "arg" }, [S_AS] = { .key = "as" },
 		[S_DEREF] = { .key = "deref" }, [S_OFFSET] = { .key = "offset" },
-		[S_VALUES] = { .key = "values" },
+		[S_VALUES] = { .key = "values" }, [S_SCALE] = { .key = "scale" },
 	};
 	char f[FIELD_LEN], d[DESC_LEN];
 
@@ -311,6 +342,7 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 	spec_map_scan(c, n, field, s, S_NR);
 	src->kind = SPEC_SRC_ARG;
 	src->type = SPEC_VAL_S64;
+	src->scale = 1;
 	if (spec_required(c, n, field, &s[S_ARG], NULL))
 		parse_src_arg(c, s[S_ARG].val, spec_fkey(f, field, "arg"), kind, src);
 	if (s[S_AS].val && s[S_DEREF].val)
@@ -327,6 +359,8 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 			  "only label sources list expected values");
 	else if (s[S_VALUES].val)
 		parse_label_values(c, s[S_VALUES].val, spec_fkey(f, field, "values"), label);
+	if (s[S_SCALE].val)
+		parse_src_scale(c, s, spec_fkey(f, field, "scale"), role, src);
 }
 
 /* ---- probes ---- */
@@ -438,7 +472,7 @@ static void parse_probe_norm(struct spec_ctx *c, const yaml_node_t *n,
 			spec_diag(c, mark_of(sl->knode), f,
 				  "only normalization metrics read before and after");
 		else if (sl->val)
-			parse_src(c, sl->val, f, SRC_VALUE, m->probe.kind, src[i], NULL);
+			parse_src(c, sl->val, f, SRC_NORM, m->probe.kind, src[i], NULL);
 		else if (m->type == SPEC_NORMALIZATION)
 			spec_required(c, n, field, sl,
 				      "a normalization compares before and after");
@@ -912,6 +946,85 @@ static void parse_type(struct spec_ctx *c, const yaml_node_t *n, const char *fie
 		  spec_quote(q, s), spec_join_or(list, names));
 }
 
+/* What to write instead of @f's word, for a warning. */
+static const char *unit_hint(char *buf, size_t size, const struct unit_finding *f)
+{
+	char num[FMT_DOUBLE_LEN];
+
+	if (!f->factor || f->factor == 1) {
+		snprintf(buf, size, "use %s", f->base);
+		return buf;
+	}
+	fmt__double(num, f->factor, FMT_SHORTEST, FMT_GO);
+	snprintf(buf, size, "use %s, with value: { ..., scale: %s } for a value read in %.*s",
+		 f->base, num, (int)f->len, f->word);
+	return buf;
+}
+
+/* promtool's words for @f. */
+static const char *unit_rule(char *buf, size_t size, const struct unit_finding *f)
+{
+	if (f->abbreviation)
+		snprintf(buf, size, "metric names should not contain abbreviated units");
+	else
+		snprintf(buf, size, "use base unit \"%s\" instead of \"%.*s\"", f->base,
+			 (int)f->len, f->word);
+	return buf;
+}
+
+/* `unit:`: one promtool would flag in the name that ends in it. */
+static void warn_unit(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+		      const char *unit)
+{
+	char name[128], rule[128], hint[256], q[QUOTE_LEN];
+	struct unit_finding f;
+
+	snprintf(name, sizeof(name), "_%s", unit);
+	if (strlen(unit) + 1 >= sizeof(name) || !units__check_name(name, &f))
+		return;
+	spec_warn(c, mark_of(n), field,
+		  "unit %s: promtool check metrics flags names that end in it (%s); %s",
+		  spec_quote(q, unit), unit_rule(rule, sizeof(rule), &f),
+		  unit_hint(hint, sizeof(hint), &f));
+}
+
+/*
+ * The exported name: a unit promtool would flag. A `unit:` is checked on its
+ * own (warn_unit()), so the name is checked without its "_<unit>" ending.
+ */
+static void warn_name_units(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			    const struct spec_metric *m, bool unit_ok)
+{
+	char rule[128], hint[256], qw[QUOTE_LEN], qn[QUOTE_LEN], *full, *cut = NULL;
+	struct unit_finding f;
+	bool found;
+	size_t len, ul, tl = strlen(SUFFIX_TOTAL);
+
+	full = c->ns_ok ? spec_metric__full_name(c->spec, m) : strdup(m->name);
+	if (!full) {
+		c->oom = true;
+		return;
+	}
+	len = strlen(full);
+	if (m->type == SPEC_COUNTER && len > tl && !strcmp(full + len - tl, SUFFIX_TOTAL))
+		len -= tl;
+	ul = unit_ok ? strlen(m->unit) : 0;
+	if (ul && len > ul + 1 && full[len - ul - 1] == '_' &&
+	    !strncmp(full + len - ul, m->unit, ul))
+		cut = &full[len - ul - 1];
+	if (cut)
+		*cut = '\0';
+	found = units__check_name(full, &f);
+	if (cut)
+		*cut = '_';
+	if (found)
+		spec_warn(c, mark_of(n), field,
+			  "%s in %s: promtool check metrics flags it (%s); %s",
+			  spec_quote_n(qw, f.word, f.len), spec_quote(qn, full),
+			  unit_rule(rule, sizeof(rule), &f), unit_hint(hint, sizeof(hint), &f));
+	free(full);
+}
+
 static void check_metric_name(struct spec_ctx *c, const yaml_node_t *n,
 			      const char *field, const struct spec_metric *m,
 			      bool unit_ok)
@@ -921,6 +1034,8 @@ static void check_metric_name(struct spec_ctx *c, const yaml_node_t *n,
 	if (!spec_name__check_metric(m->name, m->type, unit_ok ? m->unit : NULL,
 				     msg, sizeof(msg)))
 		spec_diag(c, mark_of(n), field, "%s", msg);
+	else
+		warn_name_units(c, n, field, m, unit_ok);
 }
 
 static void check_help(struct spec_ctx *c, const yaml_node_t *n, const char *field,
@@ -1007,6 +1122,8 @@ static void parse_metric_text(struct spec_ctx *c, const struct spec_slot *s,
 			spec_diag(c, mark_of(s[M_UNIT].val), f,
 				  "invalid unit %s (must match [a-z][a-z0-9_]*)",
 				  spec_quote(q, m->unit));
+		else
+			warn_unit(c, s[M_UNIT].val, f, m->unit);
 	}
 	if (spec_required(c, n, field, &s[M_NAME], NULL) &&
 	    spec_get_str(c, s[M_NAME].val, spec_fkey(f, field, "name"), &m->name))
@@ -1025,6 +1142,51 @@ static void parse_metric_text(struct spec_ctx *c, const struct spec_slot *s,
 	}
 }
 
+/*
+ * With a `scale:`, the bounds are in the exported unit and the kernel
+ * buckets what the probe reads: bound / scale, an integer for an integer
+ * value, and the bounds still distinct. At each bound of a list, else at
+ * the exp2 or linear block.
+ */
+static void check_scaled_buckets(struct spec_ctx *c, const yaml_node_t *n,
+				 const char *field, const struct spec_metric *m)
+{
+	const struct spec_buckets *b = &m->buckets;
+	const struct spec_src *v = &m->probe.value;
+	__u8 type = v->type == SPEC_VAL_F64 ? EMITD_VAL_F64 : EMITD_VAL_S64;
+	char f[FIELD_LEN], nb[FMT_DOUBLE_LEN], nk[FMT_DOUBLE_LEN], ns[FMT_DOUBLE_LEN];
+	bool list = n->type == YAML_SEQUENCE_NODE && seq_len(n) == b->nr_bounds;
+	double k, prev = 0;
+	size_t i;
+
+	fmt__double(ns, v->scale, FMT_SHORTEST, FMT_GO);
+	for (i = 0; i < b->nr_bounds; i++) {
+		const yaml_node_t *at = list ? seq_item(c, n, i) : n;
+		int err = bucket__unscale(b->bounds[i], v->scale, type, &k);
+
+		if (list)
+			spec_fidx(f, field, i);
+		else
+			snprintf(f, sizeof(f), "%s", field);
+		fmt__double(nb, b->bounds[i], FMT_SHORTEST, FMT_GO);
+		k = err ? scale__unexport(b->bounds[i], v->scale) : k;
+		fmt__double(nk, k, FMT_SHORTEST, FMT_GO);
+		if (err) {
+			spec_diag(c, mark_of(at), f,
+				  "bound %s / scale %s is %s, not an integer: the kernel buckets integer values at integer bounds (write a multiple of the scale)",
+				  nb, ns, nk);
+			return;
+		}
+		if (i && !(k > prev)) {
+			spec_diag(c, mark_of(at), f,
+				  "bound %s / scale %s is %s, as is the bound before it: the kernel cannot tell them apart",
+				  nb, ns, nk);
+			return;
+		}
+		prev = k;
+	}
+}
+
 static void parse_metric_buckets(struct spec_ctx *c, const struct spec_slot *s,
 				 const yaml_node_t *n, const char *field,
 				 struct spec_metric *m)
@@ -1035,6 +1197,8 @@ static void parse_metric_buckets(struct spec_ctx *c, const struct spec_slot *s,
 	if (m->type == SPEC_HISTOGRAM) {
 		if (spec_required(c, n, field, &s[M_BUCKETS], "a histogram needs buckets"))
 			parse_buckets(c, s[M_BUCKETS].val, f, &m->buckets);
+		if (m->buckets.nr_bounds && m->probe.value.scale_mark.line)
+			check_scaled_buckets(c, s[M_BUCKETS].val, f, m);
 	} else if (m->type && s[M_BUCKETS].val) {
 		spec_diag(c, mark_of(s[M_BUCKETS].knode), f, "only histograms have buckets");
 	}

@@ -58,6 +58,12 @@ struct spec_src {
 	unsigned int arg;		/* 0-based argument index */
 	enum spec_val_type type;	/* ARG: `as: s64|u64`; DEREF: `deref: u64|s64|f64` */
 	int offset;			/* DEREF only: byte offset */
+	/*
+	 * probe.value only: `scale:`, exported = read x scale (lib/scale.h);
+	 * 1 when absent, 0 in a source the spec does not give.
+	 */
+	double scale;
+	struct spec_mark scale_mark;	/* the scale: value; line 0 when absent */
 	struct spec_mark mark;
 };
 
@@ -168,12 +174,13 @@ struct spec_diag {
 	struct spec_mark mark;
 	char *field;			/* dotted path, e.g. metrics[2].buckets */
 	char *msg;
+	bool warning;			/* a warning: the spec loads all the same */
 };
 
 struct spec_diags {
 	struct spec_diag *v;
 	size_t nr;
-	size_t nr_errors;
+	size_t nr_errors;		/* of nr; the rest are warnings */
 };
 
 /* ---- load.c ---- */
@@ -191,7 +198,10 @@ void spec__free(struct spec *spec);
 
 /* ---- diag.c ---- */
 
-/* "file:line:col: error: field: message\n" for each diagnostic. */
+/*
+ * "file:line:col: error: field: message\n" for each diagnostic
+ * ("warning:" for a warning).
+ */
 void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
 void spec_diags__free(struct spec_diags *diags);
 
@@ -218,6 +228,8 @@ const struct spec_target *spec__find_target(const struct spec *spec, const char 
  * at most budget - 1.
  */
 size_t spec_metric__nr_warm(const struct spec_metric *m);
+/* The `scale:` of @m's value: exported = read x scale; 1 without one. */
+double spec_metric__scale(const struct spec_metric *m);
 
 /* ---- names.c ---- */
 
@@ -236,7 +248,7 @@ const char *spec_bucket_kind__name(enum spec_bucket_kind k);
 /*
  * What the linter checks. Limits it enforces beyond the array sizes above:
  */
-#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_PROBES: one probe each */
+#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_METRICS: one slot each */
 #define SPEC_MAX_TARGETS	64
 #define SPEC_MAX_BUDGET		(1U << 20)	/* largest global_budget (series) */
 #define SPEC_MAX_UPROBE_ARG	5		/* x86-64 integer argument registers */
