@@ -44,6 +44,7 @@ DEB_PKGS	+= dpkg-dev systemd groff-base man-db adduser  # make deb, check-unit: 
 DEB_PKGS	+= python3-yaml  # tests: read the generated Grafana provisioning files
 DEB_PKGS	+= postgresql-15 postgresql-client-15  # real USDT probes: tests/integration/pg.py
 DEB_PKGS	+= python3.11  # examples/python.yml probes /usr/bin/python3.11 itself, whatever python3 points to
+DEB_PKGS	+= libclang-rt-14-dev  # libFuzzer and clang's sanitizer runtimes (make fuzz)
 
 BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
 BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
@@ -79,8 +80,8 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDARY: $(BPF_OBJS) $(SKELS)
-.PHONY: all clean deps run test test-unit test-integration bench gen gen-check layering \
-	check-manifests man man-check install deb deb-check check-unit FORCE
+.PHONY: all clean deps run test test-unit test-integration test-asan fuzz bench gen gen-check \
+	layering check-manifests man man-check install deb deb-check check-unit FORCE
 
 all: $(OUTPUT)/emitd $(OUTPUT)/demo-target
 
@@ -88,7 +89,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS)
 
-$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(addprefix $(OUTPUT)/user/,$(LAYERS)):
+$(OUTPUT) $(OUTPUT)/tests $(OUTPUT)/bench $(OUTPUT)/user $(addprefix $(OUTPUT)/user/,$(LAYERS)):
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/abi/*.h) $(VMLINUX) | $(OUTPUT)
@@ -100,7 +101,7 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o | $(OUTPUT)
 	$(Q)$(BPFTOOL) gen skeleton $< name emit_bpf > $@
 
 # Header dependencies come from -MMD (build/**/*.d).
-$(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)
+$(OUTPUT)/user/main.o: user/main.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -c $< -o $@
 
@@ -171,6 +172,60 @@ test-unit: $(UNIT_BINS)
 # exact counts. They fail (never skip) when they cannot run.
 test-integration: all $(TEST_TARGETS)
 	$(PYTHON) -m pytest -v tests/integration
+
+# The unit tests and a short agent run (tests/asan/agent_run.sh: spec/demo.yml
+# on the demo target, every endpoint scraped, then SIGTERM) built with ASan and
+# UBSan into their own OUTPUT; any report fails (root, like test-integration).
+ASAN_OUTPUT	?= build-asan
+ASAN_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		   -fno-sanitize-recover=undefined
+
+test-asan:
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(ASAN_OUTPUT) CFLAGS='$(ASAN_CFLAGS)' all test-unit
+	$(Q)tests/asan/agent_run.sh $(ASAN_OUTPUT)
+
+# libFuzzer targets (tests/fuzz/fuzz_*.c) against every library object built
+# again with clang, coverage, ASan and UBSan into $(FUZZ_OUT). `make fuzz`
+# builds them and runs each for FUZZ_SECONDS from its committed seeds
+# (tests/fuzz/corpus/<target>/); any crash, leak, timeout or sanitizer report
+# fails it, its input kept in $(FUZZ_OUT)/artifacts/.
+FUZZ_CC		?= clang
+FUZZ_SECONDS	?= 10
+FUZZ_OUT	:= $(OUTPUT)/fuzz
+FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		   -fno-sanitize-recover=all -std=gnu11 -Wall -Wextra -Werror \
+		   -Wno-missing-field-initializers -D_GNU_SOURCE -MMD -MP
+FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS	:= $(patsubst tests/fuzz/%.c,$(FUZZ_OUT)/%,$(FUZZ_SRCS))
+FUZZ_OBJS	:= $(patsubst user/%.c,$(FUZZ_OUT)/user/%.o,$(LIB_SRCS)) \
+		   $(patsubst $(OUTPUT)/%.c,$(FUZZ_OUT)/%.o,$(PROTO_CS))
+FUZZ_LIB	:= $(FUZZ_OUT)/libemitd.a
+
+$(patsubst $(OUTPUT)/user/%,$(FUZZ_OUT)/user/%,$(SKEL_USERS)): $(SKELS)
+$(patsubst $(OUTPUT)/user/%,$(FUZZ_OUT)/user/%,$(PROTO_USERS)): $(PROTO_CS)
+
+$(FUZZ_OUT)/user/%.o: user/%.c
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(INCLUDES) -c $< -o $@
+
+$(FUZZ_OUT)/proto/%.pb-c.o: $(OUTPUT)/proto/%.pb-c.c
+	$(call msg,FUZZ-CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(filter-out -Werror,$(FUZZ_CFLAGS)) -fsanitize=fuzzer-no-link \
+		-I$(OUTPUT)/proto -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcsP $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	$(call msg,FUZZ,$@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(INCLUDES) -Itests/fuzz $< $(FUZZ_LIB) \
+		$(LDLIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+	$(Q)tests/fuzz/run.sh $(FUZZ_OUT) $(FUZZ_SECONDS) $(notdir $(FUZZ_BINS))
 
 bench: all $(BENCH_BINS)
 	@set -e; for b in $(filter $(OUTPUT)/bench/bench_%,$(BENCH_BINS)); do echo "== $$b"; $$b; done
@@ -285,4 +340,4 @@ check-unit: $(OUTPUT)/emitd
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT)
+	$(Q)rm -rf $(OUTPUT) $(ASAN_OUTPUT)

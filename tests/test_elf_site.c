@@ -244,6 +244,74 @@ static void test_operand_count_and_text_bounds(void **state)
 	assert_int_equal(site.ops[1].err, -ERANGE);
 }
 
+/*
+ * The displacement is a __s32 in struct emitd_arg_loc: its bounds are kept, a
+ * wider one is refused, never truncated (fuzz_usdt_args found
+ * "2@429496729612(%r12)" read at offset 12 before operands were decoded one
+ * by one; tests/fuzz/corpus/fuzz_usdt_args/regress-s32-displacement*).
+ */
+static void test_usdt_operand_ranges(void **state)
+{
+	struct emitd_arg_loc l[EMITD_MAX_ARGS];
+
+	(void)state;
+	assert_int_equal(usdt_args__parse("8@2147483647(%rax) 8@-2147483648(%rbx)", l,
+					  EMITD_MAX_ARGS), 2);
+	assert_int_equal(l[0].off, INT32_MAX);
+	assert_int_equal(l[1].off, INT32_MIN);
+	assert_int_equal(usdt_args__parse("8@0x7fffffff(%rsp)", l, EMITD_MAX_ARGS), 1);
+	assert_int_equal(l[0].off, INT32_MAX);
+
+	assert_int_equal(usdt_args__parse("8@4294967312(%rbp)", l, EMITD_MAX_ARGS), -ERANGE);
+	assert_int_equal(usdt_args__parse("2@429496729612(%r12)", l, EMITD_MAX_ARGS), -ERANGE);
+	assert_int_equal(usdt_args__parse("8@2147483648(%rax)", l, EMITD_MAX_ARGS), -ERANGE);
+	assert_int_equal(usdt_args__parse("8@-2147483649(%rax)", l, EMITD_MAX_ARGS), -ERANGE);
+	assert_int_equal(usdt_args__parse("4@9223372036854775808(%rbx)", l, EMITD_MAX_ARGS),
+			 -ERANGE);
+}
+
+/* A descriptor: the three addresses, then @strs (with their NULs) as given. */
+static size_t make_note(uint8_t *buf, uint64_t pc, uint64_t base, uint64_t sema,
+			const char *strs, size_t strs_len)
+{
+	memcpy(buf, &pc, 8);
+	memcpy(buf + 8, &base, 8);
+	memcpy(buf + 16, &sema, 8);
+	memcpy(buf + STAPSDT_ADDRS_LEN, strs, strs_len);
+	return STAPSDT_ADDRS_LEN + strs_len;
+}
+
+static void test_parse_stapsdt_note(void **state)
+{
+	static const char strs[] = "demo\0request_done\0-8@%rdi 8@%rsi";	/* 3 NULs */
+	struct stapsdt_note n;
+	uint8_t buf[128];
+	size_t len, cut;
+
+	(void)state;
+	len = make_note(buf, 0x1234, 0x4000, 0x5008, strs, sizeof(strs));
+	assert_int_equal(elf_site__parse_stapsdt_note(buf, len, &n), 0);
+	assert_int_equal(n.pc, 0x1234);
+	assert_int_equal(n.base, 0x4000);
+	assert_int_equal(n.sema, 0x5008);
+	assert_string_equal(n.provider, "demo");
+	assert_string_equal(n.name, "request_done");
+	assert_string_equal(n.args, "-8@%rdi 8@%rsi");
+	/* Empty strings are strings: a probe without operands has args "". */
+	len = make_note(buf, 1, 0, 0, "p\0n\0", 5);
+	assert_int_equal(elf_site__parse_stapsdt_note(buf, len, &n), 0);
+	assert_string_equal(n.args, "");
+
+	/* Every cut short of the last NUL is refused, the bytes after it never read. */
+	len = make_note(buf, 0x1234, 0x4000, 0, strs, sizeof(strs));
+	for (cut = 0; cut < len; cut++)
+		assert_int_equal(elf_site__parse_stapsdt_note(buf, cut, &n), -EPROTO);
+	/* A missing terminator with more bytes in memory after the descriptor. */
+	buf[len - 1] = 'x';
+	assert_int_equal(elf_site__parse_stapsdt_note(buf, len, &n), -EPROTO);
+	assert_null(n.provider);
+}
+
 static void test_find_symbol_in_self(void **state)
 {
 	struct elf_site site;
@@ -372,6 +440,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classify_site_kinds),
 		cmocka_unit_test(test_usdt_operands),
+		cmocka_unit_test(test_usdt_operand_ranges),
+		cmocka_unit_test(test_parse_stapsdt_note),
 		cmocka_unit_test(test_find_symbol_in_self),
 		cmocka_unit_test(test_find_usdt_sites_in_self),
 		cmocka_unit_test(test_rip_relative_operands),

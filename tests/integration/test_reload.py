@@ -135,7 +135,7 @@ def test_sighup_detaches_a_removed_metric(agent_factory, tmp_path):
     assert not routes(m, "demo_requests_total"), "the removed metric's series are still shown"
     assert "handle_request" not in attached(m)
     assert sample(m, "emitd_orphan_series") == 0
-    assert sample(m, "demo_request_latency_us_count") == 100   # the others keep theirs
+    assert sample(m, "demo_request_latency_seconds_count") == 100   # the others keep theirs
     finish_demo(start_demo("--events", "100", "--rate", "0"))
     assert wait_drained(a, 200) == 200
     assert not routes(a.metrics(), "demo_requests_total")
@@ -211,7 +211,7 @@ def test_sighup_resets_only_a_metric_that_changed_meaning(agent_factory, tmp_pat
     reload(a)
     m = a.metrics()
     assert sample(m, "demo_payload_ratio_count") == 0
-    assert sample(m, "demo_request_latency_us_count") == 100
+    assert sample(m, "demo_request_latency_seconds_count") == 100
     assert "metric demo_payload_ratio changed meaning" in a.log_text()
     finish_demo(start_demo("--events", "100", "--rate", "0"))
     assert wait_drained(a, 200) == 200

@@ -6,6 +6,7 @@ starting agent adopts them. `emitd detach` is the explicit teardown. A spec
 edit that changes map sizes migrates the maps instead of zeroing them.
 """
 import json
+import math
 import os
 import signal
 import subprocess
@@ -21,8 +22,7 @@ from test_core import demo_summary
 # lane's sums (f64 _sum, normalization magnitudes) restart with each agent.
 EXACT = {
     "requests_total": "demo_requests_total",
-    "request_latency_us_count": "demo_request_latency_us_count",
-    "request_latency_us_sum": "demo_request_latency_us_sum",
+    "request_latency_us_count": "demo_request_latency_seconds_count",
     "payload_ratio_count": "demo_payload_ratio_count",
     "queue_depth_last": "demo_queue_depth",
     "sensor_value_last": "demo_sensor_value",
@@ -72,10 +72,10 @@ def finish_demo(p, timeout=120):
 def lost_events(m, summ):
     """Iterations the agent does not show: demo's count minus the histogram's."""
     n = summ[("iterations", frozenset())]
-    return n - m.get(("demo_request_latency_us_count", frozenset()), 0)
+    return n - m.get(("demo_request_latency_seconds_count", frozenset()), 0)
 
 
-def wait_drained(agent, n, name="demo_request_latency_us_count", timeout=15):
+def wait_drained(agent, n, name="demo_request_latency_seconds_count", timeout=15):
     """The agent's value of @name once it reaches @n (or its last value), then
     two more drains: a drain reads the maps one after the other, so the one
     that first shows @n may have read another map before the last events."""
@@ -95,10 +95,18 @@ def assert_exact(m, summ, times=1):
     """Every count the kernel keeps equals what the demo emitted (times @times)."""
     for (name, labels), v in summ.items():
         if name in ("request_latency_us_bucket", "payload_ratio_bucket"):
-            le = float(dict(labels)["le"])
+            # the demo counts microseconds; the spec exports seconds (scale 1e-6)
+            us = name.startswith("request_latency_us")
+            family = "demo_request_latency_seconds_bucket" if us else "demo_" + name
+            le = float(dict(labels)["le"]) / (1e6 if us else 1)
             got = [val for (n, l), val in m.items()
-                   if n == "demo_" + name and float(dict(l)["le"]) == le]
+                   if n == family and math.isclose(float(dict(l)["le"]), le, rel_tol=1e-12)]
             assert got == [v * times], f"{name} le={le}: got {got}, want {v * times}"
+        elif name == "request_latency_us_sum":
+            want = v * times / 1e6
+            got = m.get(("demo_request_latency_seconds_sum", labels))
+            assert got is not None and math.isclose(got, want, rel_tol=1e-15), \
+                f"demo_request_latency_seconds_sum: got {got}, want {want}"
         elif name in EXACT:
             want = v if name.endswith("_last") else v * times
             got = m.get((EXACT[name], labels))
@@ -202,7 +210,7 @@ def test_detach_removes_every_link(agent_factory):
     b.wait_ready()
     assert wait_drained(b, 100) == 100       # the maps stayed: the old counts
     time.sleep(0.3)
-    assert sample(b.metrics(), "demo_request_latency_us_count") == 100
+    assert sample(b.metrics(), "demo_request_latency_seconds_count") == 100
     b.proc.send_signal(signal.SIGTERM)
     assert b.proc.wait(10) == 0
     p = subprocess.run([EMITD, "detach", "--pin-root", a.pin_root, "--purge"],

@@ -179,37 +179,29 @@ static int find_base_addr(Elf *elf, uint64_t *base)
 	return -ENOENT;
 }
 
-struct sdt_note {
-	uint64_t pc, base, sema;
-	const char *provider, *name, *args;
-};
-
-/*
- * One stapsdt note: desc = pc, base, semaphore (3 addresses), then the
- * NUL-terminated provider, name and argument strings.
- */
-static bool sdt_note_parse(const char *desc, size_t len, struct sdt_note *n)
+int elf_site__parse_stapsdt_note(const void *desc, size_t len, struct stapsdt_note *n)
 {
-	const char *p = desc + 24, *end = desc + len;
-	const char **strs[3] = { &n->provider, &n->name, &n->args };
+	const char *p = desc, *end = p + len, *strs[3];
 	size_t l;
 	int i;
 
-	if (len < 24)
-		return false;
-	memcpy(&n->pc, desc, 8);
-	memcpy(&n->base, desc + 8, 8);
-	memcpy(&n->sema, desc + 16, 8);
-	for (i = 0; i < 3; i++) {
-		if (p >= end)
-			return false;
+	memset(n, 0, sizeof(*n));
+	if (len < STAPSDT_ADDRS_LEN)
+		return -EPROTO;
+	for (p += STAPSDT_ADDRS_LEN, i = 0; i < 3; i++) {
 		l = strnlen(p, end - p);
-		if (p + l == end)
-			return false;
-		*strs[i] = p;
+		if (l == (size_t)(end - p))
+			return -EPROTO;
+		strs[i] = p;
 		p += l + 1;
 	}
-	return true;
+	memcpy(&n->pc, desc, 8);
+	memcpy(&n->base, (const char *)desc + 8, 8);
+	memcpy(&n->sema, (const char *)desc + 16, 8);
+	n->provider = strs[0];
+	n->name = strs[1];
+	n->args = strs[2];
+	return 0;
 }
 
 static const struct {
@@ -328,7 +320,8 @@ static int parse_operand(const char *text, struct usdt_operand_parts *p)
 	memset(p, 0, sizeof(*p));
 	errno = 0;
 	p->size = strtol(text, &end, 10);
-	if (errno || end == text || *end != '@' || !(labs(p->size) == 1 || labs(p->size) == 2 ||
+	if (errno || end == text || *end != '@' || p->size < -8 || p->size > 8 ||
+	    !(labs(p->size) == 1 || labs(p->size) == 2 ||
 						      labs(p->size) == 4 || labs(p->size) == 8))
 		return -EPROTO;
 	at = end + 1;
@@ -553,7 +546,7 @@ static int resolve_data_sym(void *arg, const char *name, uint64_t *vaddr)
 
 /* ---- USDT notes ---- */
 
-static int usdt_site__fill(struct elf_file *ef, const struct sdt_note *n, uint64_t base_adj,
+static int usdt_site__fill(struct elf_file *ef, const struct stapsdt_note *n, uint64_t base_adj,
 			   struct elf_site *site)
 {
 	const struct usdt_syms syms = { .resolve = resolve_data_sym, .arg = ef };
@@ -591,12 +584,13 @@ static int walk_sdt_notes(struct elf_file *ef, const char *provider, const char 
 		if (!data)
 			continue;
 		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			struct sdt_note n;
+			struct stapsdt_note n;
 
 			if (nh.n_type != SDT_NOTE_TYPE || nh.n_namesz != sizeof(SDT_NOTE_NAME) ||
 			    memcmp((char *)data->d_buf + name_off, SDT_NOTE_NAME, nh.n_namesz))
 				continue;
-			if (!sdt_note_parse((char *)data->d_buf + desc_off, nh.n_descsz, &n) ||
+			if (elf_site__parse_stapsdt_note((char *)data->d_buf + desc_off,
+							 nh.n_descsz, &n) ||
 			    (provider && strcmp(n.provider, provider)) ||
 			    (name && strcmp(n.name, name)))
 				continue;

@@ -73,6 +73,28 @@ int elf_site__find_usdt(const char *path, const char *provider, const char *name
 			struct elf_site **out);
 
 /*
+ * One .note.stapsdt descriptor (the systemtap SDT layout of a 64-bit ELF):
+ * pc, base and semaphore addresses (8 bytes each, the file's byte order as
+ * libelf hands it over), then the NUL-terminated provider, name and argument
+ * strings. The strings point into the descriptor.
+ */
+#define STAPSDT_ADDRS_LEN	24
+
+struct stapsdt_note {
+	uint64_t pc, base, sema;
+	const char *provider, *name, *args;
+};
+
+/*
+ * Pure: decode the @len bytes of a note descriptor at @desc (any bytes: a
+ * probed binary is hostile input). 0, or -EPROTO when it is shorter than the
+ * three addresses or a string is not terminated within @len (then *@n is
+ * all zero); nothing past @desc + @len is read. elf_site__find_usdt()
+ * decodes every note through it.
+ */
+int elf_site__parse_stapsdt_note(const void *desc, size_t len, struct stapsdt_note *n);
+
+/*
  * Walk every USDT site of @path in note order, every site decoded as above;
  * a non-zero return of @fn stops the walk and is returned. 0 when done,
  * -ENOEXEC: not an ELF file, else -errno.
