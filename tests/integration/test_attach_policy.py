@@ -56,7 +56,7 @@ def write_spec(tmp_path, later, later_probe="usdt: 'demo:payload'"):
     p = tmp_path / "policy.yml"
     p.write_text(SPEC.format(demo=DEMO, later=later, later_probe=later_probe))
     text = p.read_text()
-    line = text[:text.index(later_probe)].count("\n") + 1
+    line = text[:text.index(f"binary: {later}")].count("\n") + 1   # the error names it
     return str(p), line
 
 
@@ -81,7 +81,7 @@ def test_strict_exits_naming_the_probe(tmp_path):
                            cwd=ROOT, capture_output=True, text=True, timeout=30)
         shutil.rmtree(pin_root, ignore_errors=True)
         assert p.returncode == 1, (extra, p.returncode, p.stderr)
-        assert f"{spec}:" in p.stderr and later in p.stderr, p.stderr
+        assert f"{spec}:{line}:" in p.stderr and later in p.stderr, p.stderr
         assert "target later" in p.stderr, p.stderr
 
 

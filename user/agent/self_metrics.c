@@ -124,6 +124,8 @@ static void add_probe_attached(struct fam_builder *fb, const struct store *st,
 		}
 		for (j = 0; j < cs->nr_probes && !attached; j++)
 			attached = cs->probes[j].metric == m && cs->probes[j].attached;
+		for (j = 0; j < cs->nr_failed && attached; j++)	/* for one pid, one site */
+			attached = cs->failed[j].metric_idx != i;
 		for (j = 0; j < nr && strcmp(names[j], name); j++)
 			;
 		if (j < nr) {		/* a probe of several metrics: attached when all are */
@@ -234,6 +236,26 @@ static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector
 	self_metrics__add_value(fb, SELF_SCRAPE_DURATION_SECONDS, hs->last_scrape_seconds);
 	self_metrics__add_value(fb, SELF_HTTP_DEADLINE_DROPS_TOTAL, hs->deadline_drops);
 	self_metrics__add(fb, SELF_HTTP_IDLE_CLOSED_TOTAL, idle_reasons, idle, 2);
+}
+
+void self_metrics__add_targets(struct fam_builder *fb, const struct watch_target *t, size_t nr)
+{
+	const char **lv = calloc(nr + 1, sizeof(*lv));
+	double *up = calloc(nr + 1, sizeof(*up));
+	size_t i;
+
+	if (!lv || !up) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		lv[i] = t[i].name;
+		up[i] = t[i].up;
+	}
+	self_metrics__add(fb, SELF_TARGET_UP, lv, up, nr);
+out:
+	free(lv);
+	free(up);
 }
 
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
