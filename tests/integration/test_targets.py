@@ -43,6 +43,14 @@ def target_up(agent, target="demo"):
     return agent.metrics().get(("emitd_target_up", frozenset({("target", target)})))
 
 
+def assert_unique_series(agent):
+    """No two samples of /metrics share a name and label set."""
+    _, _, body = agent.get("/metrics")
+    keys = [l.rsplit(" ", 1)[0] for l in body.decode().splitlines() if l and l[0] != "#"]
+    dups = {k for k in keys if keys.count(k) > 1}
+    assert not dups, dups
+
+
 def copy_exec(src, dst):
     """Write a new file next to @dst and rename it over @dst: a new inode."""
     tmp = dst + ".new"
@@ -69,18 +77,18 @@ def test_deploy_by_rename_is_attached_again_and_the_old_file_counts_on(agent_fac
     old = subprocess.Popen([binary, "--events", "5000", "--rate", "1000"], cwd=ROOT,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
-    attached = a.log_text().count("attached usdt demo:request_done")
+    done = f"targets: binary {binary}: {SITES} sites attached"    # the refresh is over
     copy_exec(DEMO, binary)                  # the deploy: a new inode at the same path
     assert os.stat(binary).st_ino != old_ino
     t0 = time.monotonic()
-    again = wait_until(lambda: a.log_text().count("attached usdt demo:request_done") > attached,
-                       timeout=2)
+    again = wait_until(lambda: done in a.log_text(), timeout=2)
     latency = time.monotonic() - t0
     print(f"redeploy: attached again {latency * 1000:.0f} ms after the rename" if again
           else "redeploy: not attached again")
     assert old.poll() is None, "the old process should still run"
     if again:   # both inodes are attached while the old process runs
         assert len(pinned_links(a.pin_root)) == 2 * SITES, pinned_links(a.pin_root)
+        assert_unique_series(a)
     new = subprocess.Popen([binary, "--events", "1000", "--rate", "2000"], cwd=ROOT,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     new_summ = finish_demo(new)
@@ -106,6 +114,40 @@ def test_deploy_by_rename_is_attached_again_and_the_old_file_counts_on(agent_fac
                                         text=True))
     assert summ[("iterations", frozenset())] == 100
     assert wait_drained(a, n_old + n_new + 100) == n_old + n_new + 100
+
+
+def test_an_agent_restarted_after_a_deploy_keeps_the_old_file_counted(agent_factory,
+                                                                       tmp_path):
+    """kill -9 while both inodes are attached: the next agent adopts both."""
+    app = str(tmp_path / "app")
+    os.mkdir(app)
+    binary = os.path.join(app, "demo-target")
+    copy_exec(DEMO, binary)
+    spec = app_spec(tmp_path, binary)
+    a = agent_factory(spec=spec)
+    a.wait_ready()
+    old = subprocess.Popen([binary, "--events", "4000", "--rate", "1000"], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    copy_exec(DEMO, binary)
+    assert wait_until(lambda: f"targets: binary {binary}: {SITES} sites attached" in
+                      a.log_text(), timeout=5), a.log_text()
+    a.proc.kill()
+    a.proc.wait(10)
+    b = agent_factory(spec=spec, pin_root=a.pin_root)
+    b.wait_ready()
+    assert old.poll() is None, "the old process should still run"
+    log = b.log_text()
+    assert log.count("a process still runs the binary it was attached to") == SITES, log
+    assert len(pinned_links(b.pin_root)) == 2 * SITES
+    new_summ = finish_demo(subprocess.Popen([binary, "--events", "700", "--rate", "0"],
+                                            cwd=ROOT, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, text=True))
+    old_summ = finish_demo(old)
+    n = old_summ[("iterations", frozenset())] + new_summ[("iterations", frozenset())]
+    assert wait_drained(b, n) == n
+    assert wait_until(lambda: len(pinned_links(b.pin_root)) == SITES, timeout=10), \
+        b.log_text()
 
 
 def test_an_exited_pid_target_is_reported(agent_factory):
@@ -170,9 +212,9 @@ def test_pid_file_is_read_again_when_the_service_restarts(agent_factory, tmp_pat
         a.wait_ready()
         assert target_up(a) == 1
         os.kill(first, signal.SIGUSR1)
-        assert wait_until(lambda: waiting(os.path.join(d, "err.2")), timeout=20)
+        assert wait_until(lambda: waiting(os.path.join(d, "err.2")) and
+                          read_pid(pidfile) not in (0, first), timeout=20)
         second = read_pid(pidfile)
-        assert second != first
         assert wait_until(lambda: f"names pid {second}" in a.log_text(), timeout=10), \
             a.log_text()
         assert f"target demo (pid {first}) exited" in a.log_text()

@@ -67,9 +67,10 @@ static void add_site_info(struct fam_builder *fb, const struct store *st,
 	size_t n = cs->nr_probes, i;
 	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
 	char (*offs)[24] = calloc(n + 1, sizeof(*offs));
+	char **bins = calloc(n + 1, sizeof(*bins));
 	double *one = calloc(n + 1, sizeof(*one));
 
-	if (!lv || !offs || !one) {
+	if (!lv || !offs || !bins || !one) {
 		fb->err = -ENOMEM;
 		goto out;
 	}
@@ -78,15 +79,25 @@ static void add_site_info(struct fam_builder *fb, const struct store *st,
 
 		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
 			 (unsigned long long)p->site.file_offset);
+		/* a link kept on a replaced binary: the same path, another inode */
+		if (p->retained && asprintf(&bins[i], "%s (replaced, inode %llu)", p->binary,
+					    (unsigned long long)p->ident.ino) < 0) {
+			bins[i] = NULL;
+			fb->err = -ENOMEM;
+			goto out;
+		}
 		lv[i * 5] = p->name;
 		lv[i * 5 + 1] = exported_name(st, p->metric);
-		lv[i * 5 + 2] = p->binary;
+		lv[i * 5 + 2] = bins[i] ? bins[i] : p->binary;
 		lv[i * 5 + 3] = offs[i];
 		lv[i * 5 + 4] = site_kind__name(p->site.kind);
 		one[i] = 1;
 	}
 	self_metrics__add(fb, SELF_PROBE_SITE_INFO, lv, one, n);
 out:
+	for (i = 0; bins && i < n; i++)
+		free(bins[i]);
+	free(bins);
 	free(lv);
 	free(offs);
 	free(one);
