@@ -6,7 +6,10 @@
  *   migrate.c    pins that no longer fit retired, the handler switched, what
  *                retired maps held carried (the carry maps)
  *   pins.c       bpffs, metric slots and signatures, series purged, budgets
- *   lifecycle.c  probe links: adopted, detached, attached and pinned
+ *   lifecycle.c  the spec planned (strict or best-effort), probe links
+ *                adopted, detached, attached and pinned; refreshed when a
+ *                target changes (collector__refresh(), driven by watch.c),
+ *                kept on a replaced binary while a process maps it
  *   attach.c     the sites a spec wants, their configs, one uprobe link each
  *   drain.c      the per-CPU maps and the sample lane into the store
  *
@@ -16,7 +19,9 @@
  * opens adopts the pinned links its spec still wants, detaches the others
  * and attaches what is missing; collector__reload() does the same for a new
  * spec without a gap for what did not change. `emitd detach` (detach.c)
- * removes the links.
+ * removes the links. collector__refresh() plans the probes of one binary or
+ * some pids again when a target changes (a deploy, a pid gone or started):
+ * the store is not touched, only links.
  *
  * The agent reads it through collector__stats(), a copy taken at the call,
  * and collector__store(), the series it drained.
