@@ -1643,6 +1643,59 @@ static int fake_reload(void *ctx, char *msg, size_t msg_len)
 	return atomic_load(&reload_ret);
 }
 
+static char health_text[256];
+static atomic_int health_status;
+
+static int fake_health(void *ctx, char *buf, size_t len)
+{
+	(void)ctx;
+	snprintf(buf, len, "%s", health_text);
+	return atomic_load(&health_status);
+}
+
+/* A health callback gives /healthz its status and body once ready; "starting" before. */
+static void test_healthz_callback(void **state)
+{
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct reply r;
+	int p;
+
+	(void)state;
+	o.health = fake_health;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+
+	atomic_store(&fake.ready, false);
+	request_to(p, "GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "starting\n");
+	reply_free(&r);
+	atomic_store(&fake.ready, true);
+
+	atomic_store(&health_status, 200);
+	snprintf(health_text, sizeof(health_text), "ok: 2 of 3 probes attached\nprobe x: not attached\n");
+	request_to(p, "GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, health_text);
+	assert_header(&r, "Content-Type", "text/plain; charset=utf-8");
+	reply_free(&r);
+
+	atomic_store(&health_status, 503);
+	snprintf(health_text, sizeof(health_text), "target demo (pid 1234) exited\n");
+	request_to(p, "GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "target demo (pid 1234) exited\n");
+	reply_free(&r);
+
+	/* any status but 200 is 503 */
+	atomic_store(&health_status, 0);
+	request_to(p, "HEAD", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	reply_free(&r);
+	http_server__stop(s);
+}
+
 static void test_reload(void **state)
 {
 	struct http_opts o = default_opts("127.0.0.1:0");
@@ -2078,6 +2131,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_outlives_deadline),
 		cmocka_unit_test(test_idle_watermark),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_healthz_callback),
 		cmocka_unit_test(test_metrics_path),
 		cmocka_unit_test(test_basic_auth),
 		cmocka_unit_test(test_tls),

@@ -22,6 +22,9 @@ struct agent_opts {
 	const char *web_config_path;	/* exporter-toolkit web config; NULL: none */
 	const pid_t *pids;
 	size_t nr_pids;
+	const char *const *pid_files;	/* --pid-file: read again when its process exits */
+	size_t nr_pid_files;
+	bool best_effort;		/* --attach-policy best-effort (default strict) */
 	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */
 	bool drain_on_scrape;		/* each /metrics waits for a fresh drain */
 	unsigned int interval_ms;	/* --interval-ms: the cadence's max interval */

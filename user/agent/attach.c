@@ -7,10 +7,11 @@
  * the kernel side reads operands from a register copy instead of libbpf's
  * per-argument helper calls.
  *
- * attach__plan() resolves every site of a spec (binary, ELF, operands) and
- * builds its identity and configuration without touching the kernel, so a
- * spec whose sites cannot be found changes nothing; lifecycle.c then adopts
- * or attaches each site through attach__link().
+ * attach__plan_unit() resolves every site of one metric for one pid (binary,
+ * ELF, operands) and builds its identity and configuration without touching
+ * the kernel, so a spec whose sites cannot be found changes nothing;
+ * lifecycle.c plans the whole spec with it, then adopts or attaches each
+ * site through attach__link().
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,7 +41,7 @@ static void src_to_bpf(const struct spec_src *s, struct emitd_src *d)
 }
 
 /* The per-metric part of a configuration; sites add their operands. */
-static int metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg)
+int attach__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg)
 {
 	const struct spec_metric *m = sm->spec;
 	size_t i;
@@ -104,7 +105,7 @@ static char *probe_binary(const struct spec_target *t, pid_t pid)
 	return realpath(t->binary, NULL);
 }
 
-static char *probe_name(const struct spec_probe *sp)
+char *attach__probe_name(const struct spec_probe *sp)
 {
 	char *s = NULL;
 
@@ -181,14 +182,14 @@ static int plan_site(const struct spec *spec, const struct store_metric *sm, con
 	p->cfg_id = COLLECTOR_NO_ID;
 	p->pid = pid > 0 ? pid : -1;
 	p->site = *site;
-	p->name = probe_name(sp);
+	p->name = attach__probe_name(sp);
 	p->binary = strdup(binary);
 	if (!p->name || !p->binary)
 		return -ENOMEM;
 	err = check_args(sm->spec, site, spec->path, p->name);
 	if (err)
 		return err;
-	err = metric_cfg(sm, &p->cfg);
+	err = attach__metric_cfg(sm, &p->cfg);
 	if (err) {
 		spec_where(spec, &sp->site_mark, where, sizeof(where));
 		log_err("%s: metric %s: bucket bounds do not fit its value type: %s", where,
@@ -337,12 +338,7 @@ static int find_sites(const struct spec *spec, const struct spec_probe *sp, cons
 	return n;
 }
 
-struct plan {
-	struct collector_probe *v;
-	size_t nr;
-};
-
-static int plan_add(struct plan *pl, const struct spec *spec, const struct store_metric *sm,
+static int plan_add(struct attach_plan *pl, const struct spec *spec, const struct store_metric *sm,
 		    const char *binary, const struct stat *st, pid_t pid,
 		    const struct elf_site *site)
 {
@@ -362,7 +358,7 @@ static int plan_add(struct plan *pl, const struct spec *spec, const struct store
 	return plan_site(spec, sm, binary, st, pid, site, &pl->v[pl->nr++]);
 }
 
-static int plan_metric(struct plan *pl, const struct spec *spec, const struct store_metric *sm,
+static int plan_metric(struct attach_plan *pl, const struct spec *spec, const struct store_metric *sm,
 		       pid_t pid)
 {
 	const struct spec_metric *m = sm->spec;
@@ -400,28 +396,15 @@ static int plan_metric(struct plan *pl, const struct spec *spec, const struct st
 	return n < 0 ? n : err;
 }
 
-int attach__plan(struct collector *c, const struct spec *spec, const struct store *st,
-		 struct collector_probe **out, size_t *nr)
+int attach__plan_unit(struct attach_plan *pl, const struct spec *spec,
+		      const struct store_metric *sm, pid_t pid)
 {
-	struct plan pl = {};
-	size_t i, j;
-	int err = 0;
+	size_t nr = pl->nr;
+	int err = plan_metric(pl, spec, sm, pid);
 
-	for (i = 0; i < st->nr_metrics && !err; i++) {
-		const struct store_metric *sm = &st->metrics[i];
-
-		if (!c->nr_pids_req) {
-			err = plan_metric(&pl, spec, sm, 0);
-			continue;
-		}
-		for (j = 0; j < c->nr_pids_req && !err; j++)
-			err = plan_metric(&pl, spec, sm, c->pids_req[j]);
+	for (; err && pl->nr > nr; pl->nr--) {	/* the sites planned before the failing one */
+		free(pl->v[pl->nr - 1].name);
+		free(pl->v[pl->nr - 1].binary);
 	}
-	if (err) {
-		collector_probes__free(pl.v, pl.nr);
-		return err;
-	}
-	*out = pl.v;
-	*nr = pl.nr;
-	return 0;
+	return err;
 }

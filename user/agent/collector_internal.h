@@ -22,6 +22,16 @@
 #include "emit.skel.h"
 
 #define COLLECTOR_NO_ID		UINT32_MAX	/* a probe without a cfg_id yet */
+#define COLLECTOR_MAX_GONE	64		/* exited pids remembered */
+
+/* Why a link goes (collector.drop[]); 0: it stays. */
+enum lifecycle_drop {
+	LIFECYCLE_KEEP = 0,
+	LIFECYCLE_DROP_SPEC,		/* no longer in the spec (or its metric restarts) */
+	LIFECYCLE_DROP_UNUSED,		/* its binary was replaced and no process maps the old one */
+	LIFECYCLE_DROP_EXITED,		/* its process exited */
+	LIFECYCLE_DROP_CHANGED,		/* its binary changed: the site is not there any more */
+};
 
 /* A pinned map a load could not reuse, kept until its contents are carried. */
 enum collector_retired_kind {
@@ -67,15 +77,20 @@ struct collector {
 	char *pin_root;
 	struct ring_buffer *rb;
 	const struct spec *spec;
-	const pid_t *pids_req;
+	pid_t *pids_req;		/* --pid, --pid-file (collector__set_pids()); 0: none now */
 	size_t nr_pids_req;
+	pid_t gone[COLLECTOR_MAX_GONE];	/* pids seen to exit (collector__pid_exited()) */
+	size_t nr_gone;
+	bool best_effort;		/* --attach-policy best-effort */
 	const char *const *trial;
 	size_t nr_trial;
 	struct collector_probe *probes;	/* the spec's sites, by position */
 	size_t nr_probes;
+	struct collector_failure *failed;	/* the spec's probes without a link */
+	size_t nr_failed;
 	struct bpf_link *links[EMITD_MAX_PROBES];	/* the links this agent holds, by cfg_id */
 	struct emitd_site *sites;	/* `sites`, as last read or written */
-	bool *drop;			/* cfg_ids whose link goes (lifecycle) */
+	uint8_t *drop;			/* cfg_ids whose link goes, and why (enum lifecycle_drop) */
 	uint32_t slot_owner[EMITD_MAX_METRICS];	/* metric_slots after the apply */
 	struct emitd_ctl ctl;		/* what the agent last wrote to `ctl` */
 	struct collector_retired *retired;
@@ -285,22 +300,66 @@ void carry__free(struct collector *c);
 void migrate__free_retired(struct collector *c);
 
 /* lifecycle.c */
-/* Match the planned probes to pinned links (p->adopted) and mark the links that go. */
-int lifecycle__match(struct collector *c, struct collector_probe *want, size_t nr,
-		     const struct store *st);
+/* What a spec wants: its sites, and its probes that cannot be planned. */
+struct lifecycle_plan {
+	const struct spec *spec;
+	struct collector_probe *want;
+	size_t nr_want;
+	struct collector_failure *failed;
+	size_t nr_failed;
+};
+
+/*
+ * Plan every probe of @spec (every metric of @st, once per pid of the pid
+ * set, else for its target's pid or binary). A probe that cannot be
+ * planned fails the plan (logged), unless best-effort or the process is
+ * not there (a target state): then it is recorded in @pl->failed.
+ */
+int lifecycle__plan(struct collector *c, const struct spec *spec, const struct store *st,
+		    struct lifecycle_plan *pl);
+void lifecycle_plan__free(struct lifecycle_plan *pl);
+/*
+ * Match the planned probes to pinned links (p->adopted) and mark the links
+ * that go; a link on a binary replaced on disk that a process still maps
+ * joins @pl->want, retained. @refresh: the store is the running one (no
+ * metric restarts).
+ */
+int lifecycle__match(struct collector *c, struct lifecycle_plan *pl, const struct spec *spec,
+		     const struct store *st, bool refresh);
 /* Unpin and destroy the links that go; their cfg_ids are free after. */
 int lifecycle__detach(struct collector *c);
-/* Rewrite the adopted probes' configs where they differ, attach and pin the others. */
-int lifecycle__attach(struct collector *c, struct collector_probe *want, size_t nr);
+/*
+ * Rewrite the adopted probes' configs where they differ, attach and pin the
+ * others. A site the kernel refuses fails the call, unless best-effort or
+ * @tolerant: then it joins @pl->failed.
+ */
+int lifecycle__attach(struct collector *c, struct lifecycle_plan *pl, bool tolerant);
+/* The collector runs the attached probes and the failures of @pl now. */
+void lifecycle__take(struct collector *c, struct lifecycle_plan *pl);
+void collector_failures__free(struct collector_failure *v, size_t n);
 /* Leave the links pinned and counting, free what this process holds. */
 void lifecycle__release(struct collector *c);
 /* Whether the metric @idx of the applied store has an adopted link. */
 bool lifecycle__metric_live(const struct collector_probe *want, size_t nr, uint32_t idx);
 
 /* attach.c */
-/* Every site @spec wants, resolved, with its identity and config. Nothing is attached. */
-int attach__plan(struct collector *c, const struct spec *spec, const struct store *st,
-		 struct collector_probe **out, size_t *nr);
+struct attach_plan {
+	struct collector_probe *v;
+	size_t nr;
+};
+
+/*
+ * Every site of the metric @sm for @pid (<= 0: its target's pid, else every
+ * process), resolved, with its identity and config, appended to @pl.
+ * Nothing is attached. On an error (logged with the spec's FILE:LINE:COL)
+ * @pl is as it was.
+ */
+int attach__plan_unit(struct attach_plan *pl, const struct spec *spec,
+		      const struct store_metric *sm, pid_t pid);
+/* "symbol" or "provider:name", allocated; NULL: no memory. */
+char *attach__probe_name(const struct spec_probe *sp);
+/* The per-metric part of a configuration (the sites add their operands). */
+int attach__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cfg);
 /* The uprobe link of @p, with cookie p->cfg_id; NULL with errno, logged. */
 struct bpf_link *attach__link(struct collector *c, const struct collector_probe *p);
 void attach__log(const struct collector_probe *p, const char *verb);

@@ -523,6 +523,9 @@ void collector__stats(const struct collector *c, struct collector_stats *out)
 	out->ring_fill = ring_fill(c);
 	out->probes = c->probes;
 	out->nr_probes = c->nr_probes;
+	out->failed = c->failed;
+	out->nr_failed = c->nr_failed;
+	out->nr_metrics = c->store.nr_metrics;
 }
 
 const struct store *collector__store(const struct collector *c)

@@ -547,9 +547,25 @@ static enum MHD_Result serve_json(struct http_server *s, struct MHD_Connection *
 
 static enum MHD_Result serve_healthz(struct http_server *s, struct MHD_Connection *conn)
 {
+	const struct reply_hdrs h = { .content_type = CT_TEXT };
+	struct expo_buf body = { 0 };
+	char text[HTTP_HEALTH_LEN];
+	int status;
+
 	if (s->opts.ready && !s->opts.ready(s->opts.ctx))
 		return reply_text(s, conn, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
-	return reply_text(s, conn, MHD_HTTP_OK, "ok\n");
+	if (!s->opts.health)
+		return reply_text(s, conn, MHD_HTTP_OK, "ok\n");
+	text[0] = '\0';
+	status = s->opts.health(s->opts.ctx, text, sizeof(text));
+	text[sizeof(text) - 1] = '\0';
+	if (status != MHD_HTTP_OK)
+		status = MHD_HTTP_SERVICE_UNAVAILABLE;
+	if (expo_buf__append(&body, text, strlen(text))) {
+		expo_buf__free(&body);
+		return reply_text(s, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "health failed\n");
+	}
+	return reply_buf(s, conn, (unsigned int)status, &body, &h);
 }
 
 /* POST|PUT /-/reload, its body (if any) read and discarded. */

@@ -6,7 +6,9 @@
  *                       Accept (negotiate__format()), gzip when
  *                       Accept-Encoding allows (negotiate__accepts_gzip());
  *                       always "Vary: Accept, Accept-Encoding"
- *   GET|HEAD /healthz   200 "ok\n" once ready() says so, 503 "starting\n" before
+ *   GET|HEAD /healthz   503 "starting\n" until ready() says so; then health()'s
+ *                       status (200, anything else is 503) and text, or
+ *                       200 "ok\n" without a health callback
  *   GET|HEAD /snapshot  JSON from snapshot(), 404 when no snapshot callback
  *   GET|HEAD /normalization  JSON from normalization(), likewise
  *   POST|PUT /-/reload  reload(): 0 → 200 "reloaded\n", < 0 → 500 with its
@@ -131,6 +133,7 @@
 #define HTTP_DEFAULT_IDLE_WATERMARK_PCT	50	/* idle_watermark: this % of max_conns */
 #define HTTP_MAX_RELOAD_BODY		4096	/* bytes of a /-/reload body, discarded */
 #define HTTP_RELOAD_MSG_LEN		512
+#define HTTP_HEALTH_LEN			4096	/* bytes of a /healthz body */
 #define HTTP_AUTH_REALM			"emitd"
 
 struct webconfig;
@@ -163,6 +166,11 @@ typedef int (*http_snapshot_fn)(void *ctx, struct expo_buf *out);
 /* /healthz: true once the agent serves real data. */
 typedef bool (*http_ready_fn)(void *ctx);
 /*
+ * /healthz once ready: the status (200 or 503) and the body, written to
+ * @buf (@len bytes, NUL-terminated).
+ */
+typedef int (*http_health_fn)(void *ctx, char *buf, size_t len);
+/*
  * POST|PUT /-/reload: 0 when reloaded; a negative errno with what went wrong
  * in @msg (@msg_len bytes, NUL-terminated, empty: strerror() is sent).
  */
@@ -183,6 +191,7 @@ struct http_opts {
 	http_snapshot_fn snapshot;	/* NULL → /snapshot is 404 */
 	http_snapshot_fn normalization;	/* NULL → /normalization is 404 */
 	http_ready_fn ready;		/* NULL → always ready */
+	http_health_fn health;		/* NULL → 200 "ok\n" once ready */
 	void *ctx;			/* passed to the callbacks */
 	unsigned int max_conns_per_ip;	/* 0 → HTTP_DEFAULT_PER_IP_CONNS */
 	unsigned int request_deadline_ms;	/* 0 → HTTP_DEFAULT_REQUEST_DEADLINE_MS */

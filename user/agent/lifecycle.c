@@ -7,7 +7,18 @@
  * and whose metric kept its meaning, detaches and unpins the links nothing
  * wants, and attaches and pins the sites left. cfg_ids stay with their
  * sites across restarts and reloads.
+ *
+ * Targets change under a running spec: collector__refresh() plans the
+ * probes of one binary or of some pids again and reconciles the same way,
+ * without touching the store. A binary replaced on disk (a new inode at the
+ * path) gets new links; the links on the old inode are retained while a
+ * process still maps it executable (/proc/PID/maps), and detached by
+ * collector__prune() once none does. A probe that cannot be planned or
+ * attached is recorded as a failure with what it waits for, and fails the
+ * apply only under the strict policy (and never for a process that is not
+ * there: that is the target's state).
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -15,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -23,6 +35,242 @@
 #include "agent/collector_internal.h"
 #include "emit.skel.h"
 #include "lib/log.h"
+
+/* ---- planning ---- */
+
+static bool pid_gone(const struct collector *c, pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_gone; i++)
+		if (c->gone[i] == pid)
+			return true;
+	return false;
+}
+
+static bool proc_exists(pid_t pid)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return !access(path, F_OK);
+}
+
+/* The binary of @t as an absolute path, resolved when it exists; NULL: none. */
+static char *target_path(const struct spec_target *t)
+{
+	char cwd[PATH_MAX], *s = NULL;
+
+	if (!t || !t->binary)
+		return NULL;
+	s = realpath(t->binary, NULL);
+	if (s || t->binary[0] == '/')
+		return s ? s : strdup(t->binary);
+	if (!getcwd(cwd, sizeof(cwd)) || asprintf(&s, "%s/%s", cwd, t->binary) < 0)
+		return NULL;
+	return s;
+}
+
+void collector_failures__free(struct collector_failure *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].path);
+	}
+	free(v);
+}
+
+void lifecycle_plan__free(struct lifecycle_plan *pl)
+{
+	collector_probes__free(pl->want, pl->nr_want);
+	collector_failures__free(pl->failed, pl->nr_failed);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static struct collector_failure *failure_add(struct lifecycle_plan *pl)
+{
+	struct collector_failure *v = realloc(pl->failed, (pl->nr_failed + 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	pl->failed = v;
+	v += pl->nr_failed++;
+	memset(v, 0, sizeof(*v));
+	return v;
+}
+
+/* The probe of metric @sm for @pid (-1: every process) has no link: why, and what it waits for. */
+static int record_failure(struct lifecycle_plan *pl, const struct spec *spec,
+			  const struct store_metric *sm, pid_t pid, int err, const char *binary)
+{
+	const struct spec_target *t = spec__find_target(spec, sm->spec->probe.target);
+	struct collector_failure *f;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < pl->nr_failed; i++)
+		if (pl->failed[i].metric_idx == sm->idx && pl->failed[i].pid == pid)
+			return 0;	/* one site failed already */
+	f = failure_add(pl);
+	if (!f)
+		return -ENOMEM;
+	f->metric = sm->spec;
+	f->metric_idx = sm->idx;
+	f->name = attach__probe_name(&sm->spec->probe);
+	f->target = t ? t->name : sm->spec->probe.target;
+	f->pid = pid;
+	f->err = err;
+	if (!f->name)
+		return -ENOMEM;
+	if (pid == 0 || err == -ESRCH) {
+		f->no_process = true;
+	} else if (pid > 0) {
+		f->wait = proc_exists(pid) ? COLLECTOR_WAIT_NONE : COLLECTOR_WAIT_PID;
+	} else if (t) {
+		f->path = binary ? strdup(binary) : target_path(t);
+		if (f->path)
+			f->wait = stat(f->path, &st) ? COLLECTOR_WAIT_PATH : COLLECTOR_WAIT_CHANGE;
+	}
+	return 0;
+}
+
+/* The pid a probe of @sm is planned for: the pid set's @entry, else its target's, else -1. */
+static pid_t unit_pid(const struct spec *spec, const struct store_metric *sm, pid_t entry)
+{
+	const struct spec_target *t = spec__find_target(spec, sm->spec->probe.target);
+
+	if (entry >= 0)
+		return entry;
+	return t && t->pid > 0 ? t->pid : -1;
+}
+
+/* Whether the probe of @sm for @pid is one @sc plans again. */
+static bool in_scope(const struct collector *c, const struct collector_scope *sc,
+		     const struct spec *spec, const struct store_metric *sm, pid_t pid)
+{
+	char *tp;
+	bool hit;
+	size_t i;
+
+	if (!sc || (!sc->path && !sc->nr_pids) || pid == 0)
+		return true;
+	if (pid > 0) {
+		for (i = 0; i < sc->nr_pids; i++)
+			if (sc->pids[i] == pid)
+				return true;
+		return false;
+	}
+	if (!sc->path)
+		return false;
+	tp = target_path(spec__find_target(spec, sm->spec->probe.target));
+	hit = tp && !strcmp(tp, sc->path);
+	free(tp);
+	for (i = 0; !hit && i < c->nr_probes; i++)
+		hit = c->probes[i].metric_idx == sm->idx && c->probes[i].pid == -1 &&
+		      !strcmp(c->probes[i].binary, sc->path);
+	for (i = 0; !hit && i < c->nr_failed; i++)
+		hit = c->failed[i].metric_idx == sm->idx && c->failed[i].pid == -1 &&
+		      c->failed[i].path && !strcmp(c->failed[i].path, sc->path);
+	return hit;
+}
+
+/* Out of scope: what runs for the probe of @sm and @pid goes on as it is. */
+static int carry_unit(const struct collector *c, const struct store_metric *sm, pid_t pid,
+		      struct lifecycle_plan *pl)
+{
+	struct collector_probe *v;
+	struct collector_failure *f;
+	size_t i;
+
+	for (i = 0; i < c->nr_probes; i++) {
+		const struct collector_probe *p = &c->probes[i];
+
+		if (p->metric_idx != sm->idx || p->pid != pid)
+			continue;
+		v = realloc(pl->want, (pl->nr_want + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		pl->want = v;
+		v += pl->nr_want++;
+		*v = *p;
+		v->adopted = v->attached = false;
+		v->name = strdup(p->name);
+		v->binary = strdup(p->binary);
+		if (!v->name || !v->binary)
+			return -ENOMEM;
+	}
+	for (i = 0; i < c->nr_failed; i++) {
+		const struct collector_failure *p = &c->failed[i];
+
+		if (p->metric_idx != sm->idx || p->pid != pid)
+			continue;
+		f = failure_add(pl);
+		if (!f)
+			return -ENOMEM;
+		*f = *p;
+		f->name = strdup(p->name);
+		f->path = p->path ? strdup(p->path) : NULL;
+		if (!f->name || (p->path && !f->path))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The probe of @sm for the pid set's @entry (-1: no pid set). */
+static int plan_unit(struct collector *c, const struct spec *spec, const struct store_metric *sm,
+		     pid_t entry, const struct collector_scope *sc, bool tolerant,
+		     struct lifecycle_plan *pl)
+{
+	pid_t pid = unit_pid(spec, sm, entry);
+	struct attach_plan ap;
+	int err;
+
+	if (pid > 0 && pid_gone(c, pid))
+		pid = 0;
+	if (!in_scope(c, sc, spec, sm, pid))
+		return carry_unit(c, sm, pid, pl);
+	if (pid == 0)	/* no process to attach to: the target's state, not an error */
+		return record_failure(pl, spec, sm, 0, -ESRCH, NULL);
+	ap.v = pl->want;
+	ap.nr = pl->nr_want;
+	err = attach__plan_unit(&ap, spec, sm, pid > 0 ? pid : 0);
+	pl->want = ap.v;
+	pl->nr_want = ap.nr;
+	if (!err || err == -ENOMEM || !(tolerant || c->best_effort))
+		return err;
+	return record_failure(pl, spec, sm, pid, err, NULL);
+}
+
+static int plan_scoped(struct collector *c, const struct spec *spec, const struct store *st,
+		       const struct collector_scope *sc, bool tolerant, struct lifecycle_plan *pl)
+{
+	size_t i, j;
+	int err = 0;
+
+	pl->spec = spec;
+	for (i = 0; i < st->nr_metrics && !err; i++) {
+		if (!c->nr_pids_req) {
+			err = plan_unit(c, spec, &st->metrics[i], -1, sc, tolerant, pl);
+			continue;
+		}
+		for (j = 0; j < c->nr_pids_req && !err; j++)
+			err = plan_unit(c, spec, &st->metrics[i], c->pids_req[j], sc, tolerant, pl);
+	}
+	if (err)
+		lifecycle_plan__free(pl);
+	return err;
+}
+
+int lifecycle__plan(struct collector *c, const struct spec *spec, const struct store *st,
+		    struct lifecycle_plan *pl)
+{
+	memset(pl, 0, sizeof(*pl));
+	return plan_scoped(c, spec, st, NULL, false, pl);
+}
+
+/* ---- links ---- */
 
 static void link_path(const struct collector *c, uint32_t id, char *buf, size_t n)
 {
@@ -135,12 +383,198 @@ static bool adopt(struct collector *c, struct collector_probe *p, uint32_t id)
 	return true;
 }
 
-int lifecycle__match(struct collector *c, struct collector_probe *want, size_t nr,
-		     const struct store *st)
+/* ---- links on replaced binaries ---- */
+
+/* What the scans of one call found, by inode. */
+struct map_scan {
+	struct {
+		__u64 dev, ino;
+		bool mapped;
+		char path[256];
+	} v[16];
+	size_t nr;
+};
+
+/* Whether the maps file @file maps @dev:@ino executable; @path: its file name. */
+static bool maps_have(const char *file, __u64 dev, __u64 ino, char *path, size_t n)
+{
+	unsigned long long inode;
+	unsigned int maj, min;
+	char line[PATH_MAX + 128], perms[5];
+	bool found = false;
+	int off;
+	FILE *f;
+
+	f = fopen(file, "re");
+	if (!f)
+		return false;	/* gone, or not ours to read */
+	while (!found && fgets(line, sizeof(line), f)) {
+		off = 0;
+		if (sscanf(line, "%*x-%*x %4s %*x %x:%x %llu %n", perms, &maj, &min,
+			   &inode, &off) < 4 || perms[2] != 'x' || inode != ino ||
+		    makedev(maj, min) != dev)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, n, "%s", off ? line + off : "");
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * Whether a process maps the inode of @s executable: one pass over
+ * /proc/PID/maps, stopped at the first process that does; remembered for
+ * the rest of the call.
+ */
+static bool inode_mapped(struct map_scan *ms, const struct emitd_site *s, const char **path)
+{
+	char file[300];
+	struct dirent *de;
+	size_t i;
+	DIR *d;
+
+	for (i = 0; i < ms->nr; i++)
+		if (ms->v[i].dev == s->dev && ms->v[i].ino == s->ino)
+			goto out;
+	if (ms->nr == sizeof(ms->v) / sizeof(ms->v[0]))
+		ms->nr = 0;	/* forget: only the cost grows */
+	i = ms->nr++;
+	ms->v[i].dev = s->dev;
+	ms->v[i].ino = s->ino;
+	ms->v[i].mapped = false;
+	ms->v[i].path[0] = '\0';
+	d = opendir("/proc");
+	while (d && !ms->v[i].mapped && (de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(file, sizeof(file), "/proc/%s/maps", de->d_name);
+		ms->v[i].mapped = maps_have(file, s->dev, s->ino, ms->v[i].path,
+					    sizeof(ms->v[i].path));
+	}
+	if (d)
+		closedir(d);
+out:
+	if (path)
+		*path = ms->v[i].path;
+	return ms->v[i].mapped;
+}
+
+static const struct store_metric *metric_of(const struct store *st, uint32_t metric_id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++)
+		if (st->metrics[i].id == metric_id)
+			return &st->metrics[i];
+	return NULL;
+}
+
+/* The probe of the running spec with @id, to name what goes. */
+static const struct collector_probe *running_probe(const struct collector *c, uint32_t id);
+
+/* Whether the link @id still runs the config its metric @sm would give it. */
+static bool same_config(struct collector *c, uint32_t id, const struct store_metric *sm,
+			struct emitd_probe_cfg *cur)
+{
+	struct emitd_probe_cfg want;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.cfg), &id, cur) ||
+	    attach__metric_cfg(sm, &want))
+		return false;
+	memcpy(want.args, cur->args, sizeof(want.args));	/* the old binary's operands */
+	return !memcmp(&want, cur, sizeof(want));
+}
+
+/* The link @id, retained for a replaced binary, as a probe of @sm. */
+static int retain(struct collector *c, struct lifecycle_plan *pl, uint32_t id,
+		  const struct store_metric *sm, const struct emitd_probe_cfg *cfg,
+		  const char *mapped)
+{
+	const char *spec_path = pl->spec ? pl->spec->path : NULL;
+	const struct collector_probe *r = running_probe(c, id);
+	struct collector_probe *v;
+
+	v = realloc(pl->want, (pl->nr_want + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	pl->want = v;
+	v += pl->nr_want++;
+	memset(v, 0, sizeof(*v));
+	v->metric = sm->spec;
+	v->spec_path = spec_path;
+	v->metric_idx = sm->idx;
+	v->cfg_id = id;
+	v->pid = -1;
+	if (r) {
+		v->site = r->site;
+	} else {
+		v->site.file_offset = c->sites[id].file_offset;
+		v->site.sema_offset = c->sites[id].ref_ctr_offset;
+	}
+	v->ident = c->sites[id];
+	v->cfg = *cfg;
+	v->adopted = v->retained = true;
+	v->name = attach__probe_name(&sm->spec->probe);
+	v->binary = strdup(r ? r->binary : mapped[0] ? mapped : "(replaced)");
+	if (!v->name || !v->binary)
+		return -ENOMEM;
+	if (!r || !r->retained)
+		log_info("kept %s in %s at 0x%llx: a process still runs the binary it was attached to (inode %llu, replaced on disk)",
+			 v->name, v->binary, (unsigned long long)v->site.file_offset,
+			 (unsigned long long)v->ident.ino);
+	return 0;
+}
+
+/*
+ * A pinned link no planned site has: retained (0) when its metric runs on
+ * with the same config, its binary was replaced on disk (the inode at the
+ * target's path is another one, or none) and a process still maps the old
+ * inode; else why it goes.
+ */
+static int judge(struct collector *c, struct lifecycle_plan *pl, size_t nr_planned,
+		 const struct spec *spec, const struct store *st, uint32_t id, bool refresh,
+		 struct map_scan *ms)
+{
+	const struct emitd_site *s = &c->sites[id];
+	const struct store_metric *sm = metric_of(st, s->metric_id);
+	struct emitd_probe_cfg cfg;
+	const char *mapped;
+	struct stat now;
+	char *tp;
+	bool current;
+	size_t i;
+	int err;
+
+	if (!(s->flags & EMITD_SITE_USED) || !sm || (!refresh && sm->fresh))
+		return LIFECYCLE_DROP_SPEC;
+	if (s->pid > 0)
+		return pid_gone(c, s->pid) || !proc_exists(s->pid) ? LIFECYCLE_DROP_EXITED :
+								      LIFECYCLE_DROP_SPEC;
+	for (i = 0; i < nr_planned; i++)
+		if (pl->want[i].ident.dev == s->dev && pl->want[i].ident.ino == s->ino)
+			return pl->want[i].ident.metric_id == s->metric_id ?
+			       LIFECYCLE_DROP_CHANGED : LIFECYCLE_DROP_SPEC;
+	tp = target_path(spec__find_target(spec, sm->spec->probe.target));
+	current = tp && !stat(tp, &now) && now.st_dev == s->dev && now.st_ino == s->ino;
+	free(tp);
+	if (current || !same_config(c, id, sm, &cfg))
+		return LIFECYCLE_DROP_SPEC;
+	if (!inode_mapped(ms, s, &mapped))
+		return LIFECYCLE_DROP_UNUSED;
+	if (!open_link(c, id) || !runs_our_dispatcher(c, c->links[id]))
+		return LIFECYCLE_DROP_SPEC;
+	err = retain(c, pl, id, sm, &cfg, mapped);
+	return err ? err : LIFECYCLE_KEEP;
+}
+
+int lifecycle__match(struct collector *c, struct lifecycle_plan *pl, const struct spec *spec,
+		     const struct store *st, bool refresh)
 {
 	bool pinned[EMITD_MAX_PROBES] = {}, taken[EMITD_MAX_PROBES] = {};
+	struct map_scan ms = { .nr = 0 };
+	size_t i, nr = pl->nr_want;
 	uint32_t id;
-	size_t i;
 	int err;
 
 	err = read_sites(c);
@@ -151,11 +585,11 @@ int lifecycle__match(struct collector *c, struct collector_probe *want, size_t n
 		return err;
 	}
 	for (i = 0; i < nr; i++) {
-		struct collector_probe *p = &want[i];
+		struct collector_probe *p = &pl->want[i];
 
 		p->cfg_id = COLLECTOR_NO_ID;
 		p->adopted = false;
-		if (st->metrics[p->metric_idx].fresh)
+		if (!refresh && st->metrics[p->metric_idx].fresh)
 			continue;	/* its links go with its series */
 		for (id = 0; id < EMITD_MAX_PROBES; id++) {
 			if (taken[id] || !(pinned[id] || c->links[id]) ||
@@ -166,9 +600,16 @@ int lifecycle__match(struct collector *c, struct collector_probe *want, size_t n
 			break;
 		}
 	}
-	for (id = 0; id < EMITD_MAX_PROBES; id++)
-		c->drop[id] = !taken[id] && (pinned[id] || c->links[id] ||
-					     (c->sites[id].flags & EMITD_SITE_USED));
+	for (id = 0; id < EMITD_MAX_PROBES; id++) {
+		c->drop[id] = LIFECYCLE_KEEP;
+		if (taken[id] || !(pinned[id] || c->links[id] ||
+				   (c->sites[id].flags & EMITD_SITE_USED)))
+			continue;
+		err = judge(c, pl, nr, spec, st, id, refresh, &ms);
+		if (err < 0)
+			return err;
+		c->drop[id] = err;
+	}
 	return 0;
 }
 
@@ -181,6 +622,20 @@ static const struct collector_probe *running_probe(const struct collector *c, ui
 		if (c->probes[i].attached && c->probes[i].cfg_id == id)
 			return &c->probes[i];
 	return NULL;
+}
+
+static const char *drop_why(int why)
+{
+	switch (why) {
+	case LIFECYCLE_DROP_UNUSED:
+		return "its binary was replaced on disk and no process runs it any more";
+	case LIFECYCLE_DROP_EXITED:
+		return "its process exited";
+	case LIFECYCLE_DROP_CHANGED:
+		return "its binary changed: the site is not there any more";
+	default:
+		return "no longer in the spec";
+	}
 }
 
 static void destroy_link(struct collector *c, uint32_t id)
@@ -198,8 +653,12 @@ static void destroy_link(struct collector *c, uint32_t id)
 	}
 	c->links[id] = NULL;
 	if (p)
-		log_info("detached %s in %s at 0x%llx: no longer in the spec", p->name, p->binary,
-			 (unsigned long long)p->site.file_offset);
+		log_info("detached %s in %s at 0x%llx: %s", p->name, p->binary,
+			 (unsigned long long)p->site.file_offset, drop_why(c->drop[id]));
+	else if (c->drop[id] != LIFECYCLE_DROP_SPEC)
+		log_info("detached the probe link %u (inode %llu at 0x%llx): %s", id,
+			 (unsigned long long)c->sites[id].ino,
+			 (unsigned long long)c->sites[id].file_offset, drop_why(c->drop[id]));
 }
 
 /* A free cfg_id: nothing pinned, held, recorded or wanted there. */
@@ -325,6 +784,16 @@ static int attach_new(struct collector *c, struct collector_probe *p,
 	return 0;
 }
 
+/* A site that did not attach, under best-effort or at a refresh: recorded, the others go on. */
+static int attach_failed(struct collector *c, struct lifecycle_plan *pl,
+			 const struct collector_probe *p, int err)
+{
+	struct store_metric one = { .spec = p->metric, .idx = p->metric_idx };
+
+	(void)c;
+	return record_failure(pl, pl->spec, &one, p->pid, err, p->pid > 0 ? NULL : p->binary);
+}
+
 /* An adopted link keeps running; its config is rewritten only when it changed. */
 static int refresh_cfg(struct collector *c, struct collector_probe *p)
 {
@@ -339,10 +808,11 @@ static int refresh_cfg(struct collector *c, struct collector_probe *p)
 	return 0;
 }
 
-int lifecycle__attach(struct collector *c, struct collector_probe *want, size_t nr)
+int lifecycle__attach(struct collector *c, struct lifecycle_plan *pl, bool tolerant)
 {
+	struct collector_probe *want = pl->want;
+	size_t i, nr = pl->nr_want;
 	char dir[PATH_MAX];
-	size_t i;
 	int err;
 
 	snprintf(dir, sizeof(dir), "%s/" EMITD_LINKS_DIR, c->pin_root);
@@ -365,11 +835,35 @@ int lifecycle__attach(struct collector *c, struct collector_probe *want, size_t 
 		if (want[i].adopted)
 			continue;
 		err = attach_new(c, &want[i], want, nr);
+		if (err && (tolerant || c->best_effort))
+			err = attach_failed(c, pl, &want[i], err);
+		else if (!err)
+			c->nr_attached++;
 		if (err)
 			return err;
-		c->nr_attached++;
 	}
 	return 0;
+}
+
+void lifecycle__take(struct collector *c, struct lifecycle_plan *pl)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < pl->nr_want; i++) {
+		if (pl->want[i].attached) {
+			pl->want[n++] = pl->want[i];
+			continue;
+		}
+		free(pl->want[i].name);
+		free(pl->want[i].binary);
+	}
+	collector_probes__free(c->probes, c->nr_probes);
+	collector_failures__free(c->failed, c->nr_failed);
+	c->probes = pl->want;
+	c->nr_probes = n;
+	c->failed = pl->failed;
+	c->nr_failed = pl->nr_failed;
+	memset(pl, 0, sizeof(*pl));
 }
 
 bool lifecycle__metric_live(const struct collector_probe *want, size_t nr, uint32_t idx)
@@ -398,4 +892,123 @@ void lifecycle__release(struct collector *c)
 		bpf_link__destroy(c->links[id]);
 		c->links[id] = NULL;
 	}
+}
+
+/* ---- targets that change under the running spec ---- */
+
+static void log_refresh(const struct collector *c, const struct collector_scope *sc,
+			size_t nr_failed_before)
+{
+	size_t i, retained = 0;
+
+	for (i = 0; i < c->nr_probes; i++)
+		retained += c->probes[i].retained;
+	if (!c->nr_attached && !c->nr_detached && c->nr_failed == nr_failed_before)
+		return;
+	log_info("targets: %s%s: %zu sites attached, %zu detached, %zu kept on replaced binaries, %zu probes without a link",
+		 sc && sc->path ? "binary " : sc && sc->nr_pids ? "pid" : "all",
+		 sc && sc->path ? sc->path : sc && sc->nr_pids ? (sc->nr_pids > 1 ? "s" : "") : "",
+		 c->nr_attached, c->nr_detached, retained, c->nr_failed);
+}
+
+int collector__refresh(struct collector *c, const struct collector_scope *scope)
+{
+	struct lifecycle_plan pl = {};
+	size_t before = c->nr_failed;
+	int err;
+
+	err = plan_scoped(c, c->spec, &c->store, scope, true, &pl);
+	if (err)
+		return err;
+	err = lifecycle__match(c, &pl, c->spec, &c->store, true);
+	if (err) {
+		lifecycle_plan__free(&pl);
+		return err;
+	}
+	err = lifecycle__detach(c);
+	if (!err)
+		err = lifecycle__attach(c, &pl, true);
+	lifecycle__take(c, &pl);
+	memset(c->drop, 0, EMITD_MAX_PROBES * sizeof(*c->drop));
+	log_refresh(c, scope, before);
+	return err;
+}
+
+bool collector__has_retained(const struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nr_probes; i++)
+		if (c->probes[i].retained)
+			return true;
+	return false;
+}
+
+int collector__prune(struct collector *c)
+{
+	struct map_scan ms = { .nr = 0 };
+	size_t i, n = 0, k = 0;
+	int err;
+
+	memset(c->drop, 0, EMITD_MAX_PROBES * sizeof(*c->drop));
+	for (i = 0; i < c->nr_probes; i++) {
+		struct collector_probe *p = &c->probes[i];
+
+		if (!p->retained || inode_mapped(&ms, &p->ident, NULL))
+			continue;
+		c->drop[p->cfg_id] = LIFECYCLE_DROP_UNUSED;
+		n++;
+	}
+	if (!n)
+		return 0;
+	err = lifecycle__detach(c);
+	for (i = 0; i < c->nr_probes; i++) {
+		if (c->probes[i].retained && c->drop[c->probes[i].cfg_id]) {
+			free(c->probes[i].name);
+			free(c->probes[i].binary);
+			continue;
+		}
+		c->probes[k++] = c->probes[i];
+	}
+	c->nr_probes = k;
+	memset(c->drop, 0, EMITD_MAX_PROBES * sizeof(*c->drop));
+	return err ? err : (int)n;
+}
+
+int collector__set_pids(struct collector *c, const pid_t *pids, size_t nr)
+{
+	pid_t *v = nr ? malloc(nr * sizeof(*v)) : NULL;
+	size_t i, j, k = 0;
+
+	if (nr && !v)
+		return -ENOMEM;
+	if (nr)
+		memcpy(v, pids, nr * sizeof(*v));
+	free(c->pids_req);
+	c->pids_req = v;
+	c->nr_pids_req = nr;
+	/* an exited pid is remembered while it could be planned again */
+	for (i = 0; i < c->nr_gone; i++) {
+		bool keep = false;
+
+		for (j = 0; j < nr && !keep; j++)
+			keep = pids[j] == c->gone[i];
+		for (j = 0; c->spec && j < c->spec->nr_targets && !keep; j++)
+			keep = c->spec->targets[j].pid == c->gone[i];
+		if (keep)
+			c->gone[k++] = c->gone[i];
+	}
+	c->nr_gone = k;
+	return 0;
+}
+
+void collector__pid_exited(struct collector *c, pid_t pid)
+{
+	if (pid <= 0 || pid_gone(c, pid))
+		return;
+	if (c->nr_gone == COLLECTOR_MAX_GONE) {
+		memmove(c->gone, c->gone + 1, (COLLECTOR_MAX_GONE - 1) * sizeof(c->gone[0]));
+		c->nr_gone--;
+	}
+	c->gone[c->nr_gone++] = pid;
 }

@@ -203,8 +203,7 @@ static int mark_trials(const struct collector *c, struct store *st)
 struct apply {
 	const struct spec *spec;
 	struct store st;
-	struct collector_probe *want;
-	size_t nr_want;
+	struct lifecycle_plan pl;	/* the sites, and the probes without one */
 	bool live[EMITD_MAX_METRICS];	/* by store metric: an adopted link feeds it */
 };
 
@@ -225,17 +224,17 @@ static int plan(struct collector *c, struct apply *ap)
 	if (!err)
 		err = pins__mark_changed(c, &ap->st);
 	if (!err)
-		err = attach__plan(c, ap->spec, &ap->st, &ap->want, &ap->nr_want);
+		err = lifecycle__plan(c, ap->spec, &ap->st, &ap->pl);
 	if (!err)
-		err = lifecycle__match(c, ap->want, ap->nr_want, &ap->st);
+		err = lifecycle__match(c, &ap->pl, ap->spec, &ap->st, false);
 	for (i = 0; !err && i < ap->st.nr_metrics; i++)
-		ap->live[i] = lifecycle__metric_live(ap->want, ap->nr_want, i);
+		ap->live[i] = lifecycle__metric_live(ap->pl.want, ap->pl.nr_want, i);
 	return err;
 }
 
 static void apply_free(struct apply *ap)
 {
-	collector_probes__free(ap->want, ap->nr_want);
+	lifecycle_plan__free(&ap->pl);
 	store__free(&ap->st);
 }
 
@@ -257,28 +256,16 @@ static int commit(struct collector *c, struct apply *ap)
 		c->ctl.global_budget = ap->spec->global_budget;
 		err = pins__write_ctl(c);
 	}
-	return err ? err : lifecycle__attach(c, ap->want, ap->nr_want);
+	return err ? err : lifecycle__attach(c, &ap->pl, false);
 }
 
 /* The collector runs @ap now: its store, its probes (those with a link). */
 static int take(struct collector *c, struct apply *ap)
 {
-	size_t i, n = 0;
 	int err;
 
-	for (i = 0; i < ap->nr_want; i++) {
-		if (ap->want[i].attached) {
-			ap->want[n++] = ap->want[i];
-			continue;
-		}
-		free(ap->want[i].name);
-		free(ap->want[i].binary);
-	}
-	collector_probes__free(c->probes, c->nr_probes);
-	c->probes = ap->want;
-	c->nr_probes = n;
-	ap->want = NULL;
-	ap->nr_want = 0;
+	lifecycle__take(c, &ap->pl);
+	memset(c->drop, 0, EMITD_MAX_PROBES * sizeof(*c->drop));
 	err = store__adopt_samples(&ap->st, &c->store);
 	drain__reset_order(c);
 	store__free(&c->store);
@@ -297,8 +284,9 @@ static void log_links(const struct collector *c, bool reload)
 	for (i = 0; i < c->nr_probes; i++)
 		if (c->probes[i].adopted && !reload)
 			attach__log(&c->probes[i], "adopted");
-	log_info("probe links: %zu adopted, %zu attached, %zu detached", c->nr_adopted,
-		 c->nr_attached, c->nr_detached);
+	log_info("probe links: %zu adopted, %zu attached, %zu detached%s", c->nr_adopted,
+		 c->nr_attached, c->nr_detached,
+		 c->nr_failed ? "; some probes have no link" : "");
 }
 
 /*
@@ -337,9 +325,8 @@ int collector__open(const struct collector_opts *opts, struct collector **out)
 
 	if (!c)
 		return -ENOMEM;
-	c->pids_req = opts->pids;
 	c->per_key = opts->per_key;
-	c->nr_pids_req = opts->nr_pids;
+	c->best_effort = opts->best_effort;
 	c->trial = opts->trial;
 	c->nr_trial = opts->nr_trial;
 	c->ringbuf_req = opts->ringbuf_bytes;
@@ -348,6 +335,8 @@ int collector__open(const struct collector_opts *opts, struct collector **out)
 	c->sites = calloc(EMITD_MAX_PROBES, sizeof(*c->sites));
 	c->drop = calloc(EMITD_MAX_PROBES, sizeof(*c->drop));
 	err = !c->pin_root || !c->sites || !c->drop ? -ENOMEM : 0;
+	if (!err)
+		err = collector__set_pids(c, opts->pids, opts->nr_pids);
 	if (!err && c->ncpus <= 0)
 		err = c->ncpus ? c->ncpus : -EINVAL;
 	if (!err)
@@ -423,6 +412,8 @@ void collector__close(struct collector *c)
 	}
 	lifecycle__release(c);
 	collector_probes__free(c->probes, c->nr_probes);
+	collector_failures__free(c->failed, c->nr_failed);
+	free(c->pids_req);
 	drain__close(c);
 	migrate__free_retired(c);
 	carry__free(c);

@@ -28,6 +28,7 @@
 #include "agent/reload.h"
 #include "agent/self_metrics.h"
 #include "agent/view.h"
+#include "agent/watch.h"
 #include "agent/webconfig.h"
 #include "lib/expo.h"
 #include "lib/log.h"
@@ -67,6 +68,10 @@ struct agent {
 	struct agent_batch *batch;
 	struct remote_write *rw;	/* NULL: no --remote-write.url */
 	struct agent_reload *reload;
+	struct watch *watch;		/* the targets: binaries, pids, pid files */
+	pthread_mutex_t health_lock;	/* health, health_status: the loop writes, HTTP reads */
+	char health[WATCH_HEALTH_LEN];
+	int health_status;
 	sigset_t wait_mask;		/* the signals epoll_pwait() lets through */
 	int64_t mono_to_wall_ms;	/* CLOCK_REALTIME - CLOCK_MONOTONIC */
 };
@@ -100,6 +105,34 @@ static bool http_ready(void *ctx)
 	struct agent *a = ctx;
 
 	return atomic_load(&a->ready);
+}
+
+/* /healthz once ready: what the loop last published (watch.h says what it means). */
+static int http_health(void *ctx, char *buf, size_t len)
+{
+	struct agent *a = ctx;
+	int status;
+
+	pthread_mutex_lock(&a->health_lock);
+	snprintf(buf, len, "%s", a->health);
+	status = a->health_status;
+	pthread_mutex_unlock(&a->health_lock);
+	return status;
+}
+
+/* The health of the targets and probes, for the next /healthz. */
+static void publish_health(struct agent *a)
+{
+	char buf[WATCH_HEALTH_LEN];
+	struct collector_stats cs;
+	int status;
+
+	collector__stats(a->col, &cs);
+	status = watch__health(a->watch, &cs, collector__store(a->col), buf, sizeof(buf));
+	pthread_mutex_lock(&a->health_lock);
+	memcpy(a->health, buf, sizeof(buf));
+	a->health_status = status;
+	pthread_mutex_unlock(&a->health_lock);
 }
 
 /* POST /-/reload, from an HTTP worker: it waits while the loop runs the reload. */
@@ -145,6 +178,8 @@ static void build_families(struct agent *a, struct fam_builder *fb)
 	struct collector_stats cs;
 	struct agent_batch_stats bs;
 	struct http_stats hs = {};
+	const struct watch_target *targets;
+	size_t nr_targets;
 
 	collector__stats(a->col, &cs);
 	if (a->http)
@@ -152,6 +187,8 @@ static void build_families(struct agent *a, struct fam_builder *fb)
 	fam_builder__add_store(fb, st);
 	self_metrics__add_build(fb, a->libbpf_version, a->start_time_s);
 	self_metrics__add_collector(fb, st, &cs, &hs);
+	targets = watch__targets(a->watch, &nr_targets);
+	self_metrics__add_targets(fb, targets, nr_targets);
 	add_reload_metrics(a, fb);
 	agent_signal__add_metrics(a->signal, fb);
 	if (a->batch) {
@@ -171,6 +208,7 @@ static int agent__publish(struct agent *a)
 	if (!err)
 		err = view_pub__publish(a->views, fb.fams, fb.nr_fams);
 	fam_builder__free(&fb);
+	publish_health(a);
 	return err;
 }
 
@@ -296,6 +334,9 @@ static int loop_epoll(struct agent *a)
 	ev.data.u32 = 2;
 	if (epoll_ctl(efd, EPOLL_CTL_ADD, agent_reload__fd(a->reload), &ev))
 		goto err;
+	ev.data.u32 = 3;
+	if (epoll_ctl(efd, EPOLL_CTL_ADD, watch__fd(a->watch), &ev))
+		goto err;
 	return efd;
 err:
 	close(efd);
@@ -304,14 +345,15 @@ err:
 
 /*
  * Sleep until the kernel's wake-up, a sample, a scrape or reload request,
- * a signal or @timeout_ms.
+ * a target's change, a signal or @timeout_ms.
  */
-static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape, bool *reload)
+static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape, bool *reload,
+		       bool *targets)
 {
-	struct epoll_event evs[3];
+	struct epoll_event evs[4];
 	int i, nr;
 
-	nr = epoll_pwait(efd, evs, 3, timeout_ms, &a->wait_mask);
+	nr = epoll_pwait(efd, evs, 4, timeout_ms, &a->wait_mask);
 	if (nr < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (i = 0; i < nr; i++) {
@@ -321,6 +363,8 @@ static int agent__wait(struct agent *a, int efd, int timeout_ms, bool *scrape, b
 		} else if (evs[i].data.u32 == 2) {
 			if (agent_reload__take(a->reload))
 				*reload = true;
+		} else if (evs[i].data.u32 == 3) {
+			*targets = true;
 		} else if (collector__poll(a->col, 0) < 0) {
 			return -EIO;
 		}
@@ -400,6 +444,7 @@ static int run_reload(struct agent *a)
 	int err = agent__reload(a, msg, sizeof(msg)), cycle;
 
 	agent_reload__record(a->reload, err, msg, wall_s());	/* the status the page shows */
+	watch__sync(a->watch, a->col, a->spec);	/* the targets of the spec that runs */
 	cycle = agent__cycle(a, true);
 	agent_reload__answer(a->reload);
 	return cycle;
@@ -414,7 +459,7 @@ static int agent__loop(struct agent *a)
 {
 	double start = now_ms(), t;
 	int efd, timeout, err = 0;
-	bool scrape = false, reload = false;
+	bool scrape = false, reload = false, targets = false, changed;
 
 	efd = loop_epoll(a);
 	if (efd < 0) {
@@ -428,6 +473,13 @@ static int agent__loop(struct agent *a)
 			err = run_reload(a);
 			continue;
 		}
+		if (targets) {
+			targets = false;
+			err = watch__dispatch(a->watch, a->col, a->spec, &changed);
+			if (!err && changed)
+				err = agent__cycle(a, false);
+			continue;
+		}
 		t = now_ms();
 		if (a->opts->exit_after_ms && t - start >= a->opts->exit_after_ms)
 			break;
@@ -438,7 +490,7 @@ static int agent__loop(struct agent *a)
 		}
 		if (a->opts->exit_after_ms && t + timeout > start + a->opts->exit_after_ms)
 			timeout = (int)(start + a->opts->exit_after_ms - t) + 1;
-		err = agent__wait(a, efd, timeout, &scrape, &reload);
+		err = agent__wait(a, efd, timeout, &scrape, &reload, &targets);
 		if (err)
 			log_err("drain loop: %s", strerror(-err));
 	}
@@ -476,6 +528,7 @@ static int start_http(struct agent *a)
 		.snapshot = http_snapshot,
 		.normalization = http_normalization,
 		.ready = http_ready,
+		.health = http_health,
 		.ctx = a,
 		.metrics_path = a->opts->telemetry_path,
 		.reload = http_reload,
@@ -563,11 +616,17 @@ static void tune_malloc(void)
 static int start_collector(struct agent *a)
 {
 	const struct agent_opts *opts = a->opts;
+	struct watch_opts wo = {
+		.pids = opts->pids,
+		.nr_pids = opts->nr_pids,
+		.pid_files = opts->pid_files,
+		.nr_pid_files = opts->nr_pid_files,
+		.best_effort = opts->best_effort,
+	};
 	struct collector_opts co = {
 		.sz = sizeof(co),
 		.spec = a->spec,
-		.pids = opts->pids,
-		.nr_pids = opts->nr_pids,
+		.best_effort = opts->best_effort,
 		.pin_root = opts->pin_root,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.per_key = opts->per_key,
@@ -576,7 +635,13 @@ static int start_collector(struct agent *a)
 	};
 	int err;
 
+	err = watch__new(&wo, &a->watch);
+	if (err)
+		return err;
+	co.pids = watch__pids(a->watch, &co.nr_pids);
 	err = collector__open(&co, &a->col);
+	if (!err)
+		err = watch__sync(a->watch, a->col, a->spec);
 	if (err)
 		return err;
 	err = agent_norm__new(collector__store(a->col), &opts->norm, &a->norm);
@@ -591,7 +656,7 @@ static int start_collector(struct agent *a)
 
 int agent__run(const struct agent_opts *opts)
 {
-	struct agent a = { .opts = opts };
+	struct agent a = { .opts = opts, .health_lock = PTHREAD_MUTEX_INITIALIZER };
 	int err;
 
 	err = privs__restrict();	/* first: before any other thread exists */
@@ -649,5 +714,6 @@ out:
 	agent_norm__free(a.norm);
 	agent_batch__free(a.batch);
 	remote_write__free(a.rw);
+	watch__free(a.watch);
 	return err;
 }

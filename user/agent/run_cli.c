@@ -146,6 +146,32 @@ static int parse_pid(const struct run_flag *f, const char *src, const char *arg,
 	return 0;
 }
 
+static int parse_pid_file(const struct run_flag *f, const char *src, const char *arg,
+			  struct run_cli_opts *o)
+{
+	(void)f;
+	if (o->agent.nr_pid_files == RUN_CLI_MAX_PID_FILES) {
+		log_err("%s: at most %d pid files", src, RUN_CLI_MAX_PID_FILES);
+		return -EINVAL;
+	}
+	if (!arg[0])
+		return bad_value(src, arg, "a file");
+	o->pid_files[o->agent.nr_pid_files++] = arg;
+	return 0;
+}
+
+static int parse_policy(const struct run_flag *f, const char *src, const char *arg,
+			struct run_cli_opts *o)
+{
+	if (!strcmp(arg, "strict"))
+		o->agent.best_effort = false;
+	else if (!strcmp(arg, "best-effort"))
+		o->agent.best_effort = true;
+	else
+		return bad_value(src, arg, f->arg);
+	return 0;
+}
+
 static int parse_ringbuf(const struct run_flag *f, const char *src, const char *arg,
 			 struct run_cli_opts *o)
 {
@@ -365,6 +391,17 @@ static const struct run_flag run_flags[] = {
 	  .help = "attach to this process only (repeatable); the binary is resolved "
 		  "through /proc/PID/exe and /proc/PID/root",
 	  .parse = parse_pid, .min = 1, .max = INT_MAX },
+	{ .flag = "pid-file", .arg = "FILE",
+	  .help = "like --pid, for the process whose pid FILE holds (a service's pid file); "
+		  "read again when that process exits, until it names a running one, which "
+		  "is attached (repeatable)",
+	  .parse = parse_pid_file },
+	{ .flag = "attach-policy", .def = "strict", .arg = "strict|best-effort",
+	  .help = "strict: a probe that cannot be attached stops the agent (exit 1) and "
+		  "refuses a reload; best-effort: the others run, and each one without a link "
+		  "is logged, listed in /healthz, exported as emitd_probe_attached 0 and "
+		  "attached once its binary or process appears",
+	  .parse = parse_policy },
 	{ .flag = "interval-ms", .short_name = 'i', .arg = "MS",
 	  .help = "drain at least every MS ms: sets --drain-max-interval-ms (and caps the "
 		  "target and aggressive intervals), after every --drain-* flag",
@@ -695,6 +732,7 @@ static void run_cli_opts__init(struct run_cli_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->agent.pids = o->pids;
+	o->agent.pid_files = o->pid_files;
 	agent_signal_opts__init(&o->agent.signal);
 	agent_batch_opts__init(&o->agent.batch);
 	remote_write_opts__init(&o->agent.remote_write);

@@ -67,9 +67,10 @@ static void add_site_info(struct fam_builder *fb, const struct store *st,
 	size_t n = cs->nr_probes, i;
 	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
 	char (*offs)[24] = calloc(n + 1, sizeof(*offs));
+	char **bins = calloc(n + 1, sizeof(*bins));
 	double *one = calloc(n + 1, sizeof(*one));
 
-	if (!lv || !offs || !one) {
+	if (!lv || !offs || !bins || !one) {
 		fb->err = -ENOMEM;
 		goto out;
 	}
@@ -78,15 +79,25 @@ static void add_site_info(struct fam_builder *fb, const struct store *st,
 
 		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
 			 (unsigned long long)p->site.file_offset);
+		/* a link kept on a replaced binary: the same path, another inode */
+		if (p->retained && asprintf(&bins[i], "%s (replaced, inode %llu)", p->binary,
+					    (unsigned long long)p->ident.ino) < 0) {
+			bins[i] = NULL;
+			fb->err = -ENOMEM;
+			goto out;
+		}
 		lv[i * 5] = p->name;
 		lv[i * 5 + 1] = exported_name(st, p->metric);
-		lv[i * 5 + 2] = p->binary;
+		lv[i * 5 + 2] = bins[i] ? bins[i] : p->binary;
 		lv[i * 5 + 3] = offs[i];
 		lv[i * 5 + 4] = site_kind__name(p->site.kind);
 		one[i] = 1;
 	}
 	self_metrics__add(fb, SELF_PROBE_SITE_INFO, lv, one, n);
 out:
+	for (i = 0; bins && i < n; i++)
+		free(bins[i]);
+	free(bins);
 	free(lv);
 	free(offs);
 	free(one);
@@ -124,6 +135,8 @@ static void add_probe_attached(struct fam_builder *fb, const struct store *st,
 		}
 		for (j = 0; j < cs->nr_probes && !attached; j++)
 			attached = cs->probes[j].metric == m && cs->probes[j].attached;
+		for (j = 0; j < cs->nr_failed && attached; j++)	/* for one pid, one site */
+			attached = cs->failed[j].metric_idx != i;
 		for (j = 0; j < nr && strcmp(names[j], name); j++)
 			;
 		if (j < nr) {		/* a probe of several metrics: attached when all are */
@@ -234,6 +247,26 @@ static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector
 	self_metrics__add_value(fb, SELF_SCRAPE_DURATION_SECONDS, hs->last_scrape_seconds);
 	self_metrics__add_value(fb, SELF_HTTP_DEADLINE_DROPS_TOTAL, hs->deadline_drops);
 	self_metrics__add(fb, SELF_HTTP_IDLE_CLOSED_TOTAL, idle_reasons, idle, 2);
+}
+
+void self_metrics__add_targets(struct fam_builder *fb, const struct watch_target *t, size_t nr)
+{
+	const char **lv = calloc(nr + 1, sizeof(*lv));
+	double *up = calloc(nr + 1, sizeof(*up));
+	size_t i;
+
+	if (!lv || !up) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		lv[i] = t[i].name;
+		up[i] = t[i].up;
+	}
+	self_metrics__add(fb, SELF_TARGET_UP, lv, up, nr);
+out:
+	free(lv);
+	free(up);
 }
 
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,

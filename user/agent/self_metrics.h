@@ -2,9 +2,9 @@
 /*
  * self_metrics: the agent's own families (emitd_*), rendered from the table
  * of lib/self_metrics.h and from copies of the figures: the collector's
- * (collector__stats()), the drain controller's (agent_batch__stats()) and
- * the HTTP server's (http_server__stats()). It reads nothing else and calls
- * none of them.
+ * (collector__stats()), the drain controller's (agent_batch__stats()), the
+ * targets' (watch__targets()) and the HTTP server's (http_server__stats()).
+ * It reads nothing else and calls none of them.
  */
 #ifndef EMITD_AGENT_SELF_METRICS_H
 #define EMITD_AGENT_SELF_METRICS_H
@@ -17,6 +17,7 @@
 #include "agent/http.h"
 #include "agent/remote_write.h"
 #include "agent/store.h"
+#include "agent/watch.h"
 #include "lib/self_metrics.h"
 
 /*
@@ -40,6 +41,8 @@ void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
  */
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs);
+/* emitd_target_up, from a copy of the targets' states (watch__targets()). */
+void self_metrics__add_targets(struct fam_builder *fb, const struct watch_target *t, size_t nr);
 /* The drain controller: cadence, shedding, lanes, cardinality, trial mode. */
 void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
 			     const struct collector_stats *cs, const struct agent_batch_stats *bs);

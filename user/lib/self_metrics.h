@@ -30,6 +30,7 @@ enum self_metric_id {
 	/* probes and the kernel side */
 	SELF_PROBE_SITE_INFO,
 	SELF_PROBE_ATTACHED,
+	SELF_TARGET_UP,
 	SELF_PROBE_HITS_TOTAL,
 	SELF_MAP_FULL_DROPS_TOTAL,
 	SELF_MAP_ENTRIES,
