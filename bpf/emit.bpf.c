@@ -14,6 +14,11 @@
  * probes count while no agent runs, and an agent moves every link to a new
  * handler (bound to new maps) by one update of `progs`: each event runs
  * exactly one handler, the old or the new.
+ *
+ * A string label on a page that is not resident cannot be read by a probe
+ * (it cannot fault the page in): defer_event() sends such an event down the
+ * sample lane, the agent reads the string and runs emitd_replay, which
+ * counts the event into the same maps by the same code (user/agent/deferred.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -110,8 +110,10 @@ def wait_counted(a, want_hits, timeout=30):
         vals = sum(per_label(m, VALUES + "_count").values())
         return m if hits == want_hits and vals == want_hits else None
     m = wait_until(done, timeout=timeout, interval=0.1)
-    assert m, (f"never counted {want_hits} events: "
-               f"{per_label(a.metrics(), HITS)}\n{a.log_text()[-2000:]}")
+    if not m:
+        m = a.metrics()
+        pytest.fail(f"never counted {want_hits} events: {per_label(m, HITS)}, label read "
+                    f"errors {errors(m, 'label')}\n{a.log_text()[-2000:]}")
     return m
 
 
