@@ -553,7 +553,8 @@ static __always_inline __u64 process_start(void)
  * context, and send the event down the sample lane with the string's
  * address: the agent reads it (process_vm_readv faults the page in) and
  * hands the event to emitd_replay, which counts it. Any other failure is a
- * label read error, as is a record the ring has no room for (counted apart).
+ * label read error; a record the ring has no room for is counted apart. Not
+ * shed under backpressure: the record is the event, not a sample of it.
  * Out of line: the handler's path for labels that read is as before.
  */
 static __noinline void defer_event(const struct emitd_probe_cfg *c, struct scratch *sc,

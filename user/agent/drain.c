@@ -63,7 +63,7 @@ static void handle_deferred(struct collector *c, const struct emitd_deferred *re
 	err = deferred__read(&d);
 	if (err && -err < 64 && !(c->deferred_errnos & (1ULL << -err))) {
 		c->deferred_errnos |= 1ULL << -err;
-		log_warn("a string label the probe could not read, read again from process %u: %s (counted in emitd_probe_read_errors_total{what=\"label\"})",
+		log_warn("cannot read a string label of process %u that the probe could not read either: %s (counted in emitd_probe_read_errors_total{what=\"label\"})",
 			 d.tgid, strerror(-err));
 	}
 	err = deferred__replay(bpf_program__fd(c->skel->progs.emitd_replay), &d);
