@@ -108,9 +108,9 @@ enum emitd_stat {
 	EMITD_STAT_WAKE_DROPPED,	/* wake-up notifications the ring had no room for */
 	EMITD_STAT_SAMPLES_SUBMITTED,	/* sample-lane records submitted (ring fill) */
 	EMITD_STAT_NO_PROGRAM,		/* a probe link found no handler to run (tail call) */
-	EMITD_STAT_LABEL_DEFERRED,	/* events sent to the agent: a string label's page not resident */
-	EMITD_STAT_LABEL_DEFERRED_LOST,	/* deferred events lost: ring full, or config changed before replay */
-	EMITD_STAT_LABEL_REPLAYED,	/* deferred events the agent read the labels of and replayed */
+	EMITD_STAT_LABEL_DEFERRED,	/* events sent to the agent: a string label not resident */
+	EMITD_STAT_LABEL_DEFERRED_LOST,	/* deferred events lost: ring full, config changed */
+	EMITD_STAT_LABEL_REPLAYED,	/* deferred events read by the agent and replayed */
 	EMITD_STAT_MAX,			/* at most EMITD_STAT_SLOTS */
 };
 

@@ -21,7 +21,8 @@ values by label (budget 2: "fault/alpha" and __other__).
 
 Every event is counted once: in a series, or as a label read error (the
 process was gone when the agent read), or as label_deferred_lost (the
-sample ring had no room).
+sample ring had no room). Records sent while no agent runs wait in the
+pinned ring for the next one.
 """
 import os
 import signal
@@ -48,14 +49,14 @@ def agent(tmp_path):
         pytest.fail(f"{TARGET} is missing (make test-integration builds it)")
     made = []
 
-    def make(*extra):
-        a = Agent(SPEC, str(tmp_path), extra=extra)
+    def make(*extra, pin_root=None):
+        a = Agent(SPEC, str(tmp_path), extra=extra, pin_root=pin_root)
         made.append(a)
         a.wait_ready()
         return a
 
     yield make
-    for a in made:
+    for a in reversed(made):
         if a.proc.poll() is None:
             a.proc.send_signal(signal.SIGCONT)
         a.stop()
@@ -243,4 +244,23 @@ def test_process_gone_counts_label_errors(agent, tmp_path):
     assert self_value(m, "emitd_label_replayed_total") == 0
     assert self_value(m, "emitd_label_deferred_total") == METRICS * n
     assert "No such process" in a.log_text()
+    assert_closed(m, n)
+
+
+def test_deferred_while_no_agent_runs(agent, tmp_path):
+    """Records wait in the pinned ring after kill -9; the next agent counts them."""
+    n = 60
+    first = agent()
+    first.proc.kill()
+    first.proc.wait()
+    t = Target("evict", str(n), "100000", str(tmp_path / "labels.bin"))
+    try:
+        assert t.summary == {"events": n, "cold": n}
+        second = agent(pin_root=first.pin_root)
+        m = wait_counted(second, n)
+    finally:
+        t.stop()
+    assert per_label(m, HITS) == expected_hits(n)
+    assert_values(m, n)
+    assert self_value(m, "emitd_label_replayed_total") == METRICS * n
     assert_closed(m, n)

@@ -152,8 +152,8 @@ static int run_rodata(uint64_t n, uint64_t *cold)
 			return 1;
 		}
 		if (!first_cold[k]) {
-			fprintf(stderr, "the page of \"%s\" is in memory before the first event (page cache not dropped?)\n",
-				labels[k]);
+			fprintf(stderr, "the page of \"%s\" is in memory before the first event%s\n",
+				labels[k], " (page cache not dropped?)");
 			return 1;
 		}
 	}
@@ -253,7 +253,8 @@ static int run_evict(uint64_t n, uint64_t rate, const char *path, bool drop_cach
 		pace(&t0, i, rate);
 		err = make_cold(map, fd, k, drop_cache);
 		if (err && err != -EAGAIN) {
-			fprintf(stderr, "evicting the page of \"%s\": %s\n", names[k], strerror(-err));
+			fprintf(stderr, "evicting the page of \"%s\": %s\n", names[k],
+				strerror(-err));
 			close(fd);
 			return 1;
 		}

@@ -120,7 +120,7 @@ struct collector {
 	bool per_key;
 	uint64_t samples_seen;
 	uint64_t replay_failures;	/* deferred events emitd_replay did not take */
-	uint64_t deferred_errnos;	/* reasons a deferred label was not read, logged (bit errno) */
+	uint64_t deferred_errnos;	/* why deferred labels were not read, logged: bit errno */
 	uint64_t samples_base;		/* SAMPLES_SUBMITTED when this run's ring was new */
 	double last_drain_seconds;
 };
