@@ -14,10 +14,16 @@
  * probes count while no agent runs, and an agent moves every link to a new
  * handler (bound to new maps) by one update of `progs`: each event runs
  * exactly one handler, the old or the new.
+ *
+ * A string label on a page that is not resident cannot be read by a probe
+ * (it cannot fault the page in): defer_event() sends such an event down the
+ * sample lane, the agent reads the string and runs emitd_replay, which
+ * counts the event into the same maps by the same code (user/agent/deferred.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include <asm-generic/errno-base.h>	/* vmlinux.h has types, no errno macros */
 #include "emitd.h"
 #include "emitd_bucket.h"
@@ -229,7 +235,21 @@ static __always_inline bool label_truncated(__u64 arg)
 	return next != 0;
 }
 
-static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc)
+/*
+ * Whether a string at @arg the probe could not read may be read by the
+ * agent: any address a process can map (not NULL's page, not the kernel's).
+ */
+static __always_inline bool deferrable(__u64 arg)
+{
+	return arg >= 4096 && arg < (1ULL << 56);
+}
+
+/*
+ * The label values into sc->key. With @defer (defer_event() only), a string
+ * the probe cannot read leaves its label zero and its address in defer[i].
+ */
+static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc,
+					__u64 *defer)
 {
 	__u64 arg;
 	long n;
@@ -248,6 +268,10 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 		}
 		n = bpf_probe_read_user_str(sc->key.labels[i].str, EMITD_LABEL_LEN,
 					    (void *)arg);
+		if (n < 0 && defer && deferrable(arg)) {
+			defer[i] = arg;
+			continue;
+		}
 		if (n < 0)
 			return n;
 		if (n == EMITD_LABEL_LEN && label_truncated(arg))
@@ -514,6 +538,63 @@ static __always_inline bool do_norm(struct scratch *sc, const struct emitd_probe
 	return true;
 }
 
+/* When the probed process started: with its pid, which process it is. */
+static __always_inline __u64 process_start(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(t, group_leader, start_boottime);
+}
+
+/*
+ * A label read failed. A string on a page that is not resident (the target
+ * never touched it, or it was reclaimed) cannot be read here: a probe
+ * cannot fault a page in. Read everything else now, in the target's
+ * context, and send the event down the sample lane with the string's
+ * address: the agent reads it (process_vm_readv faults the page in) and
+ * hands the event to emitd_replay, which counts it. Any other failure is a
+ * label read error; a record the ring has no room for is counted apart. Not
+ * shed under backpressure: the record is the event, not a sample of it.
+ * Out of line: the handler's path for labels that read is as before.
+ */
+static __noinline void defer_event(const struct emitd_probe_cfg *c, struct scratch *sc,
+				   __u32 probe_id)
+{
+	__u64 addr[EMITD_MAX_LABELS] = {}, raw = 0, raw2 = 0;
+	struct emitd_deferred *d;
+
+	__builtin_memset(sc->key.labels, 0, sizeof(sc->key.labels));
+	if (read_labels(c, sc, addr)) {
+		stat_inc(EMITD_STAT_LABEL_ERROR);
+		return;
+	}
+	if (read_value(c, sc, &c->value, &raw) ||
+	    (c->kind == EMITD_KIND_NORMALIZATION && read_value(c, sc, &c->value2, &raw2))) {
+		stat_inc(EMITD_STAT_READ_ERROR);
+		return;
+	}
+	d = bpf_ringbuf_reserve(&samples, sizeof(*d), 0);
+	if (!d) {
+		stat_inc(EMITD_STAT_LABEL_DEFERRED_LOST);
+		return;
+	}
+	d->probe_id = probe_id;
+	d->metric_id = c->metric_id;
+	d->tgid = bpf_get_current_pid_tgid() >> 32;
+	d->result = EMITD_REPLAY_READ;
+	d->truncated = 0;
+	d->pad = 0;
+	d->start_ns = process_start();
+	d->v1 = raw;
+	d->v2 = raw2;
+	d->ktime_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(d->addr, addr, sizeof(addr));
+	__builtin_memcpy(&d->key, &sc->key, sizeof(sc->key));
+	bpf_ringbuf_submit(d, 0);
+	stat_inc(EMITD_STAT_LABEL_DEFERRED);
+	stat_inc(EMITD_STAT_SAMPLES_SUBMITTED);	/* the ring's fill */
+}
+
 static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 {
 	const struct emitd_probe_cfg *c;
@@ -534,8 +615,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	if (!(c->flags & EMITD_CFG_FIXED) || (c->flags & EMITD_CFG_SAMPLE)) {
 		__builtin_memset(&sc->key, 0, sizeof(sc->key));
 		sc->key.metric_id = c->metric_id;
-		if (read_labels(c, sc)) {
-			stat_inc(EMITD_STAT_LABEL_ERROR);
+		if (read_labels(c, sc, NULL)) {
+			defer_event(c, sc, probe_id);
 			return 0;
 		}
 	}
@@ -584,6 +665,76 @@ int BPF_KPROBE(emitd_probe)
 {
 	bpf_tail_call(ctx, &progs, 0);
 	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/* A deferred gauge update: the newest of it and this CPU's value wins. */
+static __always_inline bool replay_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
+					 __u64 raw, __u64 ktime_ns)
+{
+	struct emitd_gauge *v;
+
+	v = series_value(c, &gauges_fixed, &gauges, &gauges_hot, sc, &zero_gauge,
+			 EMITD_STAT_FULL_GAUGES);
+	if (!v)
+		return false;
+	if (ktime_ns >= v->ktime_ns) {
+		v->raw = raw;
+		v->ktime_ns = ktime_ns;
+	}
+	__sync_fetch_and_add(&v->updates, 1);
+	return true;
+}
+
+/*
+ * A deferred event (defer_event()) the agent read the labels of, handed
+ * back through BPF_PROG_RUN: counted as handle() counts an event, into the
+ * same maps (budgets, __other__, shedding, samples). Never run by a probe:
+ * the hit and the pending event were counted when the probe fired. A record
+ * whose probe now has another metric's config is lost, and counted so.
+ */
+SEC("syscall")
+int emitd_replay(struct emitd_deferred *d)
+{
+	struct scratch scratch, *sc = &scratch;
+	const struct emitd_probe_cfg *c;
+	__u32 probe_id = d->probe_id;
+	__u64 v1 = d->v1, v2 = d->v2;
+	bool counted = false;
+	int i;
+
+	c = bpf_map_lookup_elem(&cfg, &probe_id);
+	if (!c || !c->kind || c->metric_id != d->metric_id) {
+		stat_inc(EMITD_STAT_LABEL_DEFERRED_LOST);
+		return 0;
+	}
+	if (d->result != EMITD_REPLAY_READ) {
+		stat_inc(EMITD_STAT_LABEL_ERROR);
+		return 0;
+	}
+	for (i = 0; i < EMITD_MAX_LABELS; i++)
+		if (d->truncated & (1U << i))
+			stat_inc(EMITD_STAT_LABEL_TRUNCATED);
+	__builtin_memcpy(&sc->key, &d->key, sizeof(sc->key));
+	sc->key.metric_id = c->metric_id;
+	sc->key.flags = 0;
+	stat_inc(EMITD_STAT_LABEL_REPLAYED);
+	switch (c->kind) {
+	case EMITD_KIND_COUNTER:
+		counted = do_counter(sc, c, v1);
+		break;
+	case EMITD_KIND_GAUGE:
+		counted = replay_gauge(sc, c, v1, d->ktime_ns);
+		break;
+	case EMITD_KIND_HISTOGRAM:
+		counted = do_hist(sc, c, v1);
+		break;
+	case EMITD_KIND_NORMALIZATION:
+		counted = do_norm(sc, c, v2);
+		break;
+	}
+	if (counted && (c->flags & EMITD_CFG_SAMPLE))
+		send_sample(c, probe_id, &sc->key, v1, v2);
 	return 0;
 }
 

@@ -108,6 +108,9 @@ enum emitd_stat {
 	EMITD_STAT_WAKE_DROPPED,	/* wake-up notifications the ring had no room for */
 	EMITD_STAT_SAMPLES_SUBMITTED,	/* sample-lane records submitted (ring fill) */
 	EMITD_STAT_NO_PROGRAM,		/* a probe link found no handler to run (tail call) */
+	EMITD_STAT_LABEL_DEFERRED,	/* events sent to the agent: a string label not resident */
+	EMITD_STAT_LABEL_DEFERRED_LOST,	/* deferred events lost: ring full, config changed */
+	EMITD_STAT_LABEL_REPLAYED,	/* deferred events read by the agent and replayed */
 	EMITD_STAT_MAX,			/* at most EMITD_STAT_SLOTS */
 };
 
@@ -221,6 +224,35 @@ struct emitd_sample {
 	__u64 v2;		/* normalization after (raw bits) */
 	__u64 ktime_ns;
 	struct emitd_series_key key;
+};
+
+/*
+ * A string label the probe could not read, usually because its page is not
+ * resident (never touched by the target, or reclaimed): a probe cannot
+ * fault it in. The handler sends the event down the sample lane as this
+ * record (told from struct emitd_sample by its size) with the address of
+ * each such label; the agent reads the bytes (process_vm_readv), fills the
+ * key and hands the record back to the program emitd_replay, which counts
+ * the event as the handler would have.
+ */
+struct emitd_deferred {
+	__u32 probe_id;
+	__u32 metric_id;
+	__u32 tgid;		/* the process, as the initial pid namespace sees it */
+	__u8 result;		/* set by the agent: enum emitd_replay_result */
+	__u8 truncated;		/* set by the agent: bit i, label i was cut */
+	__u16 pad;
+	__u64 start_ns;		/* the process's start (start_boottime): tells a reused pid */
+	__u64 v1;		/* as struct emitd_sample */
+	__u64 v2;
+	__u64 ktime_ns;
+	__u64 addr[EMITD_MAX_LABELS];	/* a string label still to read, 0: read */
+	struct emitd_series_key key;	/* labels at addr[i] != 0 are zero */
+};
+
+enum emitd_replay_result {
+	EMITD_REPLAY_READ = 0,		/* the agent read every label: count the event */
+	EMITD_REPLAY_READ_FAILED,	/* it could not: count a label read error */
 };
 
 #endif /* EMITD_H */

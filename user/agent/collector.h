@@ -140,6 +140,7 @@ struct collector_stats {
 	double last_drain_seconds;
 	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
 	uint64_t samples_seen;		/* sample-lane records consumed */
+	uint64_t replay_failures;	/* deferred events the kernel did not take back: lost */
 	uint64_t orphans;		/* series of metrics no longer in the spec, last drain */
 	double ring_fill;		/* sample ring fill: submitted, not yet consumed */
 	const struct collector_probe *probes;	/* valid until the next reload, refresh or close */

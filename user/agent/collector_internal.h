@@ -134,6 +134,8 @@ struct collector {
 	uint64_t batch_fallbacks;	/* drains that fell back to per-key reads */
 	bool per_key;
 	uint64_t samples_seen;
+	uint64_t replay_failures;	/* deferred events emitd_replay did not take */
+	uint64_t deferred_errnos;	/* why deferred labels were not read, logged: bit errno */
 	uint64_t samples_base;		/* SAMPLES_SUBMITTED when this run's ring was new */
 	double last_drain_seconds;
 };

@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/collector_internal.h"
+#include "agent/deferred.h"
 #include "agent/drain.h"
 #include "emit.skel.h"
 #include "emitd.h"
@@ -49,6 +50,30 @@ const char *collector_lane__name(enum collector_lane l)
 	return l == COLLECTOR_LANE_HOT ? "hot" : "normal";
 }
 
+/*
+ * An event whose string label the probe could not read: read it here, then
+ * the kernel counts the event (or a label read error). A record the kernel
+ * does not take is counted in replay_failures and logged once per reason.
+ */
+static void handle_deferred(struct collector *c, const struct emitd_deferred *rec)
+{
+	struct emitd_deferred d = *rec;
+	int err;
+
+	err = deferred__read(&d);
+	if (err && -err < 64 && !(c->deferred_errnos & (1ULL << -err))) {
+		c->deferred_errnos |= 1ULL << -err;
+		log_warn("cannot read a string label of process %u that the probe could not read either: %s (counted in emitd_probe_read_errors_total{what=\"label\"})",
+			 d.tgid, strerror(-err));
+	}
+	err = deferred__replay(bpf_program__fd(c->skel->progs.emitd_replay), &d);
+	if (!err)
+		return;
+	if (!c->replay_failures++)
+		log_err("cannot hand a deferred event back to the kernel: %s (counted in emitd_probe_read_errors_total{what=\"label_deferred_lost\"})",
+			strerror(-err));
+}
+
 static int handle_sample(void *ctx, void *data, size_t len)
 {
 	const struct emitd_sample *smp = data;
@@ -56,6 +81,13 @@ static int handle_sample(void *ctx, void *data, size_t len)
 	struct store_metric *m;
 	struct series *s;
 
+	_Static_assert(sizeof(struct emitd_deferred) != sizeof(struct emitd_sample),
+		       "the sample lane tells its records apart by their size");
+	if (len == sizeof(struct emitd_deferred)) {
+		c->samples_seen++;
+		handle_deferred(c, data);
+		return 0;
+	}
 	if (len < sizeof(*smp))
 		return 0;
 	c->samples_seen++;
@@ -519,6 +551,7 @@ void collector__stats(const struct collector *c, struct collector_stats *out)
 	out->last_drain_seconds = c->last_drain_seconds;
 	out->batch_fallbacks = c->batch_fallbacks;
 	out->samples_seen = c->samples_seen;
+	out->replay_failures = c->replay_failures;
 	out->orphans = c->store.orphans;
 	out->ring_fill = ring_fill(c);
 	out->probes = c->probes;

@@ -28,7 +28,7 @@
 static const cap_value_t keep_caps[] = {
 	CAP_SYS_ADMIN,		/* uprobes (perf uprobe PMU), BPF load, bpffs mount */
 	CAP_DAC_READ_SEARCH,	/* pin root below a root-only bpffs; unreadable binaries */
-	CAP_SYS_PTRACE,		/* --pid targets of other users */
+	CAP_SYS_PTRACE,		/* --pid targets of other users; deferred labels (deferred.h) */
 };
 
 #define NR_KEEP (sizeof(keep_caps) / sizeof(keep_caps[0]))

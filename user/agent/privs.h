@@ -8,7 +8,8 @@
  * and mounts bpffs), CAP_DAC_READ_SEARCH (a pin root below a root-only
  * /sys/fs/bpf; target binaries the agent's user cannot read) and
  * CAP_SYS_PTRACE (--pid targets of other users: /proc/PID/exe, /proc/PID/root,
- * perf events on their tasks). privs__keep() is that set. A process without
+ * perf events on their tasks; process_vm_readv() of the string labels a probe
+ * could not read, agent/deferred.h). privs__keep() is that set. A process without
  * CAP_SYS_ADMIN keeps CAP_BPF and CAP_PERFMON instead, when it holds them
  * (enough before Linux 6.16; the loader warns).
  *

@@ -213,9 +213,10 @@ static void add_map_metrics(struct fam_builder *fb, const struct collector_stats
 
 static void add_kernel_stats(struct fam_builder *fb, const struct collector_stats *cs)
 {
-	const char *what[] = { "value", "label", "config", "handler" };
+	const char *what[] = { "value", "label", "label_deferred_lost", "config", "handler" };
 	double errs[] = {
 		cs->stats[EMITD_STAT_READ_ERROR], cs->stats[EMITD_STAT_LABEL_ERROR],
+		cs->stats[EMITD_STAT_LABEL_DEFERRED_LOST] + cs->replay_failures,
 		cs->stats[EMITD_STAT_NO_CONFIG], cs->stats[EMITD_STAT_NO_PROGRAM],
 	};
 	double events = 0;
@@ -224,9 +225,13 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 	for (i = 0; i < EMITD_MAX_PROBES; i++)
 		events += cs->hits[i];
 	self_metrics__add_value(fb, SELF_EVENTS_TOTAL, events);
-	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 4);
+	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 5);
 	self_metrics__add_value(fb, SELF_LABEL_TRUNCATED_TOTAL,
 				cs->stats[EMITD_STAT_LABEL_TRUNCATED]);
+	self_metrics__add_value(fb, SELF_LABEL_DEFERRED_TOTAL,
+				cs->stats[EMITD_STAT_LABEL_DEFERRED]);
+	self_metrics__add_value(fb, SELF_LABEL_REPLAYED_TOTAL,
+				cs->stats[EMITD_STAT_LABEL_REPLAYED]);
 	self_metrics__add_value(fb, SELF_RINGBUF_DROPPED_TOTAL,
 				cs->stats[EMITD_STAT_RINGBUF_DROPPED]);
 	self_metrics__add_value(fb, SELF_SAMPLE_LANE_RECORDS_TOTAL, cs->samples_seen);
