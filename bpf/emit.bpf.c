@@ -14,6 +14,12 @@
  * probes count while no agent runs, and an agent moves every link to a new
  * handler (bound to new maps) by one update of `progs`: each event runs
  * exactly one handler, the old or the new.
+ *
+ * Sites whose metric reads the task's context (pid, comm, cgroup... labels)
+ * or whose target filters by process, cgroup or comm run `emitd_probe_ctx`,
+ * which tail-calls the context handler in `progs_ctx`: the same handler,
+ * built with those reads and filters. The links of every other site never
+ * run them, so what they cost is paid by the sites that use them alone.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -43,6 +49,33 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } progs SEC(".maps");
+
+/* The context handler, through the context dispatcher. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} progs_ctx SEC(".maps");
+
+/* What each context site's target lets through, by cfg_id (context handler only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EMITD_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct emitd_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} filters SEC(".maps");
+
+/* The processes of follow_forks targets, by tgid: see struct emitd_followed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EMITD_MAX_FOLLOWED);
+	__type(key, __u32);
+	__type(value, struct emitd_followed);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} followed SEC(".maps");
 
 /* Agent only: what each cfg_id's link is, so a starting agent adopts it. */
 struct {
@@ -229,7 +262,31 @@ static __always_inline bool label_truncated(__u64 arg)
 	return next != 0;
 }
 
-static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc)
+/* A label of the current task's context, into its (zeroed) key slot. */
+static __always_inline void task_label(__u8 kind, union emitd_label *l)
+{
+	switch (kind) {
+	case EMITD_SRC_PID:
+		l->num = bpf_get_current_pid_tgid() >> 32;
+		break;
+	case EMITD_SRC_TID:
+		l->num = (__u32)bpf_get_current_pid_tgid();
+		break;
+	case EMITD_SRC_UID:
+		l->num = (__u32)bpf_get_current_uid_gid();
+		break;
+	case EMITD_SRC_COMM:
+		bpf_get_current_comm(l->str, EMITD_COMM_LEN);
+		break;
+	default:
+		l->num = bpf_get_current_cgroup_id();
+		break;
+	}
+}
+
+/* @task: the context handler, which also reads the task's context. */
+static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc,
+					const bool task)
 {
 	__u64 arg;
 	long n;
@@ -240,6 +297,10 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 
 		if (i >= c->nr_labels)
 			break;
+		if (task && src->kind >= EMITD_SRC_PID) {
+			task_label(src->kind, &sc->key.labels[i]);
+			continue;
+		}
 		if (get_arg(c, &sc->regs, src->arg, &arg))
 			return -EINVAL;
 		if (src->kind == EMITD_SRC_ARG) {
@@ -514,7 +575,64 @@ static __always_inline bool do_norm(struct scratch *sc, const struct emitd_probe
 	return true;
 }
 
-static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
+/* The current process descends from the followed pid @root. */
+static __always_inline bool follows(__s32 root)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct emitd_followed *f = bpf_map_lookup_elem(&followed, &tgid);
+	int i;
+
+	if (!f)
+		return false;
+	for (i = 0; i < EMITD_FOLLOW_ROOTS; i++)
+		if (f->roots[i] == root)
+			return true;
+	return false;
+}
+
+static __always_inline bool comm_listed(const struct emitd_filter *f)
+{
+	__u64 comm[EMITD_COMM_LEN / 8] = {};
+	int i;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (i = 0; i < EMITD_MAX_COMMS; i++) {
+		const __u64 *want = (const __u64 *)f->comms[i];
+
+		if (i >= f->nr_comms)
+			break;
+		if (want[0] == comm[0] && want[1] == comm[1])
+			return true;
+	}
+	return false;
+}
+
+/* Whether the target of context site @probe_id lets this event through; if not, counted. */
+static __always_inline bool passes(__u32 probe_id)
+{
+	const struct emitd_filter *f = bpf_map_lookup_elem(&filters, &probe_id);
+
+	if (!f || !f->flags)
+		return true;
+	if ((f->flags & EMITD_FILTER_FOLLOW) && !follows(f->root)) {
+		stat_inc(EMITD_STAT_FILTERED_PROCESS);
+		return false;
+	}
+	if ((f->flags & EMITD_FILTER_CGROUP) &&
+	    (!f->cgroup_id ||
+	     bpf_get_current_ancestor_cgroup_id(f->cgroup_level) != f->cgroup_id)) {
+		stat_inc(EMITD_STAT_FILTERED_CGROUP);
+		return false;
+	}
+	if ((f->flags & EMITD_FILTER_COMM) && !comm_listed(f)) {
+		stat_inc(EMITD_STAT_FILTERED_COMM);
+		return false;
+	}
+	return true;
+}
+
+/* @task: the context handler (task labels and filters); a constant, so each handler has only its own code. */
+static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, const bool task)
 {
 	const struct emitd_probe_cfg *c;
 	struct scratch scratch, *sc = &scratch;
@@ -524,6 +642,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
 		__sync_fetch_and_add(hits, 1);
+	if (task && !passes(probe_id))
+		return 0;
 	count_pending();
 	c = bpf_map_lookup_elem(&cfg, &probe_id);
 	if (!c || !c->kind) {
@@ -534,7 +654,7 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	if (!(c->flags & EMITD_CFG_FIXED) || (c->flags & EMITD_CFG_SAMPLE)) {
 		__builtin_memset(&sc->key, 0, sizeof(sc->key));
 		sc->key.metric_id = c->metric_id;
-		if (read_labels(c, sc)) {
+		if (read_labels(c, sc, task)) {
 			stat_inc(EMITD_STAT_LABEL_ERROR);
 			return 0;
 		}
@@ -572,7 +692,13 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 SEC("uprobe")
 int BPF_KPROBE(emitd_handle)
 {
-	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx));
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(emitd_handle_ctx)
+{
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), true);
 }
 
 /*
@@ -584,6 +710,46 @@ int BPF_KPROBE(emitd_probe)
 {
 	bpf_tail_call(ctx, &progs, 0);
 	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/* The dispatcher of the sites with task labels or filters: the context handler. */
+SEC("uprobe")
+int BPF_KPROBE(emitd_probe_ctx)
+{
+	bpf_tail_call(ctx, &progs_ctx, 0);
+	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/*
+ * follow_forks: a child of a followed process is followed from its fork,
+ * before it runs (the tracepoint fires in the parent, before the child is
+ * woken). Threads share their process's entry.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(emitd_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct emitd_followed *f;
+
+	if (ptgid == ctgid)
+		return 0;
+	f = bpf_map_lookup_elem(&followed, &ptgid);
+	if (f && bpf_map_update_elem(&followed, &ctgid, f, BPF_ANY))
+		stat_inc(EMITD_STAT_FOLLOW_FULL);
+	return 0;
+}
+
+/* A process whose last thread exits is followed no more (its pid may be reused). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(emitd_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	if (p->signal->live.counter)
+		return 0;
+	bpf_map_delete_elem(&followed, &tgid);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifndef EMITD_AGENT_H
 #define EMITD_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,6 +23,7 @@ struct agent_opts {
 	const char *web_config_path;	/* exporter-toolkit web config; NULL: none */
 	const pid_t *pids;
 	size_t nr_pids;
+	bool follow_forks;		/* --follow-forks: pid targets follow their children */
 	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */
 	bool drain_on_scrape;		/* each /metrics waits for a fresh drain */
 	unsigned int interval_ms;	/* --interval-ms: the cadence's max interval */

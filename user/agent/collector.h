@@ -44,6 +44,7 @@ struct collector_opts {
 	bool per_key;			/* never use batch lookups (old kernels, tests) */
 	const char *const *trial;	/* --hist-trial: histograms with raw values sampled */
 	size_t nr_trial;
+	bool follow_forks;		/* --follow-forks: every pid target follows its forks */
 };
 
 /* One probe site of the spec: its link is adopted or attached. */
@@ -58,6 +59,9 @@ struct collector_probe {
 	struct elf_site site;
 	struct emitd_site ident;	/* what `sites` records for its link */
 	struct emitd_probe_cfg cfg;	/* its configuration entry */
+	const struct spec_target *target;
+	bool ctx;			/* runs the context handler: task labels or filters */
+	struct emitd_filter filter;	/* ctx: its `filters` entry */
 	bool adopted;			/* its pinned link was there already */
 	bool attached;			/* it has a link */
 };

@@ -71,6 +71,10 @@ struct collector {
 	size_t nr_pids_req;
 	const char *const *trial;
 	size_t nr_trial;
+	bool follow_forks;		/* --follow-forks */
+	struct cgroups *cgroups;	/* the cgroup v2 hierarchy; NULL: none mounted */
+	double filters_checked_s;	/* when the cgroup filters were last checked */
+	struct bpf_link *follow[2];	/* follow_forks: the fork and exit programs' links */
 	struct collector_probe *probes;	/* the spec's sites, by position */
 	size_t nr_probes;
 	struct bpf_link *links[EMITD_MAX_PROBES];	/* the links this agent holds, by cfg_id */
@@ -294,6 +298,12 @@ int lifecycle__detach(struct collector *c);
 int lifecycle__attach(struct collector *c, struct collector_probe *want, size_t nr);
 /* Leave the links pinned and counting, free what this process holds. */
 void lifecycle__release(struct collector *c);
+/*
+ * follow_forks: the fork and exit programs attached (pinned) while a planned
+ * site follows a pid, that pid and its descendants in `followed`, and the
+ * pids no site follows any more removed from it. Called by lifecycle__attach().
+ */
+int lifecycle__follow(struct collector *c, const struct collector_probe *want, size_t nr);
 /* Whether the metric @idx of the applied store has an adopted link. */
 bool lifecycle__metric_live(const struct collector_probe *want, size_t nr, uint32_t idx);
 
@@ -305,6 +315,13 @@ int attach__plan(struct collector *c, const struct spec *spec, const struct stor
 struct bpf_link *attach__link(struct collector *c, const struct collector_probe *p);
 void attach__log(const struct collector_probe *p, const char *verb);
 void collector_probes__free(struct collector_probe *v, size_t n);
+
+/*
+ * filters.c, from the drain: at most once a second (@now_s, monotonic) the
+ * cgroup filters follow their cgroup when it is created, removed or created
+ * again (a service restart makes a new cgroup, with a new id).
+ */
+void filters__check(struct collector *c, double now_s);
 
 /* drain.c: the sample and wake-up rings, the drain's scratch buffers */
 int drain__open(struct collector *c);

@@ -568,6 +568,7 @@ static int start_collector(struct agent *a)
 		.spec = a->spec,
 		.pids = opts->pids,
 		.nr_pids = opts->nr_pids,
+		.follow_forks = opts->follow_forks,
 		.pin_root = opts->pin_root,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.per_key = opts->per_key,
