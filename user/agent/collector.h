@@ -9,6 +9,7 @@
  *   lifecycle.c  probe links: adopted, detached, attached and pinned
  *   attach.c     the sites a spec wants, their configs, one uprobe link each
  *   drain.c      the per-CPU maps and the sample lane into the store
+ *   filters.c    the targets' cgroup filters kept current (from the drain)
  *
  * Everything the BPF side uses is pinned under the pin root, the probe
  * links included (<pin root>/links/<cfg_id>): the probes count while no

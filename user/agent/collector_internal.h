@@ -2,12 +2,12 @@
 /*
  * collector_internal: the collector's state, shared by the files that
  * implement it (loader.c, migrate.c, pins.c, lifecycle.c, attach.c,
- * drain.c) and by no one else.
+ * drain.c, filters.c) and by no one else.
  *
  * Calls between those files go one way: loader -> lifecycle -> attach,
  * loader -> migrate -> drain, loader -> pins, lifecycle -> migrate (the
  * grace period), lifecycle -> pins and migrate -> pins (modes), loader ->
- * attach and drain. A .c file
+ * attach and drain, drain -> filters. A .c file
  * that includes this header includes "emit.skel.h" itself too, so the
  * Makefile sees that it waits for the skeleton.
  */

@@ -6,7 +6,10 @@
  * applies a spec adopts each pinned link whose identity a planned site has
  * and whose metric kept its meaning, detaches and unpins the links nothing
  * wants, and attaches and pins the sites left. cfg_ids stay with their
- * sites across restarts and reloads.
+ * sites across restarts and reloads. A site's `filters` entry is written
+ * with its config. follow_forks: the fork and exit programs' links, pinned
+ * at <pin root>/links/fork and links/exit while a site follows a pid, and
+ * the followed pids' processes entered in `followed`.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,7 +23,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/cgroup.h"
 #include "agent/collector_internal.h"
 #include "emit.skel.h"
 #include "lib/log.h"

@@ -362,9 +362,9 @@ static const struct run_flag run_flags[] = {
 		  "format (see README); read once at start, refused with FILE:LINE:COL errors",
 	  .parse = parse_str, .off = OFF(web_config_path) },
 	{ .flag = "pid", .short_name = 'p', .arg = "PID",
-	  .help = "attach to this process only (repeatable); a target's binary is found "
-		  "among the files it maps (a shared library), else its executable is "
-		  "taken, through /proc/PID/root",
+	  .help = "attach to this process only (repeatable): a target's binary as the "
+		  "process maps it (a shared library too), without one its executable, "
+		  "through /proc/PID/root",
 	  .parse = parse_pid, .min = 1, .max = INT_MAX },
 	{ .flag = "follow-forks",
 	  .help = "pid targets count their descendants too, each from its fork (as "
