@@ -19,6 +19,11 @@
  * (it cannot fault the page in): defer_event() sends such an event down the
  * sample lane, the agent reads the string and runs emitd_replay, which
  * counts the event into the same maps by the same code (user/agent/deferred.h).
+ * Sites whose metric reads the task's context (pid, comm, cgroup... labels)
+ * or whose target filters by process, cgroup or comm run `emitd_probe_ctx`,
+ * which tail-calls the context handler in `progs_ctx`: the same handler,
+ * built with those reads and filters. The links of every other site never
+ * run them, so what they cost is paid by the sites that use them alone.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -49,6 +54,33 @@ struct {
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } progs SEC(".maps");
+
+/* The context handler, through the context dispatcher. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} progs_ctx SEC(".maps");
+
+/* What each context site's target lets through, by cfg_id (context handler only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EMITD_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct emitd_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} filters SEC(".maps");
+
+/* The processes of follow_forks targets, by tgid: see struct emitd_followed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EMITD_MAX_FOLLOWED);
+	__type(key, __u32);
+	__type(value, struct emitd_followed);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} followed SEC(".maps");
 
 /* Agent only: what each cfg_id's link is, so a starting agent adopts it. */
 struct {
@@ -244,12 +276,35 @@ static __always_inline bool deferrable(__u64 arg)
 	return arg >= 4096 && arg < (1ULL << 56);
 }
 
+/* A label of the current task's context, into its (zeroed) key slot. */
+static __always_inline void task_label(__u8 kind, union emitd_label *l)
+{
+	switch (kind) {
+	case EMITD_SRC_PID:
+		l->num = bpf_get_current_pid_tgid() >> 32;
+		break;
+	case EMITD_SRC_TID:
+		l->num = (__u32)bpf_get_current_pid_tgid();
+		break;
+	case EMITD_SRC_UID:
+		l->num = (__u32)bpf_get_current_uid_gid();
+		break;
+	case EMITD_SRC_COMM:
+		bpf_get_current_comm(l->str, EMITD_COMM_LEN);
+		break;
+	default:
+		l->num = bpf_get_current_cgroup_id();
+		break;
+	}
+}
+
 /*
- * The label values into sc->key. With @defer (defer_event() only), a string
- * the probe cannot read leaves its label zero and its address in defer[i].
+ * The label values into sc->key; @task: the context handler, which also
+ * reads the task's context. With @defer (defer_event() only), a string the
+ * probe cannot read leaves its label zero and its address in defer[i].
  */
 static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc,
-					__u64 *defer)
+					__u64 *defer, const bool task)
 {
 	__u64 arg;
 	long n;
@@ -260,6 +315,10 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 
 		if (i >= c->nr_labels)
 			break;
+		if (task && src->kind >= EMITD_SRC_PID) {
+			task_label(src->kind, &sc->key.labels[i]);
+			continue;
+		}
 		if (get_arg(c, &sc->regs, src->arg, &arg))
 			return -EINVAL;
 		if (src->kind == EMITD_SRC_ARG) {
@@ -558,13 +617,13 @@ static __always_inline __u64 process_start(void)
  * Out of line: the handler's path for labels that read is as before.
  */
 static __noinline void defer_event(const struct emitd_probe_cfg *c, struct scratch *sc,
-				   __u32 probe_id)
+				   __u32 probe_id, const bool task)
 {
 	__u64 addr[EMITD_MAX_LABELS] = {}, raw = 0, raw2 = 0;
 	struct emitd_deferred *d;
 
 	__builtin_memset(sc->key.labels, 0, sizeof(sc->key.labels));
-	if (read_labels(c, sc, addr)) {
+	if (read_labels(c, sc, addr, task)) {
 		stat_inc(EMITD_STAT_LABEL_ERROR);
 		return;
 	}
@@ -595,7 +654,64 @@ static __noinline void defer_event(const struct emitd_probe_cfg *c, struct scrat
 	stat_inc(EMITD_STAT_SAMPLES_SUBMITTED);	/* the ring's fill */
 }
 
-static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
+/* The current process descends from the followed pid @root. */
+static __always_inline bool follows(__s32 root)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct emitd_followed *f = bpf_map_lookup_elem(&followed, &tgid);
+	int i;
+
+	if (!f)
+		return false;
+	for (i = 0; i < EMITD_FOLLOW_ROOTS; i++)
+		if (f->roots[i] == root)
+			return true;
+	return false;
+}
+
+static __always_inline bool comm_listed(const struct emitd_filter *f)
+{
+	__u64 comm[EMITD_COMM_LEN / 8] = {};
+	int i;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (i = 0; i < EMITD_MAX_COMMS; i++) {
+		const __u64 *want = (const __u64 *)f->comms[i];
+
+		if (i >= f->nr_comms)
+			break;
+		if (want[0] == comm[0] && want[1] == comm[1])
+			return true;
+	}
+	return false;
+}
+
+/* Whether the target of context site @probe_id lets this event through; if not, counted. */
+static __always_inline bool passes(__u32 probe_id)
+{
+	const struct emitd_filter *f = bpf_map_lookup_elem(&filters, &probe_id);
+
+	if (!f || !f->flags)
+		return true;
+	if ((f->flags & EMITD_FILTER_FOLLOW) && !follows(f->root)) {
+		stat_inc(EMITD_STAT_FILTERED_PROCESS);
+		return false;
+	}
+	if ((f->flags & EMITD_FILTER_CGROUP) &&
+	    (!f->cgroup_id ||
+	     bpf_get_current_ancestor_cgroup_id(f->cgroup_level) != f->cgroup_id)) {
+		stat_inc(EMITD_STAT_FILTERED_CGROUP);
+		return false;
+	}
+	if ((f->flags & EMITD_FILTER_COMM) && !comm_listed(f)) {
+		stat_inc(EMITD_STAT_FILTERED_COMM);
+		return false;
+	}
+	return true;
+}
+
+/* @task: the context handler (task labels and filters); a constant, so each handler has only its own code. */
+static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, const bool task)
 {
 	const struct emitd_probe_cfg *c;
 	struct scratch scratch, *sc = &scratch;
@@ -605,6 +721,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
 		__sync_fetch_and_add(hits, 1);
+	if (task && !passes(probe_id))
+		return 0;
 	count_pending();
 	c = bpf_map_lookup_elem(&cfg, &probe_id);
 	if (!c || !c->kind) {
@@ -615,8 +733,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	if (!(c->flags & EMITD_CFG_FIXED) || (c->flags & EMITD_CFG_SAMPLE)) {
 		__builtin_memset(&sc->key, 0, sizeof(sc->key));
 		sc->key.metric_id = c->metric_id;
-		if (read_labels(c, sc, NULL)) {
-			defer_event(c, sc, probe_id);
+		if (read_labels(c, sc, NULL, task)) {
+			defer_event(c, sc, probe_id, task);
 			return 0;
 		}
 	}
@@ -653,7 +771,13 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 SEC("uprobe")
 int BPF_KPROBE(emitd_handle)
 {
-	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx));
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(emitd_handle_ctx)
+{
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), true);
 }
 
 /*
@@ -735,6 +859,46 @@ int emitd_replay(struct emitd_deferred *d)
 	}
 	if (counted && (c->flags & EMITD_CFG_SAMPLE))
 		send_sample(c, probe_id, &sc->key, v1, v2);
+	return 0;
+}
+
+/* The dispatcher of the sites with task labels or filters: the context handler. */
+SEC("uprobe")
+int BPF_KPROBE(emitd_probe_ctx)
+{
+	bpf_tail_call(ctx, &progs_ctx, 0);
+	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/*
+ * follow_forks: a child of a followed process is followed from its fork,
+ * before it runs (the tracepoint fires in the parent, before the child is
+ * woken). Threads share their process's entry.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(emitd_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct emitd_followed *f;
+
+	if (ptgid == ctgid)
+		return 0;
+	f = bpf_map_lookup_elem(&followed, &ptgid);
+	if (f && bpf_map_update_elem(&followed, &ctgid, f, BPF_ANY))
+		stat_inc(EMITD_STAT_FOLLOW_FULL);
+	return 0;
+}
+
+/* A process whose last thread exits is followed no more (its pid may be reused). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(emitd_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	if (p->signal->live.counter)
+		return 0;
+	bpf_map_delete_elem(&followed, &tgid);
 	return 0;
 }
 

@@ -294,6 +294,96 @@ static void test_defaults(void **state)
 	spec_diags__free(&d);
 }
 
+/* Labels of the task's context and a target's filters (issue 12, item 4). */
+static void test_task_sources_and_filters(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets:\n"
+		"  - { name: pg, binary: /usr/bin/pg, cgroup: /system.slice/pg.service/,\n"
+		"      comm: [postgres, pg_ctl] }\n"
+		"  - { name: pm, pid: 12, follow_forks: true, comm: one }\n"
+		"  - { name: all, binary: /bin/t }\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [pid, tid, uid, comm]\n"
+		"    probe: { target: pg, uprobe: f, labels: { pid: { source: tgid },\n"
+		"             tid: { source: tid }, uid: { source: uid }, comm: { source: comm } } }\n"
+		"  - name: by_cgroup_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [cgroup, pid]\n"
+		"    probe: { target: pm, uprobe: f, labels: { cgroup: { source: cgroup },\n"
+		"             pid: { source: pid } } }\n"
+		"  - name: warm_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [uid, comm]\n"
+		"    probe: { target: all, uprobe: f, labels: { uid: { source: uid, values: [0, 1000] },\n"
+		"             comm: { source: comm, values: [postgres] } } }\n";
+	struct spec_diags d = { 0 };
+	const struct spec_metric *m;
+	const struct spec_target *t;
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("t.yml", y, strlen(y), &s, &d), 0);
+	t = &s->targets[0];
+	assert_string_equal(t->cgroup, "system.slice/pg.service");
+	assert_int_equal(t->nr_comms, 2);
+	assert_string_equal(t->comms[1], "pg_ctl");
+	assert_false(t->follow_forks);
+	assert_true(spec_target__filters(t));
+	t = &s->targets[1];
+	assert_true(t->follow_forks);
+	assert_null(t->cgroup);
+	assert_int_equal(t->nr_comms, 1);
+	assert_string_equal(t->comms[0], "one");
+	assert_false(spec_target__filters(&s->targets[2]));
+	m = &s->metrics[0];
+	assert_int_equal(m->labels[0].src.kind, SPEC_SRC_PID);	/* tgid is pid */
+	assert_int_equal(m->labels[1].src.kind, SPEC_SRC_TID);
+	assert_int_equal(m->labels[2].src.kind, SPEC_SRC_UID);
+	assert_int_equal(m->labels[3].src.kind, SPEC_SRC_COMM);
+	m = &s->metrics[2];
+	assert_int_equal(m->labels[0].nr_values, 2);
+	assert_string_equal(m->labels[0].values[1], "1000");
+	assert_string_equal(m->labels[1].values[0], "postgres");
+	assert_true(spec_src_kind__is_string(SPEC_SRC_COMM));
+	assert_false(spec_src_kind__reads_arg(SPEC_SRC_COMM));
+	assert_int_equal(s->metrics[1].labels[0].src.kind, SPEC_SRC_CGROUP);
+	assert_string_equal(spec_src_kind__name(SPEC_SRC_CGROUP), "cgroup");
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+/* Filters and task labels are in the spec's hash; a spec without them hashes as before. */
+static void test_hash_filters(void **state)
+{
+	static const char a[] =
+		"version: 1\nnamespace: n\ntargets: [{ name: t, binary: /bin/t }]\n"
+		"metrics: [{ name: h_total, type: counter, help: H., probe: { target: t, uprobe: f } }]\n";
+	static const char b[] =
+		"version: 1\nnamespace: n\ntargets: [{ name: t, binary: /bin/t, comm: [x] }]\n"
+		"metrics: [{ name: h_total, type: counter, help: H., probe: { target: t, uprobe: f } }]\n";
+	char ha[SPEC_SHA256_HEX], hb[SPEC_SHA256_HEX];
+	struct spec_diags d = { 0 };
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("a.yml", a, strlen(a), &s, &d), 0);
+	assert_int_equal(spec__hash(s, ha), 0);
+	spec__free(s);
+	assert_int_equal(spec__load_buf("b.yml", b, strlen(b), &s, &d), 0);
+	assert_int_equal(spec__hash(s, hb), 0);
+	spec__free(s);
+	assert_string_not_equal(ha, hb);
+	spec_diags__free(&d);
+}
+
 static void test_deref_offset(void **state)
 {
 	static const char y[] =
@@ -1143,6 +1233,8 @@ int main(void)
 		cmocka_unit_test(test_demo_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_deref_offset),
+		cmocka_unit_test(test_task_sources_and_filters),
+		cmocka_unit_test(test_hash_filters),
 		cmocka_unit_test(test_usdt_dash_spelling),
 		cmocka_unit_test(test_exp2_bounds),
 		cmocka_unit_test(test_linear_bounds),

@@ -703,6 +703,69 @@ static void test_adopt_samples(void **state)
 	store__free(&st);
 }
 
+/* A namer that knows cgroup 7 and no other. */
+static int fake_cgroup_path(void *ctx, uint64_t id, char *buf, size_t size)
+{
+	(*(int *)ctx)++;
+	if (id != 7)
+		return -ENOENT;
+	snprintf(buf, size, "/system.slice/a\\b\xff.service");
+	return 0;
+}
+
+/* Labels of the task's context: pid, uid as numbers, comm as a string, cgroup by the namer. */
+static void test_task_labels_formatted(void **state)
+{
+	static const char y[] =
+		"version: 1\nnamespace: t\ntargets: [{ name: app, binary: /usr/bin/app }]\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [pid, uid, comm, cgroup]\n"
+		"    probe: { target: app, uprobe: hit, labels: { pid: { source: pid },\n"
+		"             uid: { source: uid }, comm: { source: comm },\n"
+		"             cgroup: { source: cgroup } } }\n";
+	struct spec_diags d = {};
+	struct emitd_series_key k;
+	struct spec *spec;
+	struct store st;
+	struct series *s;
+	char msg[128];
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("t.yml", y, strlen(y), &spec, &d), 0);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	store__set_cgroup_namer(&st, fake_cgroup_path, &calls);
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st.metrics[0].id;
+	k.labels[0].num = 4242;
+	k.labels[1].num = 65534;
+	memcpy(k.labels[2].str, "post\\gres\x80", 11);	/* a task chooses its comm */
+	k.labels[3].num = 7;
+	s = store__series(&st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], "4242");
+	assert_string_equal(s->labels[1], "65534");
+	assert_string_equal(s->labels[2], "post\\\\gres\\x80");	/* lib/labelenc */
+	assert_string_equal(s->labels[3], "/system.slice/a\\\\b\\xff.service");
+	k.labels[3].num = 8;				/* unresolved: its number */
+	s = store__series(&st, &k);
+	assert_string_equal(s->labels[3], "8");
+	assert_int_equal(calls, 2);			/* once per new series */
+	assert_non_null(store__series(&st, &k));
+	assert_int_equal(calls, 2);
+	store__free(&st);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	k.labels[3].num = 7;				/* no namer: numbers */
+	k.metric_id = st.metrics[0].id;
+	assert_string_equal(store__series(&st, &k)->labels[3], "7");
+	store__free(&st);
+	spec__free(spec);
+	spec_diags__free(&d);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -717,6 +780,7 @@ int main(void)
 		T(test_unknown_metric_is_an_orphan),
 		T(test_label_values_formatted),
 		T(test_overflow_series_labels),
+		cmocka_unit_test(test_task_labels_formatted),
 		T(test_sort_by_label_values),
 		T(test_hostile_label_values_stay_distinct),
 		T(test_sort_metric_without_series),

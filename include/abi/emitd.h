@@ -25,6 +25,12 @@
 #define EMITD_NR_REGS		17	/* x86-64 registers an argument can live in */
 #define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
 #define EMITD_LINKS_DIR		"links"	/* <pin root>/links/<cfg_id>: the probe links */
+#define EMITD_FORK_LINK		"fork"	/* <pin root>/links/fork, exit: follow_forks' programs */
+#define EMITD_EXIT_LINK		"exit"
+#define EMITD_COMM_LEN		16	/* a task's name, NUL included (TASK_COMM_LEN) */
+#define EMITD_MAX_COMMS		4	/* names a target's comm filter accepts */
+#define EMITD_FOLLOW_ROOTS	4	/* followed pids a process can descend from */
+#define EMITD_MAX_FOLLOWED	32768	/* processes `followed` holds */
 
 enum emitd_kind {
 	EMITD_KIND_COUNTER = 1,
@@ -38,6 +44,12 @@ enum emitd_src_kind {
 	EMITD_SRC_ARG,		/* integer argument */
 	EMITD_SRC_DEREF,	/* *(type *)(arg + offset) */
 	EMITD_SRC_STRING,	/* bounded user string at arg */
+	/* the current task's context: read by the context handler only */
+	EMITD_SRC_PID,		/* process id (the kernel's tgid), integer */
+	EMITD_SRC_TID,		/* thread id (the kernel's pid), integer */
+	EMITD_SRC_UID,		/* real uid, integer */
+	EMITD_SRC_COMM,		/* the thread's name, EMITD_COMM_LEN bytes of the string label */
+	EMITD_SRC_CGROUP,	/* cgroup v2 id, integer; the agent renders its path */
 };
 
 enum emitd_val_type {
@@ -111,6 +123,10 @@ enum emitd_stat {
 	EMITD_STAT_LABEL_DEFERRED,	/* events sent to the agent: a string label not resident */
 	EMITD_STAT_LABEL_DEFERRED_LOST,	/* deferred events lost: ring full, config changed */
 	EMITD_STAT_LABEL_REPLAYED,	/* deferred events read by the agent and replayed */
+	EMITD_STAT_FILTERED_PROCESS,	/* events of a process not followed (follow_forks) */
+	EMITD_STAT_FILTERED_CGROUP,	/* events of a task outside the target's cgroup */
+	EMITD_STAT_FILTERED_COMM,	/* events of a task whose comm the target does not list */
+	EMITD_STAT_FOLLOW_FULL,		/* forks of followed processes `followed` had no room for */
 	EMITD_STAT_MAX,			/* at most EMITD_STAT_SLOTS */
 };
 
@@ -199,6 +215,8 @@ struct emitd_ctl {
 
 /* struct emitd_site.flags */
 #define EMITD_SITE_USED		(1U << 0)
+#define EMITD_SITE_CTX		(1U << 1)	/* runs the context dispatcher (task labels, filters) */
+#define EMITD_SITE_FOLLOW	(1U << 2)	/* every process, filtered to pid's descendants */
 
 /*
  * What the probe link of a cfg_id is (map `sites`), written by the agent
@@ -210,10 +228,40 @@ struct emitd_site {
 	__u64 ino;
 	__u64 file_offset;	/* where the uprobe is */
 	__u64 ref_ctr_offset;	/* the USDT semaphore, 0: none */
-	__s32 pid;		/* -1: every process */
+	__s32 pid;		/* -1: every process; EMITD_SITE_FOLLOW: the followed pid */
 	__u32 metric_id;	/* the metric the site's config feeds */
 	__u32 flags;		/* EMITD_SITE_* */
 	__u32 pad;
+};
+
+/* struct emitd_filter.flags */
+#define EMITD_FILTER_FOLLOW	(1U << 0)	/* the process descends from `root` */
+#define EMITD_FILTER_CGROUP	(1U << 1)	/* the task is in cgroup_id or below it */
+#define EMITD_FILTER_COMM	(1U << 2)	/* the task's comm is one of comms[] */
+
+/*
+ * What a target lets through (map `filters`, by cfg_id), tested before an
+ * event is counted by the context handler, the handler of the links whose
+ * site has EMITD_SITE_CTX; the links of the other sites never read it. Every
+ * event a filter stops is counted (EMITD_STAT_FILTERED_*).
+ */
+struct emitd_filter {
+	__u32 flags;		/* EMITD_FILTER_* */
+	__u32 nr_comms;
+	__s32 root;		/* FOLLOW: the followed pid */
+	__u32 cgroup_level;	/* CGROUP: depth of the target's cgroup (the root's is 0) */
+	__u64 cgroup_id;	/* CGROUP: its id; 0 while it does not exist: nothing passes */
+	char comms[EMITD_MAX_COMMS][EMITD_COMM_LEN];	/* zero-padded */
+};
+
+/*
+ * A followed process (map `followed`, by tgid): the followed pids it
+ * descends from, 0 for a free place. The agent enters a followed pid and its
+ * descendants; the fork program copies a parent's entry to its child, the
+ * exit program removes a process's entry when its last thread exits.
+ */
+struct emitd_followed {
+	__s32 roots[EMITD_FOLLOW_ROOTS];
 };
 
 /* Sample-lane record (ring buffer `samples`). */

@@ -167,7 +167,7 @@ def test_an_exited_pid_target_is_reported(agent_factory):
     assert target_up(a) == 0
     assert want.strip() in a.log_text(), a.log_text()
     assert a.proc.poll() is None           # the agent serves on what it counted
-    assert sample(a.metrics(), "demo_request_latency_us_count") == 200
+    assert sample(a.metrics(), "demo_request_latency_seconds_count") == 200
 
 
 SERVICE = """#!/bin/sh

@@ -7,6 +7,7 @@
 #ifndef EMITD_AGENT_H
 #define EMITD_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -25,6 +26,7 @@ struct agent_opts {
 	const char *const *pid_files;	/* --pid-file: read again when its process exits */
 	size_t nr_pid_files;
 	bool best_effort;		/* --attach-policy best-effort (default strict) */
+	bool follow_forks;		/* --follow-forks: pid targets follow their children */
 	struct agent_batch_opts batch;	/* adaptive cadence, budgets, trial mode */
 	bool drain_on_scrape;		/* each /metrics waits for a fresh drain */
 	unsigned int interval_ms;	/* --interval-ms: the cadence's max interval */

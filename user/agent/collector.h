@@ -12,6 +12,7 @@
  *                kept on a replaced binary while a process maps it
  *   attach.c     the sites a spec wants, their configs, one uprobe link each
  *   drain.c      the per-CPU maps and the sample lane into the store
+ *   filters.c    the targets' cgroup filters kept current (from the drain)
  *
  * Everything the BPF side uses is pinned under the pin root, the probe
  * links included (<pin root>/links/<cfg_id>): the probes count while no
@@ -56,6 +57,7 @@ struct collector_opts {
 	 * (collector__refresh()) always go on past a failure.
 	 */
 	bool best_effort;
+	bool follow_forks;		/* --follow-forks: every pid target follows its forks */
 };
 
 /* One probe site of the spec: its link is adopted or attached. */
@@ -70,6 +72,9 @@ struct collector_probe {
 	struct elf_site site;
 	struct emitd_site ident;	/* what `sites` records for its link */
 	struct emitd_probe_cfg cfg;	/* its configuration entry */
+	const struct spec_target *target;
+	bool ctx;			/* runs the context handler: task labels or filters */
+	struct emitd_filter filter;	/* ctx: its `filters` entry */
 	bool adopted;			/* its pinned link was there already */
 	bool attached;			/* it has a link */
 	/*

@@ -2,12 +2,12 @@
 /*
  * collector_internal: the collector's state, shared by the files that
  * implement it (loader.c, migrate.c, pins.c, lifecycle.c, attach.c,
- * drain.c) and by no one else.
+ * drain.c, filters.c) and by no one else.
  *
  * Calls between those files go one way: loader -> lifecycle -> attach,
  * loader -> migrate -> drain, loader -> pins, lifecycle -> migrate (the
  * grace period), lifecycle -> pins and migrate -> pins (modes), loader ->
- * attach and drain. A .c file
+ * attach and drain, drain -> filters. A .c file
  * that includes this header includes "emit.skel.h" itself too, so the
  * Makefile sees that it waits for the skeleton.
  */
@@ -84,6 +84,10 @@ struct collector {
 	bool best_effort;		/* --attach-policy best-effort */
 	const char *const *trial;
 	size_t nr_trial;
+	bool follow_forks;		/* --follow-forks */
+	struct cgroups *cgroups;	/* the cgroup v2 hierarchy; NULL: none mounted */
+	double filters_checked_s;	/* when the cgroup filters were last checked */
+	struct bpf_link *follow[2];	/* follow_forks: the fork and exit programs' links */
 	struct collector_probe *probes;	/* the spec's sites, by position */
 	size_t nr_probes;
 	struct collector_failure *failed;	/* the spec's probes without a link */
@@ -341,6 +345,12 @@ void lifecycle__take(struct collector *c, struct lifecycle_plan *pl);
 void collector_failures__free(struct collector_failure *v, size_t n);
 /* Leave the links pinned and counting, free what this process holds. */
 void lifecycle__release(struct collector *c);
+/*
+ * follow_forks: the fork and exit programs attached (pinned) while a planned
+ * site follows a pid, that pid and its descendants in `followed`, and the
+ * pids no site follows any more removed from it. Called by lifecycle__attach().
+ */
+int lifecycle__follow(struct collector *c, const struct collector_probe *want, size_t nr);
 /* Whether the metric @idx of the applied store has an adopted link. */
 bool lifecycle__metric_live(const struct collector_probe *want, size_t nr, uint32_t idx);
 
@@ -356,8 +366,8 @@ struct attach_plan {
  * Nothing is attached. On an error (logged with the spec's FILE:LINE:COL)
  * @pl is as it was.
  */
-int attach__plan_unit(struct attach_plan *pl, const struct spec *spec,
-		      const struct store_metric *sm, pid_t pid);
+int attach__plan_unit(struct attach_plan *pl, const struct collector *c,
+		      const struct spec *spec, const struct store_metric *sm, pid_t pid);
 /* "symbol" or "provider:name", allocated; NULL: no memory. */
 char *attach__probe_name(const struct spec_probe *sp);
 /* The per-metric part of a configuration (the sites add their operands). */
@@ -366,6 +376,13 @@ int attach__metric_cfg(const struct store_metric *sm, struct emitd_probe_cfg *cf
 struct bpf_link *attach__link(struct collector *c, const struct collector_probe *p);
 void attach__log(const struct collector_probe *p, const char *verb);
 void collector_probes__free(struct collector_probe *v, size_t n);
+
+/*
+ * filters.c, from the drain: at most once a second (@now_s, monotonic) the
+ * cgroup filters follow their cgroup when it is created, removed or created
+ * again (a service restart makes a new cgroup, with a new id).
+ */
+void filters__check(struct collector *c, double now_s);
 
 /* drain.c: the sample and wake-up rings, the drain's scratch buffers */
 int drain__open(struct collector *c);

@@ -531,6 +531,7 @@ int collector__drain(struct collector *c, double budget_s)
 	store__sort(&c->store);
 	c->drains++;
 	c->last_drain_seconds = now_seconds() - t0;
+	filters__check(c, now_seconds());
 	return 0;
 }
 

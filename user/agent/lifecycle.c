@@ -17,6 +17,10 @@
  * attached is recorded as a failure with what it waits for, and fails the
  * apply only under the strict policy (and never for a process that is not
  * there: that is the target's state).
+ * sites across restarts and reloads. A site's `filters` entry is written
+ * with its config. follow_forks: the fork and exit programs' links, pinned
+ * at <pin root>/links/fork and links/exit while a site follows a pid, and
+ * the followed pids' processes entered in `followed`.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -235,7 +239,7 @@ static int plan_unit(struct collector *c, const struct spec *spec, const struct 
 		return record_failure(pl, spec, sm, 0, -ESRCH, NULL);
 	ap.v = pl->want;
 	ap.nr = pl->nr_want;
-	err = attach__plan_unit(&ap, spec, sm, pid > 0 ? pid : 0);
+	err = attach__plan_unit(&ap, c, spec, sm, pid > 0 ? pid : 0);
 	pl->want = ap.v;
 	pl->nr_want = ap.nr;
 	if (!err || err == -ENOMEM || !(tolerant || c->best_effort))
@@ -293,6 +297,8 @@ static int read_pinned(const struct collector *c, bool *pinned)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
+		if (!strcmp(de->d_name, EMITD_FORK_LINK) || !strcmp(de->d_name, EMITD_EXIT_LINK))
+			continue;	/* follow_forks' programs (lifecycle__follow()) */
 		id = strtoul(de->d_name, &end, 10);
 		if (*end || id >= EMITD_MAX_PROBES)
 			log_warn("%s/%s: not a probe link of emitd's: left alone", dir, de->d_name);
@@ -316,9 +322,12 @@ static int read_sites(struct collector *c)
 
 static bool same_site(const struct emitd_site *a, const struct emitd_site *b)
 {
+	const __u32 kind = EMITD_SITE_CTX | EMITD_SITE_FOLLOW;
+
 	return (a->flags & EMITD_SITE_USED) && a->dev == b->dev && a->ino == b->ino &&
 	       a->file_offset == b->file_offset && a->ref_ctr_offset == b->ref_ctr_offset &&
-	       a->pid == b->pid && a->metric_id == b->metric_id;
+	       a->pid == b->pid && a->metric_id == b->metric_id &&
+	       (a->flags & kind) == (b->flags & kind);
 }
 
 static int prog_tag(int prog_fd, __u8 tag[BPF_TAG_SIZE])
@@ -332,8 +341,8 @@ static int prog_tag(int prog_fd, __u8 tag[BPF_TAG_SIZE])
 	return 0;
 }
 
-/* Whether @l runs this object's dispatcher (same instructions, same tag). */
-static bool runs_our_dispatcher(const struct collector *c, struct bpf_link *l)
+/* Whether @l runs @prog of this object (same instructions, same tag). */
+static bool runs_our_prog(struct bpf_link *l, const struct bpf_program *prog)
 {
 	__u8 ours[BPF_TAG_SIZE], theirs[BPF_TAG_SIZE];
 	struct bpf_link_info info = {};
@@ -346,8 +355,7 @@ static bool runs_our_dispatcher(const struct collector *c, struct bpf_link *l)
 	fd = bpf_prog_get_fd_by_id(info.prog_id);
 	if (fd < 0)
 		return false;
-	same = !prog_tag(fd, theirs) &&
-	       !prog_tag(bpf_program__fd(c->skel->progs.emitd_probe), ours) &&
+	same = !prog_tag(fd, theirs) && !prog_tag(bpf_program__fd(prog), ours) &&
 	       !memcmp(ours, theirs, BPF_TAG_SIZE);
 	close(fd);
 	return same;
@@ -373,7 +381,8 @@ static bool adopt(struct collector *c, struct collector_probe *p, uint32_t id)
 
 	if (!l)
 		return false;
-	if (!runs_our_dispatcher(c, l)) {
+	if (!runs_our_prog(l, p->ctx ? c->skel->progs.emitd_probe_ctx :
+				       c->skel->progs.emitd_probe)) {
 		log_warn("the pinned link of %s in %s at 0x%llx runs another build's dispatcher: attaching it again",
 			 p->name, p->binary, (unsigned long long)p->site.file_offset);
 		return false;
@@ -562,7 +571,9 @@ static int judge(struct collector *c, struct lifecycle_plan *pl, size_t nr_plann
 		return LIFECYCLE_DROP_SPEC;
 	if (!inode_mapped(ms, s, &mapped))
 		return LIFECYCLE_DROP_UNUSED;
-	if (!open_link(c, id) || !runs_our_dispatcher(c, c->links[id]))
+	if (!open_link(c, id) ||
+	    !(runs_our_prog(c->links[id], c->skel->progs.emitd_probe) ||
+	      runs_our_prog(c->links[id], c->skel->progs.emitd_probe_ctx)))
 		return LIFECYCLE_DROP_SPEC;
 	err = retain(c, pl, id, sm, &cfg, mapped);
 	return err ? err : LIFECYCLE_KEEP;
@@ -661,6 +672,18 @@ static void destroy_link(struct collector *c, uint32_t id)
 			 (unsigned long long)c->sites[id].file_offset, drop_why(c->drop[id]));
 }
 
+/* The `filters` entry of cfg_id @id: @p's, or none (NULL, or a site without filters). */
+static int write_filter(struct collector *c, uint32_t id, const struct collector_probe *p)
+{
+	int fd = bpf_map__fd(c->skel->maps.filters);
+	struct emitd_filter none = {}, cur;
+	const struct emitd_filter *f = p && p->ctx ? &p->filter : &none;
+
+	if (!bpf_map_lookup_elem(fd, &id, &cur) && !memcmp(&cur, f, sizeof(cur)))
+		return 0;
+	return bpf_map_update_elem(fd, &id, f, BPF_ANY) ? -errno : 0;
+}
+
 /* A free cfg_id: nothing pinned, held, recorded or wanted there. */
 static int clear_id(struct collector *c, uint32_t id, void *zero_hits)
 {
@@ -671,6 +694,8 @@ static int clear_id(struct collector *c, uint32_t id, void *zero_hits)
 	err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.sites), &id, &c->sites[id], BPF_ANY);
 	if (!err)
 		err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.cfg), &id, &cfg, BPF_ANY);
+	if (!err)
+		err = write_filter(c, id, NULL);
 	if (!err)
 		err = bpf_map_update_elem(bpf_map__fd(c->skel->maps.probe_hits), &id, zero_hits,
 					  BPF_ANY);
@@ -759,6 +784,8 @@ static int attach_new(struct collector *c, struct collector_probe *p,
 	err = write_site(c, id, &p->ident);
 	if (!err && bpf_map_update_elem(bpf_map__fd(c->skel->maps.cfg), &id, &p->cfg, BPF_ANY))
 		err = -errno;
+	if (!err)
+		err = write_filter(c, id, p);
 	if (err) {
 		log_err("cannot write the config of %s: %s", p->name, strerror(-err));
 		return err;
@@ -801,11 +828,11 @@ static int refresh_cfg(struct collector *c, struct collector_probe *p)
 	struct emitd_probe_cfg cur;
 
 	p->attached = true;
-	if (!bpf_map_lookup_elem(fd, &p->cfg_id, &cur) && !memcmp(&cur, &p->cfg, sizeof(cur)))
-		return 0;
-	if (bpf_map_update_elem(fd, &p->cfg_id, &p->cfg, BPF_ANY))
-		return -errno;
-	return 0;
+	if (bpf_map_lookup_elem(fd, &p->cfg_id, &cur) || memcmp(&cur, &p->cfg, sizeof(cur))) {
+		if (bpf_map_update_elem(fd, &p->cfg_id, &p->cfg, BPF_ANY))
+			return -errno;
+	}
+	return write_filter(c, p->cfg_id, p);
 }
 
 int lifecycle__attach(struct collector *c, struct lifecycle_plan *pl, bool tolerant)
@@ -821,6 +848,9 @@ int lifecycle__attach(struct collector *c, struct lifecycle_plan *pl, bool toler
 		return -errno;
 	}
 	c->nr_adopted = c->nr_attached = 0;
+	err = lifecycle__follow(c, want, nr);
+	if (err)
+		return err;
 	for (i = 0; i < nr; i++) {
 		if (!want[i].adopted)
 			continue;
@@ -892,6 +922,237 @@ void lifecycle__release(struct collector *c)
 		bpf_link__destroy(c->links[id]);
 		c->links[id] = NULL;
 	}
+	for (id = 0; id < 2; id++) {
+		if (!c->follow[id])
+			continue;
+		bpf_link__disconnect(c->follow[id]);
+		bpf_link__destroy(c->follow[id]);
+		c->follow[id] = NULL;
+	}
+}
+
+/* ---- follow_forks ---- */
+
+static struct bpf_program *follow_prog(const struct collector *c, int i)
+{
+	return i ? c->skel->progs.emitd_exit : c->skel->progs.emitd_fork;
+}
+
+static void follow_path(const struct collector *c, int i, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/" EMITD_LINKS_DIR "/%s", c->pin_root,
+		 i ? EMITD_EXIT_LINK : EMITD_FORK_LINK);
+}
+
+/*
+ * The fork (@i 0) or exit (1) program's link, pinned: the pinned one when
+ * it runs this build's program, else a new one in its place.
+ */
+static int follow_link(struct collector *c, int i)
+{
+	struct bpf_link *l;
+	char path[PATH_MAX];
+	int err;
+
+	follow_path(c, i, path, sizeof(path));
+	if (!c->follow[i] && !access(path, F_OK))
+		c->follow[i] = bpf_link__open(path);
+	if (c->follow[i] && runs_our_prog(c->follow[i], follow_prog(c, i)))
+		return 0;
+	l = bpf_program__attach_trace(follow_prog(c, i));
+	if (!l) {
+		err = -errno;
+		log_err("follow_forks: cannot attach the %s program: %s", i ? "exit" : "fork",
+			strerror(-err));
+		return err;
+	}
+	if (c->follow[i]) {	/* another build's: the new one counts from now */
+		bpf_link__unpin(c->follow[i]);
+		bpf_link__destroy(c->follow[i]);
+	}
+	c->follow[i] = l;
+	err = bpf_link__pin(l, path);
+	if (err) {
+		log_err("follow_forks: cannot pin %s: %s", path, strerror(-err));
+		return err;
+	}
+	pins__chmod(path);
+	return 0;
+}
+
+static void unfollow_links(struct collector *c)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		follow_path(c, i, path, sizeof(path));
+		if (!c->follow[i] && !access(path, F_OK))
+			c->follow[i] = bpf_link__open(path);
+		if (!c->follow[i])
+			continue;
+		bpf_link__unpin(c->follow[i]);
+		bpf_link__destroy(c->follow[i]);
+		c->follow[i] = NULL;
+		log_info("follow_forks: no target follows forks: the %s program detached",
+			 i ? "exit" : "fork");
+	}
+}
+
+static bool root_wanted(const pid_t *roots, size_t nr, __s32 root)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		if (roots[i] == root)
+			return true;
+	return false;
+}
+
+/* Roots no target follows any more leave every entry; entries left with none go. */
+static void drop_roots(struct collector *c, const pid_t *roots, size_t nr)
+{
+	int fd = bpf_map__fd(c->skel->maps.followed);
+	struct emitd_followed v;
+	__u32 key, next, *prev = NULL;
+	bool changed, any;
+	int i;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &v))
+			continue;
+		changed = any = false;
+		for (i = 0; i < EMITD_FOLLOW_ROOTS; i++) {
+			if (v.roots[i] && !root_wanted(roots, nr, v.roots[i])) {
+				v.roots[i] = 0;
+				changed = true;
+			}
+			any |= v.roots[i] != 0;
+		}
+		if (!any)
+			bpf_map_delete_elem(fd, &key);
+		else if (changed)
+			bpf_map_update_elem(fd, &key, &v, BPF_ANY);
+	}
+}
+
+/* Enter process @pid as a descendant of @root: 0, 1 when it was already, or -errno. */
+static int follow_pid(struct collector *c, __u32 pid, pid_t root)
+{
+	int fd = bpf_map__fd(c->skel->maps.followed);
+	struct emitd_followed v = {};
+	int i, slot = -1;
+
+	bpf_map_lookup_elem(fd, &pid, &v);
+	for (i = EMITD_FOLLOW_ROOTS - 1; i >= 0; i--) {
+		if (v.roots[i] == root)
+			return 1;
+		if (!v.roots[i])
+			slot = i;
+	}
+	if (slot < 0)
+		return -E2BIG;
+	v.roots[slot] = root;
+	return bpf_map_update_elem(fd, &pid, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* The parent of every process now, by pid (0: none read): at most EMITD_MAX_FOLLOWED. */
+struct proc_parent {
+	__u32 pid, ppid;
+};
+
+static size_t read_parents(struct proc_parent *v, size_t max)
+{
+	char path[300], buf[512], *rp;
+	struct dirent *de;
+	size_t n = 0;
+	unsigned int ppid;
+	DIR *d = opendir("/proc");
+	FILE *f;
+
+	if (!d)
+		return 0;
+	while (n < max && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		/* pid (comm) state ppid ...: comm may hold spaces and parentheses */
+		if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')) &&
+		    sscanf(rp + 1, " %*c %u", &ppid) == 1) {
+			v[n].pid = strtoul(de->d_name, NULL, 10);
+			v[n++].ppid = ppid;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * @root and the processes that descend from it now. The fork program adds
+ * those forked from now on; passes repeat until one adds nobody, so a
+ * process forked while a pass ran is not missed.
+ */
+static int follow_tree(struct collector *c, pid_t root)
+{
+	int fd = bpf_map__fd(c->skel->maps.followed);
+	struct proc_parent *v = calloc(EMITD_MAX_FOLLOWED, sizeof(*v));
+	struct emitd_followed f;
+	size_t n, i, added = 1;
+	int pass, err;
+
+	if (!v)
+		return -ENOMEM;
+	err = follow_pid(c, root, root);
+	for (pass = 0; err >= 0 && added && pass < 8; pass++) {
+		n = read_parents(v, EMITD_MAX_FOLLOWED);
+		for (added = 0, i = 0; err >= 0 && i < n; i++) {
+			if (bpf_map_lookup_elem(fd, &v[i].ppid, &f) ||
+			    !root_wanted((const pid_t *)f.roots, EMITD_FOLLOW_ROOTS, root))
+				continue;
+			err = follow_pid(c, v[i].pid, root);
+			added += err == 0;
+		}
+	}
+	free(v);
+	if (err == -E2BIG)
+		log_err("follow_forks: a process descends from more than %d followed pids",
+			EMITD_FOLLOW_ROOTS);
+	else if (err < 0)
+		log_err("follow_forks: cannot enter the processes of pid %d: %s", root,
+			strerror(-err));
+	return err < 0 ? err : 0;
+}
+
+int lifecycle__follow(struct collector *c, const struct collector_probe *want, size_t nr)
+{
+	pid_t roots[EMITD_MAX_PROBES];
+	size_t i, n = 0;
+	int err = 0;
+
+	for (i = 0; i < nr; i++) {
+		if (!(want[i].filter.flags & EMITD_FILTER_FOLLOW) ||
+		    root_wanted(roots, n, want[i].filter.root))
+			continue;
+		roots[n++] = want[i].filter.root;
+	}
+	drop_roots(c, roots, n);
+	if (!n) {
+		unfollow_links(c);
+		return 0;
+	}
+	/* the programs first: a fork after its parent was entered is seen */
+	err = follow_link(c, 0);
+	if (!err)
+		err = follow_link(c, 1);
+	for (i = 0; !err && i < n; i++)
+		err = follow_tree(c, roots[i]);
+	return err;
 }
 
 /* ---- targets that change under the running spec ---- */

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/cgroup.h"
 #include "agent/collector_internal.h"
 #include "emit.skel.h"
 #include "lib/log.h"
@@ -218,6 +219,8 @@ static int plan(struct collector *c, struct apply *ap)
 		log_err("%s", msg);
 		return err;
 	}
+	if (c->cgroups)
+		store__set_cgroup_namer(&ap->st, cgroups__path_cb, c->cgroups);
 	err = mark_trials(c, &ap->st);
 	if (!err)
 		err = pins__assign_slots(c, &ap->st);
@@ -329,6 +332,9 @@ int collector__open(const struct collector_opts *opts, struct collector **out)
 	c->best_effort = opts->best_effort;
 	c->trial = opts->trial;
 	c->nr_trial = opts->nr_trial;
+	c->follow_forks = opts->follow_forks;
+	if (cgroups__open(NULL, &c->cgroups))
+		log_debug("no cgroup v2 hierarchy mounted: cgroup labels are ids, cgroup filters refused");
 	c->ringbuf_req = opts->ringbuf_bytes;
 	c->ncpus = libbpf_num_possible_cpus();
 	c->pin_root = strdup(pin_root);
@@ -419,6 +425,7 @@ void collector__close(struct collector *c)
 	carry__free(c);
 	emit_bpf__destroy(c->skel);
 	store__free(&c->store);
+	cgroups__free(c->cgroups);
 	free(c->sites);
 	free(c->drop);
 	free(c->pin_root);

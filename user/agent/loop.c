@@ -627,6 +627,7 @@ static int start_collector(struct agent *a)
 		.sz = sizeof(co),
 		.spec = a->spec,
 		.best_effort = opts->best_effort,
+		.follow_forks = opts->follow_forks,
 		.pin_root = opts->pin_root,
 		.ringbuf_bytes = opts->ringbuf_bytes,
 		.per_key = opts->per_key,

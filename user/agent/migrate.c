@@ -9,7 +9,8 @@
  *                     makes a new map under the name
  *   before the switch the keys it holds are inserted (zero) into the new
  *                     map, so the guard sees the same series in both
- *   the switch        `progs` gets this load's handler: one update, after
+ *   the switch        `progs` gets this load's handler (and `progs_ctx` its
+ *                     context handler): one update each, after
  *                     which every event runs the new handler into the new
  *                     maps; a grace period later no old handler runs
  *   after             the retired map, frozen now, is read once and its
@@ -750,12 +751,16 @@ static void unlink_retired(struct collector *c)
 int migrate__switch(struct collector *c)
 {
 	int prog = bpf_program__fd(c->skel->progs.emitd_handle);
+	int prog_ctx = bpf_program__fd(c->skel->progs.emitd_handle_ctx);
 	__u32 zero = 0;
 	int err;
 
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.progs), &zero, &prog, BPF_ANY)) {
+	/* two updates, then the grace period: after it, no old handler of either runs */
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.progs), &zero, &prog, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(c->skel->maps.progs_ctx), &zero, &prog_ctx,
+				BPF_ANY)) {
 		err = -errno;
-		log_err("cannot install the handler in progs: %s", strerror(-err));
+		log_err("cannot install the handlers in progs and progs_ctx: %s", strerror(-err));
 		return err;
 	}
 	if (!c->nr_retired)

@@ -388,8 +388,9 @@ static const struct run_flag run_flags[] = {
 		  "format (see README); read once at start, refused with FILE:LINE:COL errors",
 	  .parse = parse_str, .off = OFF(web_config_path) },
 	{ .flag = "pid", .short_name = 'p', .arg = "PID",
-	  .help = "attach to this process only (repeatable); the binary is resolved "
-		  "through /proc/PID/exe and /proc/PID/root",
+	  .help = "attach to this process only (repeatable): a target's binary as the "
+		  "process maps it (a shared library too), without one its executable, "
+		  "through /proc/PID/root",
 	  .parse = parse_pid, .min = 1, .max = INT_MAX },
 	{ .flag = "pid-file", .arg = "FILE",
 	  .help = "like --pid, for the process whose pid FILE holds (a service's pid file); "
@@ -402,6 +403,10 @@ static const struct run_flag run_flags[] = {
 		  "is logged, listed in /healthz, exported as emitd_probe_attached 0 and "
 		  "attached once its binary or process appears",
 	  .parse = parse_policy },
+	{ .flag = "follow-forks",
+	  .help = "pid targets count their descendants too, each from its fork (as "
+		  "follow_forks: true on every target; see docs/SPEC.md)",
+	  .parse = parse_true, .off = OFF(follow_forks) },
 	{ .flag = "interval-ms", .short_name = 'i', .arg = "MS",
 	  .help = "drain at least every MS ms: sets --drain-max-interval-ms (and caps the "
 		  "target and aggressive intervals), after every --drain-* flag",

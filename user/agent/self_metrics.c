@@ -219,6 +219,11 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 		cs->stats[EMITD_STAT_LABEL_DEFERRED_LOST] + cs->replay_failures,
 		cs->stats[EMITD_STAT_NO_CONFIG], cs->stats[EMITD_STAT_NO_PROGRAM],
 	};
+	const char *why[] = { "process", "cgroup", "comm" };
+	double filtered[] = {
+		cs->stats[EMITD_STAT_FILTERED_PROCESS], cs->stats[EMITD_STAT_FILTERED_CGROUP],
+		cs->stats[EMITD_STAT_FILTERED_COMM],
+	};
 	double events = 0;
 	size_t i;
 
@@ -232,6 +237,8 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 				cs->stats[EMITD_STAT_LABEL_DEFERRED]);
 	self_metrics__add_value(fb, SELF_LABEL_REPLAYED_TOTAL,
 				cs->stats[EMITD_STAT_LABEL_REPLAYED]);
+	self_metrics__add(fb, SELF_EVENTS_FILTERED_TOTAL, why, filtered, 3);
+	self_metrics__add_value(fb, SELF_FOLLOW_DROPPED_TOTAL, cs->stats[EMITD_STAT_FOLLOW_FULL]);
 	self_metrics__add_value(fb, SELF_RINGBUF_DROPPED_TOTAL,
 				cs->stats[EMITD_STAT_RINGBUF_DROPPED]);
 	self_metrics__add_value(fb, SELF_SAMPLE_LANE_RECORDS_TOTAL, cs->samples_seen);

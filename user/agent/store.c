@@ -48,7 +48,7 @@ static void warm_key(const struct store_metric *m, const size_t *pick,
 	for (i = 0; i < sm->nr_labels; i++) {
 		const char *v = sm->labels[i].values[pick[i]];
 
-		if (sm->labels[i].src.kind == SPEC_SRC_STRING)
+		if (spec_src_kind__is_string(sm->labels[i].src.kind))
 			strncpy(key->labels[i].str, v, EMITD_LABEL_LEN - 1);
 		else
 			key->labels[i].num = (__s64)strtoll(v, NULL, 10);
@@ -168,6 +168,12 @@ void store__free(struct store *st)
 	memset(st, 0, sizeof(*st));
 }
 
+void store__set_cgroup_namer(struct store *st, store_cgroup_fn fn, void *ctx)
+{
+	st->cgroup_path = fn;
+	st->cgroup_ctx = ctx;
+}
+
 struct store_metric *store__metric_by_id(struct store *st, uint32_t id)
 {
 	size_t i;
@@ -184,28 +190,55 @@ static int key_cmp(const void *a, const void *b)
 		      sizeof(struct emitd_series_key));
 }
 
+/* Bytes the target chose (a string, a comm, a cgroup's name), encoded injectively. */
+static char *encode_label(const char *raw)
+{
+	size_t n = strlen(raw);
+	char *buf = malloc(LABELENC_SIZE(n));
+
+	if (buf && labelenc__encode(raw, buf, LABELENC_SIZE(n))) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* A cgroup label: the id's path where the namer resolves it, else the number. */
+static char *format_cgroup(const struct store *st, __u64 id)
+{
+	char path[4096], num[24];
+
+	if (st->cgroup_path && !st->cgroup_path(st->cgroup_ctx, id, path, sizeof(path)))
+		return encode_label(path);
+	snprintf(num, sizeof(num), "%" PRIu64, (uint64_t)id);
+	return strdup(num);
+}
+
 /*
  * A string label's bytes are the probed process's: encoded injectively
  * (lib/labelenc.h), so distinct bytes never share a series on a page and a
  * literal "__other__" is not the overflow series' EMITD_OTHER_VALUE. The
  * result is valid UTF-8: expo's U+FFFD replacement never applies to it.
+ * A comm is such a string; pid, tid and uid are numbers.
  */
-static char *format_label(const struct spec_label *l, const union emitd_label *v)
+static char *format_label(const struct store *st, const struct spec_label *l,
+			  const union emitd_label *v)
 {
-	char raw[EMITD_LABEL_LEN], buf[LABELENC_SIZE(EMITD_LABEL_LEN - 1)];
+	char raw[EMITD_LABEL_LEN], buf[24];
 
-	if (l->src.kind == SPEC_SRC_STRING) {
+	if (spec_src_kind__is_string(l->src.kind)) {
 		memcpy(raw, v->str, EMITD_LABEL_LEN - 1);
 		raw[EMITD_LABEL_LEN - 1] = '\0';	/* a key may fill the label */
-		if (labelenc__encode(raw, buf, sizeof(buf)))
-			return NULL;			/* buf holds the longest */
-		return strdup(buf);
+		return encode_label(raw);
 	}
+	if (l->src.kind == SPEC_SRC_CGROUP)
+		return format_cgroup(st, (__u64)v->num);
 	snprintf(buf, sizeof(buf), "%" PRId64, (int64_t)v->num);
 	return strdup(buf);
 }
 
-static struct series *series__new(struct store_metric *m, const struct emitd_series_key *key)
+static struct series *series__new(const struct store *st, struct store_metric *m,
+				  const struct emitd_series_key *key)
 {
 	struct series *s = calloc(1, sizeof(*s));
 	size_t i;
@@ -218,7 +251,7 @@ static struct series *series__new(struct store_metric *m, const struct emitd_ser
 		if (key->flags & EMITD_KEY_OTHER)
 			s->labels[i] = strdup(EMITD_OTHER_VALUE);
 		else
-			s->labels[i] = format_label(&m->spec->labels[i], &key->labels[i]);
+			s->labels[i] = format_label(st, &m->spec->labels[i], &key->labels[i]);
 		if (!s->labels[i])
 			goto err;
 	}
@@ -263,7 +296,7 @@ struct series *store__series(struct store *st, const struct emitd_series_key *ke
 		st->orphans++;
 		return NULL;
 	}
-	s = series__new(m, key);
+	s = series__new(st, m, key);
 	if (!s)
 		return NULL;
 	if (metric__append(m, s))

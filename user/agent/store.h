@@ -61,6 +61,12 @@ struct store_metric {
 	bool sorted;
 };
 
+/*
+ * The path of cgroup @id into @buf of @size bytes: 0, or -ENOENT when
+ * unresolved (the label is then the id's number).
+ */
+typedef int (*store_cgroup_fn)(void *ctx, uint64_t id, char *buf, size_t size);
+
 struct store {
 	struct store_metric *metrics;
 	size_t nr_metrics;
@@ -68,6 +74,8 @@ struct store {
 	uint64_t orphans;		/* map entries of metrics no longer in the spec */
 	const char *spec_namespace;	/* the spec's, which outlives the store */
 	char spec_sha256[SPEC_SHA256_HEX];	/* spec__hash() of the spec: emitd_spec_info */
+	store_cgroup_fn cgroup_path;	/* renders `cgroup` labels; NULL: numbers */
+	void *cgroup_ctx;
 };
 
 /*
@@ -79,6 +87,12 @@ struct store {
  */
 int store__init(struct store *st, const struct spec *spec, char *err, size_t err_sz);
 void store__free(struct store *st);
+/*
+ * How `cgroup` labels are rendered from here on: @fn's path, encoded as a
+ * string label is (lib/labelenc.h), or the id's number where @fn cannot
+ * resolve it. A path begins with '/', a number never does.
+ */
+void store__set_cgroup_namer(struct store *st, store_cgroup_fn fn, void *ctx);
 struct store_metric *store__metric_by_id(struct store *st, uint32_t id);
 /* Find or create the series for @key (labels formatted per the metric). */
 struct series *store__series(struct store *st, const struct emitd_series_key *key);

@@ -38,6 +38,13 @@ static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 	case SPEC_SRC_STRING:
 		snprintf(buf, SRC_LEN, "string at arg %u", s->arg);
 		break;
+	case SPEC_SRC_PID:
+	case SPEC_SRC_TID:
+	case SPEC_SRC_UID:
+	case SPEC_SRC_COMM:
+	case SPEC_SRC_CGROUP:
+		snprintf(buf, SRC_LEN, "the task's %s", spec_src_kind__name(s->kind));
+		break;
 	default:
 		snprintf(buf, SRC_LEN, "none");
 		break;

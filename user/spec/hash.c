@@ -168,16 +168,43 @@ static json_t *metric_json(const struct spec_metric *m)
 			 "panels", panels_json(m), "alerts", alerts_json(m));
 }
 
+/* The filters of @t into @o, when it has any (older specs hash as before). */
+static int target_filters_json(const struct spec_target *t, json_t *o)
+{
+	json_t *comms;
+	size_t i;
+
+	if (t->cgroup && json_object_set_new(o, "cgroup", json_string(t->cgroup)))
+		return -ENOMEM;
+	if (t->follow_forks && json_object_set_new(o, "follow_forks", json_true()))
+		return -ENOMEM;
+	if (!t->nr_comms)
+		return 0;
+	comms = json_array();
+	for (i = 0; comms && i < t->nr_comms; i++) {
+		if (json_array_append_new(comms, json_string(t->comms[i]))) {
+			json_decref(comms);
+			comms = NULL;
+		}
+	}
+	return !comms || json_object_set_new(o, "comm", comms) ? -ENOMEM : 0;
+}
+
 static json_t *targets_json(const struct spec *spec)
 {
-	json_t *a = json_array();
+	json_t *a = json_array(), *o;
 	size_t i;
 
 	for (i = 0; a && i < spec->nr_targets; i++) {
 		const struct spec_target *t = &spec->targets[i];
 
-		if (json_array_append_new(a, json_pack("{s:s, s:s?, s:i}", "name", t->name,
-						       "binary", t->binary, "pid", t->pid))) {
+		o = json_pack("{s:s, s:s?, s:i}", "name", t->name, "binary", t->binary,
+			      "pid", t->pid);
+		if (o && target_filters_json(t, o)) {
+			json_decref(o);
+			o = NULL;
+		}
+		if (json_array_append_new(a, o)) {
 			json_decref(a);
 			return NULL;
 		}

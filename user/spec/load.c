@@ -168,13 +168,17 @@ static void free_metric(struct spec_metric *m)
 
 void spec__free(struct spec *spec)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!spec)
 		return;
 	for (i = 0; i < spec->nr_targets; i++) {
 		free(spec->targets[i].name);
 		free(spec->targets[i].binary);
+		free(spec->targets[i].cgroup);
+		for (j = 0; j < spec->targets[i].nr_comms; j++)
+			free(spec->targets[i].comms[j]);
+		free(spec->targets[i].comms);
 	}
 	free(spec->targets);
 	for (i = 0; i < spec->nr_metrics; i++)

@@ -79,6 +79,8 @@ size_t spec_metric_type__suffixes(enum spec_metric_type t,
 static const char *const src_kinds[] = {
 	[SPEC_SRC_NONE] = "none", [SPEC_SRC_ARG] = "arg",
 	[SPEC_SRC_DEREF] = "deref", [SPEC_SRC_STRING] = "string",
+	[SPEC_SRC_PID] = "pid", [SPEC_SRC_TID] = "tid", [SPEC_SRC_UID] = "uid",
+	[SPEC_SRC_COMM] = "comm", [SPEC_SRC_CGROUP] = "cgroup",
 };
 
 static const char *const val_types[] = {

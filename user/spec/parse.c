@@ -26,13 +26,119 @@
 
 /* ---- targets ---- */
 
+/*
+ * `cgroup: system.slice/postgresql.service`: a cgroup v2 path relative to the
+ * cgroup root, its components kept as written ('/' at the ends dropped).
+ */
+static void parse_target_cgroup(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+				struct spec_target *t)
+{
+	const char *s = spec_str_ref(c, n, field), *p;
+	char q[QUOTE_LEN];
+	size_t len;
+
+	t->cgroup_mark = mark_of(n);
+	if (!s)
+		return;
+	while (*s == '/')
+		s++;
+	len = strlen(s);
+	while (len && s[len - 1] == '/')
+		len--;
+	if (!len) {
+		spec_diag(c, mark_of(n), field,
+			  "the root cgroup holds every task: leave cgroup out to count them all");
+		return;
+	}
+	if (len > SPEC_MAX_CGROUP_BYTES) {
+		spec_diag(c, mark_of(n), field, "a cgroup path of %zu bytes (at most %d)", len,
+			  SPEC_MAX_CGROUP_BYTES);
+		return;
+	}
+	for (p = s; p < s + len;) {
+		size_t k = strcspn(p, "/");
+
+		if (k > (size_t)(s + len - p))
+			k = s + len - p;
+		if (!k || (k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.')) {
+			spec_diag(c, mark_of(n), field,
+				  "%s is not a cgroup path (empty, \".\" or \"..\" component)",
+				  spec_quote(q, s));
+			return;
+		}
+		p += k + 1;
+	}
+	t->cgroup = strndup(s, len);
+	c->oom |= !t->cgroup;
+}
+
+/* One name of `comm:`: what the kernel keeps of a task's name. */
+static bool comm_value(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+		       const struct spec_target *t, char **out)
+{
+	const char *s = spec_str_ref(c, n, field);
+	char q[QUOTE_LEN];
+	size_t i;
+
+	if (!s)
+		return false;
+	if (strlen(s) > SPEC_MAX_COMM_BYTES) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is %zu bytes: a task's name (comm) has at most %d, the kernel cuts the rest",
+			  spec_quote(q, s), strlen(s), SPEC_MAX_COMM_BYTES);
+		return false;
+	}
+	for (i = 0; i < t->nr_comms; i++) {
+		if (!strcmp(t->comms[i], s)) {
+			spec_diag(c, mark_of(n), field, "duplicate name %s", spec_quote(q, s));
+			return false;
+		}
+	}
+	*out = strdup(s);
+	c->oom |= !*out;
+	return *out;
+}
+
+/* `comm: postgres` or `comm: [postgres, pg_ctl]`. */
+static void parse_target_comm(struct spec_ctx *c, yaml_node_t *n, const char *field,
+			      struct spec_target *t)
+{
+	size_t nr = 1, i;
+	char f[FIELD_LEN];
+	char *v;
+
+	t->comm_mark = mark_of(n);
+	if (n && n->type == YAML_SEQUENCE_NODE) {
+		nr = seq_len(n);
+		if (!nr || nr > SPEC_MAX_COMMS) {
+			spec_diag(c, mark_of(n), field, "must list 1 to %d names (got %zu)",
+				  SPEC_MAX_COMMS, nr);
+			return;
+		}
+	}
+	t->comms = calloc(nr, sizeof(*t->comms));
+	if (!t->comms) {
+		c->oom = true;
+		return;
+	}
+	if (!n || n->type != YAML_SEQUENCE_NODE) {
+		if (comm_value(c, n, field, t, &v))
+			t->comms[t->nr_comms++] = v;
+		return;
+	}
+	for (i = 0; i < nr; i++)
+		if (comm_value(c, seq_item(c, n, i), spec_fidx(f, field, i), t, &v))
+			t->comms[t->nr_comms++] = v;
+}
+
 static void parse_target(struct spec_ctx *c, yaml_node_t *n, const char *field,
 			 struct spec_target *t)
 {
-	enum { T_NAME, T_BINARY, T_PID, T_NR };
+	enum { T_NAME, T_BINARY, T_PID, T_CGROUP, T_COMM, T_FOLLOW, T_NR };
 	struct spec_slot s[T_NR] = {
 		[T_NAME] = { .key = "name" }, [T_BINARY] = { .key = "binary" },
-		[T_PID] = { .key = "pid" },
+		[T_PID] = { .key = "pid" }, [T_CGROUP] = { .key = "cgroup" },
+		[T_COMM] = { .key = "comm" }, [T_FOLLOW] = { .key = "follow_forks" },
 	};
 	char f[FIELD_LEN], q[QUOTE_LEN];
 	long long pid;
@@ -61,6 +167,15 @@ static void parse_target(struct spec_ctx *c, yaml_node_t *n, const char *field,
 	}
 	if (!s[T_BINARY].val && !s[T_PID].val)
 		spec_diag(c, t->mark, field, "needs a binary, a pid or both");
+	if (s[T_CGROUP].val)
+		parse_target_cgroup(c, s[T_CGROUP].val, spec_fkey(f, field, "cgroup"), t);
+	if (s[T_COMM].val)
+		parse_target_comm(c, s[T_COMM].val, spec_fkey(f, field, "comm"), t);
+	if (s[T_FOLLOW].val) {
+		t->follow_mark = mark_of(s[T_FOLLOW].val);
+		spec_get_bool(c, s[T_FOLLOW].val, spec_fkey(f, field, "follow_forks"),
+			      &t->follow_forks);
+	}
 }
 
 static void parse_targets(struct spec_ctx *c, yaml_node_t *n)
@@ -106,7 +221,7 @@ enum src_role {
 	SRC_LABEL,	/* a label: integer argument or string */
 };
 
-enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_VALUES, S_SCALE, S_NR };
+enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_VALUES, S_SCALE, S_SOURCE, S_NR };
 
 static void parse_src_arg(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 			  enum spec_probe_kind kind, struct spec_src *src)
@@ -248,6 +363,22 @@ static bool string_value(struct spec_ctx *c, const yaml_node_t *n, const char *f
 	return *out;
 }
 
+/* A warm value of a comm label: a task's name. */
+static bool comm_label_value(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			     char **out)
+{
+	char q[QUOTE_LEN];
+	const char *s = spec_str_ref(c, n, field);
+
+	if (s && strlen(s) > SPEC_MAX_COMM_BYTES) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is %zu bytes: a task's name (comm) has at most %d",
+			  spec_quote(q, s), strlen(s), SPEC_MAX_COMM_BYTES);
+		return false;
+	}
+	return s && string_value(c, n, field, out);
+}
+
 /* A warm value of an integer label, in decimal. */
 static bool int_value(struct spec_ctx *c, const yaml_node_t *n, const char *field, char **out)
 {
@@ -301,7 +432,9 @@ static void parse_label_values(struct spec_ctx *c, const yaml_node_t *n, const c
 		bool ok;
 
 		spec_fidx(f, field, i);
-		if (l->src.kind == SPEC_SRC_STRING)
+		if (l->src.kind == SPEC_SRC_COMM)
+			ok = comm_label_value(c, item, f, &v);
+		else if (l->src.kind == SPEC_SRC_STRING)
 			ok = string_value(c, item, f, &v);
 		else
 			ok = int_value(c, item, f, &v);
@@ -316,9 +449,73 @@ static void parse_label_values(struct spec_ctx *c, const yaml_node_t *n, const c
 	}
 }
 
+static const struct {
+	const char *name;
+	enum spec_src_kind kind;
+} task_sources[] = {
+	{ "pid", SPEC_SRC_PID }, { "tgid", SPEC_SRC_PID }, { "tid", SPEC_SRC_TID },
+	{ "uid", SPEC_SRC_UID }, { "comm", SPEC_SRC_COMM }, { "cgroup", SPEC_SRC_CGROUP },
+};
+
+/* `source: NAME`: a label of the current task's context, alone in its mapping. */
+static void parse_src_source(struct spec_ctx *c, const struct spec_slot *s, const char *field,
+			     enum src_role role, struct spec_src *src)
+{
+	static const char *const others[] = { "arg", "as", "deref", "offset", "scale" };
+	const int slots[] = { S_ARG, S_AS, S_DEREF, S_OFFSET, S_SCALE };
+	char f[FIELD_LEN], q[QUOTE_LEN];
+	const char *name;
+	size_t i;
+
+	if (role != SRC_LABEL) {
+		spec_diag(c, mark_of(s[S_SOURCE].knode), spec_fkey(f, field, "source"),
+			  "the task's context is for label sources only");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(slots); i++) {
+		if (!s[slots[i]].val)
+			continue;
+		spec_diag(c, mark_of(s[slots[i]].knode), spec_fkey(f, field, others[i]),
+			  "cannot be combined with source (a label of the task's context reads no argument)");
+		return;
+	}
+	name = spec_str_ref(c, s[S_SOURCE].val, spec_fkey(f, field, "source"));
+	if (!name)
+		return;
+	for (i = 0; i < ARRAY_SIZE(task_sources); i++) {
+		if (!strcmp(name, task_sources[i].name)) {
+			src->kind = task_sources[i].kind;
+			src->type = SPEC_VAL_S64;
+			return;
+		}
+	}
+	spec_diag(c, mark_of(s[S_SOURCE].val), f,
+		  "unknown source %s (expected pid, tgid, tid, uid, comm or cgroup)",
+		  spec_quote(q, name));
+}
+
+static void parse_src_values(struct spec_ctx *c, const struct spec_slot *s, const char *field,
+			     struct spec_label *label, const struct spec_src *src)
+{
+	char f[FIELD_LEN];
+
+	if (!s[S_VALUES].val)
+		return;
+	spec_fkey(f, field, "values");
+	if (!label)
+		spec_diag(c, mark_of(s[S_VALUES].knode), f,
+			  "only label sources list expected values");
+	else if (src->kind == SPEC_SRC_CGROUP)
+		spec_diag(c, mark_of(s[S_VALUES].knode), f,
+			  "a cgroup's id is known at run time only: a cgroup label lists no values");
+	else
+		parse_label_values(c, s[S_VALUES].val, f, label);
+}
+
 /*
- * { arg: N [, as: s64|u64|string] [, values: [...]] } or
- * { arg: N, deref: T [, offset: K] }, and [, scale: S] on a metric's value;
+ * { arg: N [, as: s64|u64|string] [, values: [...]] },
+ * { arg: N, deref: T [, offset: K] } or { source: pid|tgid|tid|uid|comm|cgroup },
+ * and [, scale: S] on a metric's value read from an argument;
  * @label NULL for value sources (no values).
  */
 static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *field,
@@ -329,6 +526,7 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 		[S_ARG] = { .key = "arg" }, [S_AS] = { .key = "as" },
 		[S_DEREF] = { .key = "deref" }, [S_OFFSET] = { .key = "offset" },
 		[S_VALUES] = { .key = "values" }, [S_SCALE] = { .key = "scale" },
+		[S_SOURCE] = { .key = "source" },
 	};
 	char f[FIELD_LEN], d[DESC_LEN];
 
@@ -343,6 +541,11 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 	src->kind = SPEC_SRC_ARG;
 	src->type = SPEC_VAL_S64;
 	src->scale = 1;
+	if (s[S_SOURCE].val) {
+		parse_src_source(c, s, field, role, src);
+		parse_src_values(c, s, field, label, src);
+		return;
+	}
 	if (spec_required(c, n, field, &s[S_ARG], NULL))
 		parse_src_arg(c, s[S_ARG].val, spec_fkey(f, field, "arg"), kind, src);
 	if (s[S_AS].val && s[S_DEREF].val)
@@ -354,11 +557,7 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 		parse_src_deref(c, s[S_DEREF].val, spec_fkey(f, field, "deref"), role, src);
 	if (s[S_OFFSET].val)
 		parse_src_offset(c, s, spec_fkey(f, field, "offset"), src);
-	if (s[S_VALUES].val && !label)
-		spec_diag(c, mark_of(s[S_VALUES].knode), spec_fkey(f, field, "values"),
-			  "only label sources list expected values");
-	else if (s[S_VALUES].val)
-		parse_label_values(c, s[S_VALUES].val, spec_fkey(f, field, "values"), label);
+	parse_src_values(c, s, field, label, src);
 	if (s[S_SCALE].val)
 		parse_src_scale(c, s, spec_fkey(f, field, "scale"), role, src);
 }

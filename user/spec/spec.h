@@ -26,6 +26,9 @@
 #define SPEC_DEFAULT_BUDGET	64
 #define SPEC_DEFAULT_GLOBAL_BUDGET 4096
 #define SPEC_MAX_LABEL_BYTES	31	/* a string label value: EMITD_LABEL_LEN - 1 */
+#define SPEC_MAX_COMMS		4	/* == EMITD_MAX_COMMS: names a target's comm: lists */
+#define SPEC_MAX_COMM_BYTES	15	/* a task's name: EMITD_COMM_LEN - 1 */
+#define SPEC_MAX_CGROUP_BYTES	1024	/* a target's cgroup: path */
 
 struct spec_mark {
 	unsigned int line;	/* 1-based; 0 when unknown */
@@ -45,7 +48,25 @@ enum spec_src_kind {
 	SPEC_SRC_ARG,		/* integer argument register / USDT operand */
 	SPEC_SRC_DEREF,		/* *(type *)(arg + offset) */
 	SPEC_SRC_STRING,	/* NUL-terminated user string at arg */
+	/* labels of the current task's context: `{ source: NAME }`, no argument */
+	SPEC_SRC_PID,		/* process id (the kernel's tgid); `tgid` is its other name */
+	SPEC_SRC_TID,		/* thread id */
+	SPEC_SRC_UID,		/* real user id */
+	SPEC_SRC_COMM,		/* the thread's name (comm), a string of 15 bytes at most */
+	SPEC_SRC_CGROUP,	/* cgroup v2 path, relative to the cgroup root */
 };
+
+/* Whether @k reads a probe argument (arg:, deref:, as: string). */
+static inline bool spec_src_kind__reads_arg(enum spec_src_kind k)
+{
+	return k == SPEC_SRC_ARG || k == SPEC_SRC_DEREF || k == SPEC_SRC_STRING;
+}
+
+/* Whether a label of source @k is a string (else an integer). */
+static inline bool spec_src_kind__is_string(enum spec_src_kind k)
+{
+	return k == SPEC_SRC_STRING || k == SPEC_SRC_COMM;
+}
 
 enum spec_val_type {
 	SPEC_VAL_S64 = 0,	/* default for `arg:` */
@@ -153,11 +174,29 @@ struct spec_metric {
 
 struct spec_target {
 	char *name;
-	char *binary;			/* may be NULL when pid is set */
+	char *binary;			/* may be NULL when pid is set; with a pid: a file it maps */
 	int pid;			/* 0 when absent */
+	/*
+	 * Filters, applied in the kernel before an event is counted: the
+	 * task's cgroup v2 path is @cgroup or below it (components, without
+	 * leading or trailing '/'); its comm is one of @comms.
+	 */
+	char *cgroup;			/* NULL: any */
+	char **comms;			/* NULL: any */
+	size_t nr_comms;
+	bool follow_forks;		/* with a pid: its descendants too, from their fork */
 	struct spec_mark mark;
 	struct spec_mark binary_mark;
+	struct spec_mark cgroup_mark;
+	struct spec_mark comm_mark;
+	struct spec_mark follow_mark;
 };
+
+/* Whether probes of @t run the context handler for its filters. */
+static inline bool spec_target__filters(const struct spec_target *t)
+{
+	return t->cgroup || t->nr_comms || t->follow_forks;
+}
 
 struct spec {
 	char *path;
@@ -238,7 +277,7 @@ const char *spec_metric_type__name(enum spec_metric_type t);
 enum spec_metric_type spec_metric_type__parse(const char *s);
 /* Full exported name: "<namespace>_<name>". Caller frees. */
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
-/* "none", "arg", "deref", "string"; "?" for another value. */
+/* "none", "arg", "deref", "string", "pid", "tid", "uid", "comm", "cgroup"; "?" for another. */
 const char *spec_src_kind__name(enum spec_src_kind k);
 /* "s64", "u64", "f64"; "?" for another value. */
 const char *spec_val_type__name(enum spec_val_type t);
