@@ -8,10 +8,27 @@
  * map: no locks and no allocation on the producer side. Whatever cannot be
  * recorded (a full map, a failed read, a full ring buffer) is counted in
  * `stats`, so nothing is lost silently.
+ *
+ * Probe links run `emitd_probe`, a dispatcher that tail-calls the handler
+ * in `progs`. Links, maps and `progs` are pinned under the pin root, so the
+ * probes count while no agent runs, and an agent moves every link to a new
+ * handler (bound to new maps) by one update of `progs`: each event runs
+ * exactly one handler, the old or the new.
+ *
+ * A string label on a page that is not resident cannot be read by a probe
+ * (it cannot fault the page in): defer_event() sends such an event down the
+ * sample lane, the agent reads the string and runs emitd_replay, which
+ * counts the event into the same maps by the same code (user/agent/deferred.h).
+ * Sites whose metric reads the task's context (pid, comm, cgroup... labels)
+ * or whose target filters by process, cgroup or comm run `emitd_probe_ctx`,
+ * which tail-calls the context handler in `progs_ctx`: the same handler,
+ * built with those reads and filters. The links of every other site never
+ * run them, so what they cost is paid by the sites that use them alone.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include <asm-generic/errno-base.h>	/* vmlinux.h has types, no errno macros */
 #include "emitd.h"
 #include "emitd_bucket.h"
@@ -20,13 +37,59 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Sizes are placeholders: the agent sets them from the spec before load. */
+/* Every map is pinned by name under the pin root: see the header comment. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EMITD_MAX_PROBES);
 	__type(key, __u32);
 	__type(value, struct emitd_probe_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cfg SEC(".maps");
+
+/* The handler every probe link runs, through the dispatcher. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} progs SEC(".maps");
+
+/* The context handler, through the context dispatcher. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} progs_ctx SEC(".maps");
+
+/* What each context site's target lets through, by cfg_id (context handler only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EMITD_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct emitd_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} filters SEC(".maps");
+
+/* The processes of follow_forks targets, by tgid: see struct emitd_followed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EMITD_MAX_FOLLOWED);
+	__type(key, __u32);
+	__type(value, struct emitd_followed);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} followed SEC(".maps");
+
+/* Agent only: what each cfg_id's link is, so a starting agent adopts it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, EMITD_MAX_PROBES);
+	__type(key, __u32);
+	__type(value, struct emitd_site);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sites SEC(".maps");
 
 /*
  * The series maps, per kind and lane (maps.bpf.h): labelled series hash by
@@ -64,18 +127,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } metric_sigs SEC(".maps");
 
-/* Which metric owns each fixed slot: lets a restarted agent reuse the pins. */
+/*
+ * Agent only: the metric id owning each slot (0: free). A metric keeps its
+ * slot, its fixed series and its guard entry while it is in the spec.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 4 * EMITD_MAX_PROBES);
+	__uint(max_entries, EMITD_MAX_METRICS);
 	__type(key, __u32);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} fixed_ids SEC(".maps");
+} metric_slots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, EMITD_STAT_MAX);
+	__uint(max_entries, EMITD_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -86,19 +152,23 @@ struct {
 	__uint(max_entries, EMITD_MAX_PROBES);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } probe_hits SEC(".maps");
 
+/* The size is the agent's --ringbuf-bytes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } samples SEC(".maps");
 
-/* Cardinality guard: series admitted per metric, and in all at the end. */
+/* Cardinality guard: series admitted per metric slot, and in all at the end. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, EMITD_MAX_METRICS + 1);
 	__type(key, __u32);
 	__type(value, struct emitd_series_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } series_count SEC(".maps");
 
 /* Series already folded, so each is counted once in folded_series. */
@@ -107,6 +177,7 @@ struct {
 	__uint(max_entries, EMITD_FOLDED_KEYS);
 	__type(key, struct emitd_series_key);
 	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } folded_keys SEC(".maps");
 
 struct {
@@ -114,6 +185,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct emitd_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ctl SEC(".maps");
 
 /*
@@ -125,6 +197,7 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cpu_events SEC(".maps");
 
 struct {
@@ -132,15 +205,14 @@ struct {
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } cpu_wake SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } wake SEC(".maps");
-
-/* Set before load: the spec's global series budget. */
-const volatile __u64 global_budget = ~0ULL;
 
 /*
  * Per-event scratch, on the stack (280 bytes of 512): a per-CPU map would be
@@ -195,7 +267,44 @@ static __always_inline bool label_truncated(__u64 arg)
 	return next != 0;
 }
 
-static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc)
+/*
+ * Whether a string at @arg the probe could not read may be read by the
+ * agent: any address a process can map (not NULL's page, not the kernel's).
+ */
+static __always_inline bool deferrable(__u64 arg)
+{
+	return arg >= 4096 && arg < (1ULL << 56);
+}
+
+/* A label of the current task's context, into its (zeroed) key slot. */
+static __always_inline void task_label(__u8 kind, union emitd_label *l)
+{
+	switch (kind) {
+	case EMITD_SRC_PID:
+		l->num = bpf_get_current_pid_tgid() >> 32;
+		break;
+	case EMITD_SRC_TID:
+		l->num = (__u32)bpf_get_current_pid_tgid();
+		break;
+	case EMITD_SRC_UID:
+		l->num = (__u32)bpf_get_current_uid_gid();
+		break;
+	case EMITD_SRC_COMM:
+		bpf_get_current_comm(l->str, EMITD_COMM_LEN);
+		break;
+	default:
+		l->num = bpf_get_current_cgroup_id();
+		break;
+	}
+}
+
+/*
+ * The label values into sc->key; @task: the context handler, which also
+ * reads the task's context. With @defer (defer_event() only), a string the
+ * probe cannot read leaves its label zero and its address in defer[i].
+ */
+static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct scratch *sc,
+					__u64 *defer, const bool task)
 {
 	__u64 arg;
 	long n;
@@ -206,6 +315,10 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 
 		if (i >= c->nr_labels)
 			break;
+		if (task && src->kind >= EMITD_SRC_PID) {
+			task_label(src->kind, &sc->key.labels[i]);
+			continue;
+		}
 		if (get_arg(c, &sc->regs, src->arg, &arg))
 			return -EINVAL;
 		if (src->kind == EMITD_SRC_ARG) {
@@ -214,6 +327,10 @@ static __always_inline long read_labels(const struct emitd_probe_cfg *c, struct 
 		}
 		n = bpf_probe_read_user_str(sc->key.labels[i].str, EMITD_LABEL_LEN,
 					    (void *)arg);
+		if (n < 0 && defer && deferrable(arg)) {
+			defer[i] = arg;
+			continue;
+		}
 		if (n < 0)
 			return n;
 		if (n == EMITD_LABEL_LEN && label_truncated(arg))
@@ -233,19 +350,27 @@ static __always_inline bool shedding(const struct emitd_probe_cfg *c, __u32 what
 	return k && (k->shed & what);
 }
 
+/* The global count of admitted series @n, less what the agent removed. */
+static __always_inline bool global_full(const struct emitd_ctl *k, __u64 n)
+{
+	return (n > k->global_released ? n - k->global_released : 0) >= k->global_budget;
+}
+
 /* Take one series of the metric's and of the global budget, or none. */
 static __always_inline bool admit(const struct emitd_probe_cfg *c)
 {
-	__u32 idx = c->metric_idx, all = EMITD_MAX_METRICS;
+	__u32 idx = c->metric_idx, all = EMITD_MAX_METRICS, zero = 0;
 	struct emitd_series_count *m, *g;
+	struct emitd_ctl *k;
 
 	m = bpf_map_lookup_elem(&series_count, &idx);
 	g = bpf_map_lookup_elem(&series_count, &all);
-	if (!m || !g || m->admitted >= c->budget || g->admitted >= global_budget)
+	k = bpf_map_lookup_elem(&ctl, &zero);
+	if (!m || !g || !k || m->admitted >= c->budget || global_full(k, g->admitted))
 		return false;
 	if (__sync_fetch_and_add(&m->admitted, 1) >= c->budget)
 		goto undo_metric;
-	if (__sync_fetch_and_add(&g->admitted, 1) >= global_budget)
+	if (global_full(k, __sync_fetch_and_add(&g->admitted, 1)))
 		goto undo_global;
 	return true;
 
@@ -472,7 +597,121 @@ static __always_inline bool do_norm(struct scratch *sc, const struct emitd_probe
 	return true;
 }
 
-static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
+/* When the probed process started: with its pid, which process it is. */
+static __always_inline __u64 process_start(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(t, group_leader, start_boottime);
+}
+
+/*
+ * A label read failed. A string on a page that is not resident (the target
+ * never touched it, or it was reclaimed) cannot be read here: a probe
+ * cannot fault a page in. Read everything else now, in the target's
+ * context, and send the event down the sample lane with the string's
+ * address: the agent reads it (process_vm_readv faults the page in) and
+ * hands the event to emitd_replay, which counts it. Any other failure is a
+ * label read error; a record the ring has no room for is counted apart. Not
+ * shed under backpressure: the record is the event, not a sample of it.
+ * Out of line: the handler's path for labels that read is as before.
+ */
+static __noinline void defer_event(const struct emitd_probe_cfg *c, struct scratch *sc,
+				   __u32 probe_id, const bool task)
+{
+	__u64 addr[EMITD_MAX_LABELS] = {}, raw = 0, raw2 = 0;
+	struct emitd_deferred *d;
+
+	__builtin_memset(sc->key.labels, 0, sizeof(sc->key.labels));
+	if (read_labels(c, sc, addr, task)) {
+		stat_inc(EMITD_STAT_LABEL_ERROR);
+		return;
+	}
+	if (read_value(c, sc, &c->value, &raw) ||
+	    (c->kind == EMITD_KIND_NORMALIZATION && read_value(c, sc, &c->value2, &raw2))) {
+		stat_inc(EMITD_STAT_READ_ERROR);
+		return;
+	}
+	d = bpf_ringbuf_reserve(&samples, sizeof(*d), 0);
+	if (!d) {
+		stat_inc(EMITD_STAT_LABEL_DEFERRED_LOST);
+		return;
+	}
+	d->probe_id = probe_id;
+	d->metric_id = c->metric_id;
+	d->tgid = bpf_get_current_pid_tgid() >> 32;
+	d->result = EMITD_REPLAY_READ;
+	d->truncated = 0;
+	d->pad = 0;
+	d->start_ns = process_start();
+	d->v1 = raw;
+	d->v2 = raw2;
+	d->ktime_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(d->addr, addr, sizeof(addr));
+	__builtin_memcpy(&d->key, &sc->key, sizeof(sc->key));
+	bpf_ringbuf_submit(d, 0);
+	stat_inc(EMITD_STAT_LABEL_DEFERRED);
+	stat_inc(EMITD_STAT_SAMPLES_SUBMITTED);	/* the ring's fill */
+}
+
+/* The current process descends from the followed pid @root. */
+static __always_inline bool follows(__s32 root)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct emitd_followed *f = bpf_map_lookup_elem(&followed, &tgid);
+	int i;
+
+	if (!f)
+		return false;
+	for (i = 0; i < EMITD_FOLLOW_ROOTS; i++)
+		if (f->roots[i] == root)
+			return true;
+	return false;
+}
+
+static __always_inline bool comm_listed(const struct emitd_filter *f)
+{
+	__u64 comm[EMITD_COMM_LEN / 8] = {};
+	int i;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (i = 0; i < EMITD_MAX_COMMS; i++) {
+		const __u64 *want = (const __u64 *)f->comms[i];
+
+		if (i >= f->nr_comms)
+			break;
+		if (want[0] == comm[0] && want[1] == comm[1])
+			return true;
+	}
+	return false;
+}
+
+/* Whether the target of context site @probe_id lets this event through; if not, counted. */
+static __always_inline bool passes(__u32 probe_id)
+{
+	const struct emitd_filter *f = bpf_map_lookup_elem(&filters, &probe_id);
+
+	if (!f || !f->flags)
+		return true;
+	if ((f->flags & EMITD_FILTER_FOLLOW) && !follows(f->root)) {
+		stat_inc(EMITD_STAT_FILTERED_PROCESS);
+		return false;
+	}
+	if ((f->flags & EMITD_FILTER_CGROUP) &&
+	    (!f->cgroup_id ||
+	     bpf_get_current_ancestor_cgroup_id(f->cgroup_level) != f->cgroup_id)) {
+		stat_inc(EMITD_STAT_FILTERED_CGROUP);
+		return false;
+	}
+	if ((f->flags & EMITD_FILTER_COMM) && !comm_listed(f)) {
+		stat_inc(EMITD_STAT_FILTERED_COMM);
+		return false;
+	}
+	return true;
+}
+
+/* @task: the context handler (task labels and filters); a constant, so each handler has only its own code. */
+static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, const bool task)
 {
 	const struct emitd_probe_cfg *c;
 	struct scratch scratch, *sc = &scratch;
@@ -482,6 +721,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
 		__sync_fetch_and_add(hits, 1);
+	if (task && !passes(probe_id))
+		return 0;
 	count_pending();
 	c = bpf_map_lookup_elem(&cfg, &probe_id);
 	if (!c || !c->kind) {
@@ -492,8 +733,8 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 	if (!(c->flags & EMITD_CFG_FIXED) || (c->flags & EMITD_CFG_SAMPLE)) {
 		__builtin_memset(&sc->key, 0, sizeof(sc->key));
 		sc->key.metric_id = c->metric_id;
-		if (read_labels(c, sc)) {
-			stat_inc(EMITD_STAT_LABEL_ERROR);
+		if (read_labels(c, sc, NULL, task)) {
+			defer_event(c, sc, probe_id, task);
 			return 0;
 		}
 	}
@@ -528,9 +769,137 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id)
 
 /* uprobes on functions and USDT sites alike: the cookie is the config index. */
 SEC("uprobe")
+int BPF_KPROBE(emitd_handle)
+{
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), false);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(emitd_handle_ctx)
+{
+	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx), true);
+}
+
+/*
+ * What every probe link runs: the handler in `progs`. A tail call does not
+ * return; without a handler there the event is counted as lost.
+ */
+SEC("uprobe")
 int BPF_KPROBE(emitd_probe)
 {
-	return handle(ctx, (__u32)bpf_get_attach_cookie(ctx));
+	bpf_tail_call(ctx, &progs, 0);
+	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/* A deferred gauge update: the newest of it and this CPU's value wins. */
+static __always_inline bool replay_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
+					 __u64 raw, __u64 ktime_ns)
+{
+	struct emitd_gauge *v;
+
+	v = series_value(c, &gauges_fixed, &gauges, &gauges_hot, sc, &zero_gauge,
+			 EMITD_STAT_FULL_GAUGES);
+	if (!v)
+		return false;
+	if (ktime_ns >= v->ktime_ns) {
+		v->raw = raw;
+		v->ktime_ns = ktime_ns;
+	}
+	__sync_fetch_and_add(&v->updates, 1);
+	return true;
+}
+
+/*
+ * A deferred event (defer_event()) the agent read the labels of, handed
+ * back through BPF_PROG_RUN: counted as handle() counts an event, into the
+ * same maps (budgets, __other__, shedding, samples). Never run by a probe:
+ * the hit and the pending event were counted when the probe fired. A record
+ * whose probe now has another metric's config is lost, and counted so.
+ */
+SEC("syscall")
+int emitd_replay(struct emitd_deferred *d)
+{
+	struct scratch scratch, *sc = &scratch;
+	const struct emitd_probe_cfg *c;
+	__u32 probe_id = d->probe_id;
+	__u64 v1 = d->v1, v2 = d->v2;
+	bool counted = false;
+	int i;
+
+	c = bpf_map_lookup_elem(&cfg, &probe_id);
+	if (!c || !c->kind || c->metric_id != d->metric_id) {
+		stat_inc(EMITD_STAT_LABEL_DEFERRED_LOST);
+		return 0;
+	}
+	if (d->result != EMITD_REPLAY_READ) {
+		stat_inc(EMITD_STAT_LABEL_ERROR);
+		return 0;
+	}
+	for (i = 0; i < EMITD_MAX_LABELS; i++)
+		if (d->truncated & (1U << i))
+			stat_inc(EMITD_STAT_LABEL_TRUNCATED);
+	__builtin_memcpy(&sc->key, &d->key, sizeof(sc->key));
+	sc->key.metric_id = c->metric_id;
+	sc->key.flags = 0;
+	stat_inc(EMITD_STAT_LABEL_REPLAYED);
+	switch (c->kind) {
+	case EMITD_KIND_COUNTER:
+		counted = do_counter(sc, c, v1);
+		break;
+	case EMITD_KIND_GAUGE:
+		counted = replay_gauge(sc, c, v1, d->ktime_ns);
+		break;
+	case EMITD_KIND_HISTOGRAM:
+		counted = do_hist(sc, c, v1);
+		break;
+	case EMITD_KIND_NORMALIZATION:
+		counted = do_norm(sc, c, v2);
+		break;
+	}
+	if (counted && (c->flags & EMITD_CFG_SAMPLE))
+		send_sample(c, probe_id, &sc->key, v1, v2);
+	return 0;
+}
+
+/* The dispatcher of the sites with task labels or filters: the context handler. */
+SEC("uprobe")
+int BPF_KPROBE(emitd_probe_ctx)
+{
+	bpf_tail_call(ctx, &progs_ctx, 0);
+	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/*
+ * follow_forks: a child of a followed process is followed from its fork,
+ * before it runs (the tracepoint fires in the parent, before the child is
+ * woken). Threads share their process's entry.
+ */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(emitd_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct emitd_followed *f;
+
+	if (ptgid == ctgid)
+		return 0;
+	f = bpf_map_lookup_elem(&followed, &ptgid);
+	if (f && bpf_map_update_elem(&followed, &ctgid, f, BPF_ANY))
+		stat_inc(EMITD_STAT_FOLLOW_FULL);
+	return 0;
+}
+
+/* A process whose last thread exits is followed no more (its pid may be reused). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(emitd_exit, struct task_struct *p)
+{
+	__u32 tgid = p->tgid;
+
+	if (p->signal->live.counter)
+		return 0;
+	bpf_map_delete_elem(&followed, &tgid);
+	return 0;
 }
 
 /* The benchmark's floor: the same attach, no work. */

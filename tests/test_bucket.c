@@ -200,6 +200,63 @@ static void test_no_bounds_everything_in_inf(void **state)
 	assert_int_equal(slot_of(img, 0, 12345, EMITD_VAL_U64), 0);
 }
 
+/*
+ * The demo's latency: bounds written in seconds (2^i / 1e6), a value read in
+ * microseconds with scale 1e-6. The kernel gets the integer bounds 2^i, so a
+ * value buckets exactly as it did with exp2 { min: 1, max: 1048576 } in us.
+ */
+static void test_scaled_bounds_stay_integers(void **state)
+{
+	double secs[21], us[21];
+	__u64 img[EMITD_NR_SLOTS] = {}, ref[EMITD_NR_SLOTS] = {};
+	long long v;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 21; i++) {
+		us[i] = (double)(1u << i);
+		secs[i] = us[i] / 1e6;	/* what strtod makes of "0.000001", ... "1.048576" */
+	}
+	assert_true(secs[0] == 0.000001 && secs[20] == 1.048576 && secs[10] == 0.001024);
+	assert_int_equal(bucket__scaled_images(secs, 21, 1e-6, EMITD_VAL_S64, img), 0);
+	assert_int_equal(bucket__images(us, 21, EMITD_VAL_S64, ref), 0);
+	assert_memory_equal(img, ref, sizeof(img));
+	for (v = -1; v <= 1100000; v += 997)
+		assert_int_equal(slot_of(img, 21, (__u64)v, EMITD_VAL_S64),
+				 ref_slot_int(us, 21, v));
+	for (i = 0; i < 21; i++) {
+		v = 1LL << i;
+		assert_int_equal(slot_of(img, 21, (__u64)v, EMITD_VAL_S64), i);
+		assert_int_equal(slot_of(img, 21, (__u64)(v + 1), EMITD_VAL_S64), i + 1);
+	}
+}
+
+static void test_scaled_bounds_rejected(void **state)
+{
+	const double half[] = { 0.000001, 0.0000015 };
+	const double same[] = { 0.000001, 0.0000010000000000000003 };
+	__u64 img[EMITD_NR_SLOTS] = {};
+	double k;
+
+	(void)state;
+	/* 1.5 us: no integer bound; a double may be compared with it */
+	assert_int_equal(bucket__scaled_images(half, 2, 1e-6, EMITD_VAL_S64, img), -EDOM);
+	assert_int_equal(bucket__scaled_images(half, 2, 1e-6, EMITD_VAL_U64, img), -EDOM);
+	assert_int_equal(bucket__scaled_images(half, 2, 1e-6, EMITD_VAL_F64, img), 0);
+	assert_int_equal(bucket__unscale(0.0000015, 1e-6, EMITD_VAL_F64, &k), 0);
+	assert_true(fabs(k - 1.5) < 1e-12);
+	/* two distinct doubles, one integer bound */
+	assert_int_equal(bucket__scaled_images(same, 2, 1e-6, EMITD_VAL_S64, img), -EINVAL);
+	/* without a scale, integer values keep the floor of a fractional bound */
+	assert_int_equal(bucket__scaled_images(half, 2, 1, EMITD_VAL_S64, img), 0);
+	assert_int_equal(bucket__unscale(2.5, 1, EMITD_VAL_S64, &k), 0);
+	assert_true(k == 2.5);
+	/* a scale above 1: minutes read, seconds exported */
+	assert_int_equal(bucket__unscale(120, 60, EMITD_VAL_S64, &k), 0);
+	assert_true(k == 2);
+	assert_int_equal(bucket__unscale(90, 60, EMITD_VAL_S64, &k), -EDOM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +270,8 @@ int main(void)
 		cmocka_unit_test(test_unsorted_and_too_many_rejected),
 		cmocka_unit_test(test_max_bounds_every_slot),
 		cmocka_unit_test(test_no_bounds_everything_in_inf),
+		cmocka_unit_test(test_scaled_bounds_stay_integers),
+		cmocka_unit_test(test_scaled_bounds_rejected),
 	};
 
 	return cmocka_run_group_tests_name("bucket", tests, NULL, NULL);

@@ -485,6 +485,32 @@ static void test_counter_exact(void **state)
 		"# EOF\n");
 }
 
+/* A scaled count (value_is_float) is a float; the others stay exact. */
+static void test_counter_float(void **state)
+{
+	const struct expo_series s[] = {
+		{ .count = 1500, .value = 0.0015, .value_is_float = true },
+		{ .count = 3000000, .value = 3, .value_is_float = true },
+		{ .count = 7 },
+	};
+	const struct expo_family f = {
+		.name = "busy_seconds_total", .type = EXPO_COUNTER, .series = s, .nr_series = 3,
+	};
+
+	(void)state;
+	assert_render(&f, 1, TEXT,
+		"# TYPE busy_seconds_total counter\n"
+		"busy_seconds_total 0.0015\n"
+		"busy_seconds_total 3\n"
+		"busy_seconds_total 7\n");
+	assert_render(&f, 1, OM,
+		"# TYPE busy_seconds counter\n"
+		"busy_seconds_total 0.0015\n"
+		"busy_seconds_total 3.0\n"
+		"busy_seconds_total 7\n"
+		"# EOF\n");
+}
+
 /* --- histograms ------------------------------------------------------------ */
 
 static void test_histogram_cumulative(void **state)
@@ -918,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_gauge_values),
 		cmocka_unit_test(test_float_round_trip),
 		cmocka_unit_test(test_counter_exact),
+		cmocka_unit_test(test_counter_float),
 		cmocka_unit_test(test_histogram_cumulative),
 		cmocka_unit_test(test_histogram_sums),
 		cmocka_unit_test(test_histogram_le_canonical),

@@ -243,6 +243,111 @@ static void test_add_store_histograms(void **state)
 	free(h);
 }
 
+static const char scaled_yml[] =
+	"version: 1\n"
+	"namespace: s\n"
+	"targets:\n"
+	"  - { name: app, binary: /usr/bin/app }\n"
+	"metrics:\n"
+	"  - name: busy_seconds_total\n"
+	"    type: counter\n"
+	"    help: Busy time (the probe adds microseconds).\n"
+	"    unit: seconds\n"
+	"    probe: { target: app, uprobe: busy, value: { arg: 0, as: u64, scale: 1e-6 } }\n"
+	"  - name: age_seconds\n"
+	"    type: gauge\n"
+	"    help: Age (the probe reads milliseconds).\n"
+	"    unit: seconds\n"
+	"    probe: { target: app, uprobe: age, value: { arg: 0, scale: 0.001 } }\n"
+	"  - name: latency_seconds\n"
+	"    type: histogram\n"
+	"    help: Latency (the probe reads microseconds).\n"
+	"    unit: seconds\n"
+	"    probe: { target: app, uprobe: done, value: { arg: 0, scale: 1e-6 } }\n"
+	"    buckets: [0.000001, 0.00001, 0.0001]\n"
+	"  - name: size_bytes\n"
+	"    type: histogram\n"
+	"    help: Size (the probe reads kibibytes, as doubles).\n"
+	"    unit: bytes\n"
+	"    probe: { target: app, uprobe: size, value: { arg: 0, deref: f64, scale: 1024 } }\n"
+	"    buckets: [1024, 4096]\n";
+
+/*
+ * A value with a scale is exported scaled: a counter as a float (the count
+ * over 1e6: 1500 us is 0.0015), a gauge, a histogram's _sum; the buckets
+ * and _count as the kernel counted them, `le` as the spec writes it.
+ */
+static void test_add_store_scaled(void **state)
+{
+	struct spec_diags d = {};
+	struct fam_builder fb = {};
+	struct emitd_counter c = { 1500 };
+	struct emitd_gauge g = { .raw = 2500, .ktime_ns = 1, .updates = 1 };
+	struct emitd_hist *h = calloc(1, sizeof(*h));
+	struct emitd_sample smp = {};
+	const struct expo_family *fam;
+	struct spec *spec = NULL;
+	struct store st = {};
+	struct emitd_series_key k;
+	struct series *s[4];
+	double kib = 3.5;
+	char msg[128], *text;
+	int i;
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(spec__load_buf("scaled.yml", scaled_yml, strlen(scaled_yml), &spec, &d), 0);
+	assert_int_equal(d.nr, 0);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	for (i = 0; i < 4; i++) {
+		memset(&k, 0, sizeof(k));
+		k.metric_id = st.metrics[i].id;
+		s[i] = store__series(&st, &k);
+		assert_non_null(s[i]);
+	}
+	store__apply_counter(s[0], &c, 1);
+	store__apply_gauge(s[1], &g, 1);
+	h->count = 3;
+	h->sum = 1234567;		/* microseconds */
+	h->slots[0] = 1;
+	h->slots[3] = 2;
+	store__apply_hist(s[2], h, 1);
+	h->sum = 0;
+	store__apply_hist(s[3], h, 1);
+	memcpy(&smp.v1, &kib, sizeof(kib));
+	store__add_sample(&st.metrics[3], s[3], &smp);
+	assert_true(store_metric__value(&st.metrics[3], smp.v1) == 3584);
+	assert_true(store_metric__value(&st.metrics[2], 1500) == 0.0015);
+	fam_builder__add_store(&fb, &st);
+	assert_int_equal(fb.err, 0);
+
+	fam = find(&fb, "s_busy_seconds_total");
+	assert_true(fam->series[0].value_is_float);
+	assert_true(fam->series[0].value == 0.0015);
+	assert_true(find(&fb, "s_age_seconds")->series[0].value == 2.5);
+	fam = find(&fb, "s_latency_seconds");
+	assert_false(fam->series[0].sum_is_int);
+	assert_true(fam->series[0].sum == 1.234567);
+	assert_true(fam->bounds[0] == 0.000001);
+	assert_true(find(&fb, "s_size_bytes")->series[0].sum == 3584);
+	text = render(&fb);
+	assert_non_null(strstr(text, "s_busy_seconds_total 0.0015\n"));
+	assert_non_null(strstr(text, "s_age_seconds 2.5\n"));
+	assert_non_null(strstr(text,
+		"s_latency_seconds_bucket{le=\"1e-06\"} 1\n"
+		"s_latency_seconds_bucket{le=\"1e-05\"} 1\n"
+		"s_latency_seconds_bucket{le=\"0.0001\"} 1\n"
+		"s_latency_seconds_bucket{le=\"+Inf\"} 3\n"
+		"s_latency_seconds_sum 1.234567\n"
+		"s_latency_seconds_count 3\n"));
+	free(text);
+	fam_builder__free(&fb);
+	store__free(&st);
+	spec__free(spec);
+	spec_diags__free(&d);
+	free(h);
+}
+
 static void test_add_store_normalization(void **state)
 {
 	static const char *const names[] = {
@@ -433,6 +538,7 @@ int main(void)
 		T(test_add_store_counter),
 		T(test_add_store_gauge),
 		T(test_add_store_histograms),
+		cmocka_unit_test(test_add_store_scaled),
 		T(test_add_store_normalization),
 		T(test_add_value),
 		T(test_add_simple),

@@ -22,6 +22,8 @@
 #include "gen/gen.h"
 #include "lib/fmt.h"
 #include "lib/metric_id.h"
+#include "lib/self_metrics.h"
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 /* Every metric type; one counter with panel hints and an alert. */
@@ -379,14 +381,14 @@ static void test_reorder_keys_stable(void **state)
 {
 	struct gen_set a = {}, b = {};
 	struct spec *sa, *sb;
-	char ha[GEN_SHA256_HEX], hb[GEN_SHA256_HEX];
+	char ha[SPEC_SHA256_HEX], hb[SPEC_SHA256_HEX];
 	size_t i;
 
 	(void)state;
 	sa = load(base_yml);
 	sb = load(reordered_yml);
-	assert_int_equal(gen__spec_hash(sa, ha), 0);
-	assert_int_equal(gen__spec_hash(sb, hb), 0);
+	assert_int_equal(spec__hash(sa, ha), 0);
+	assert_int_equal(spec__hash(sb, hb), 0);
 	assert_string_equal(ha, hb);
 	assert_int_equal(gen__render(sa, &a), 0);
 	assert_int_equal(gen__render(sb, &b), 0);
@@ -496,14 +498,23 @@ static void test_dashboard_importable(void **state)
 
 	(void)state;
 	build_dashes(base_yml, &d);
-	assert_int_equal(d.nr, 3);
+	assert_int_equal(d.nr, 4);
 	assert_string_equal(d.v[0].slug, "t-web");
 	assert_string_equal(d.v[1].slug, "t-queue");
 	assert_string_equal(d.v[2].slug, "t-trig");
+	assert_string_equal(d.v[3].slug, "t-emitd-health");	/* emitd's own, last */
 	for (i = 0; i < d.nr; i++) {
 		in = json_array_get(json_object_get(d.v[i].json, "__inputs"), 0);
 		assert_string_equal(json_string_value(json_object_get(in, "name")), "DS_PROMETHEUS");
 		assert_string_equal(json_string_value(json_object_get(in, "pluginId")), "prometheus");
+		/* provisioned from a file, ${DS_PROMETHEUS} is this variable */
+		in = json_array_get(json_object_get(json_object_get(d.v[i].json, "templating"),
+						    "list"), 0);
+		assert_string_equal(json_string_value(json_object_get(in, "type")), "datasource");
+		assert_string_equal(json_string_value(json_object_get(in, "name")), "DS_PROMETHEUS");
+		assert_string_equal(json_string_value(json_object_get(in, "query")), "prometheus");
+		assert_string_equal(json_string_value(json_object_get(json_object_get(in, "current"),
+								      "value")), GEN_DS_PROV_UID);
 		assert_true(json_is_null(json_object_get(d.v[i].json, "id")));
 		assert_string_equal(json_string_value(json_object_get(d.v[i].json, "uid")),
 				    d.v[i].slug);
@@ -707,7 +718,7 @@ static void test_panel_cap_split(void **state)
 	render(yml, &set);
 	mf = find_file(&set, "dashboards/manifest.json");
 	manifest = json_loadb(mf->data, mf->len, 0, NULL);
-	assert_int_equal(json_array_size(json_object_get(manifest, "dashboards")), 4);
+	assert_int_equal(json_array_size(json_object_get(manifest, "dashboards")), 5);
 	find_file(&set, "dashboards/t-web-2.json");
 	json_decref(manifest);
 	gen_set__free(&set);
@@ -1122,25 +1133,34 @@ static void test_drift_removed_dashboard(void **state)
 
 static void test_drift_precedence(void **state)
 {
-	bool d[GEN_KIND_NR] = {};
+	bool d[GEN_KIND_NR] = {}, h[GEN_KIND_NR] = {};
 
 	(void)state;
-	assert_int_equal(gen__drift_exit(d, false), GEN_EXIT_OK);
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_OK);
+	d[GEN_RULES_CATALOG] = true;
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_RULES_CATALOG);
 	d[GEN_CATALOG] = true;
-	assert_int_equal(gen__drift_exit(d, false), GEN_EXIT_DOCS);
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_DOCS);
 	d[GEN_DASHBOARD] = true;
-	assert_int_equal(gen__drift_exit(d, false), GEN_EXIT_DASHBOARDS);
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_DASHBOARDS);
 	d[GEN_RECORDING] = true;
-	assert_int_equal(gen__drift_exit(d, false), GEN_EXIT_RECORDING);
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_RECORDING);
 	d[GEN_ALERTS] = true;
-	assert_int_equal(gen__drift_exit(d, false), GEN_EXIT_ALERTS);
-	/* a stale spec hash alone is dashboard drift, otherwise a note */
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_ALERTS);
+	/* provisioning is dashboards drift */
 	memset(d, 0, sizeof(d));
-	d[GEN_MANIFEST] = true;
-	assert_int_equal(gen__drift_exit(d, true), GEN_EXIT_DASHBOARDS);
+	d[GEN_PROVISIONING] = true;
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_DASHBOARDS);
+	/* a stale spec hash alone is drift of its file, otherwise a note */
+	memset(d, 0, sizeof(d));
+	d[GEN_MANIFEST] = h[GEN_MANIFEST] = true;
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_DASHBOARDS);
+	d[GEN_ALERTS] = h[GEN_ALERTS] = true;
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_ALERTS);
 	d[GEN_CATALOG] = true;
-	assert_int_equal(gen__drift_exit(d, true), GEN_EXIT_DOCS);
-	assert_int_equal(gen__drift_exit(d, false), GEN_EXIT_DASHBOARDS);
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_DOCS);
+	h[GEN_ALERTS] = false;
+	assert_int_equal(gen__drift_exit(d, h), GEN_EXIT_ALERTS);
 }
 
 static void test_hand_edited_header(void **state)
@@ -1196,6 +1216,336 @@ static void test_write_fsyncs(void **state)
 	free(path);
 	free(edited);
 	gen_set__free(&set);
+	remove_tree(dir);
+}
+
+/* ---- emitd's own dashboard, the provenance alert, the rules catalog, provisioning ---- */
+
+/* Each hint is a PromQL format with exactly one %s (the metric's name). */
+static void assert_one_conversion(const char *fmt)
+{
+	const char *p = strchr(fmt, '%');
+
+	assert_non_null(p);
+	assert_int_equal(p[1], 's');
+	assert_null(strchr(p + 2, '%'));
+}
+
+/* The panels come from the self-metrics table, with the family panels' id scheme. */
+static void test_self_dashboard(void **state)
+{
+	struct gen_dashes d = {};
+	const struct gen_dash *own;
+	const json_t *panels, *p, *first;
+	json_t *body;
+	size_t nr = 0;
+	char *expr, *sig;
+	int id;
+
+	(void)state;
+	build_dashes(base_yml, &d);
+	own = find_dash(&d, "t-emitd-health");
+	assert_string_equal(own->family, GEN_SELF_FAMILY);
+	assert_string_equal(own->title, "t / emitd health");
+	panels = json_object_get(own->json, "panels");
+	for (id = 0; id < SELF_METRICS_NR; id++) {
+		const struct self_metric *m = self_metrics__get(id);
+
+		if (!m->panel.title)
+			continue;
+		nr++;
+		assert_one_conversion(m->panel.expr);
+		p = find_panel(own->json, m->panel.title);
+		if (!p)
+			fail_msg("no panel \"%s\" for %s", m->panel.title, m->name);
+		expr = fmt__str(m->panel.expr, m->name);
+		assert_string_equal(panel_expr(p), expr);
+		assert_string_equal(panel_unit(p), m->panel.unit);
+		free(expr);
+		/* the id: SHA-256 of the slug and the signature */
+		body = json_deep_copy(p);
+		json_object_del(body, "id");
+		json_object_del(body, "gridPos");
+		sig = gen_panel__signature(body);
+		assert_int_equal(panel_id(p), gen_panel__id("t-emitd-health", sig, 0));
+		free(sig);
+		json_decref(body);
+	}
+	/* what the issue asks for is there */
+	assert_non_null(find_panel(own->json, "Drain duration p99 (5m)"));
+	assert_non_null(find_panel(own->json, "Drains per second (cadence)"));
+	assert_non_null(find_panel(own->json, "Backpressure episodes (5m)"));
+	assert_non_null(find_panel(own->json, "Events shed per second by reason"));
+	assert_non_null(find_panel(own->json, "Map fill by map"));
+	assert_non_null(find_panel(own->json, "Series by metric"));
+	assert_non_null(find_panel(own->json, "Folded series by metric"));
+	assert_non_null(find_panel(own->json, "Series budget by metric"));
+	assert_non_null(find_panel(own->json, "Scrape render and gzip time"));
+	assert_non_null(find_panel(own->json, "Probe hits per second by probe"));
+	assert_non_null(find_panel(own->json, "Probe read errors per second by what was read"));
+	assert_non_null(find_panel(own->json, "Ring-buffer drops per second"));
+	assert_true(nr >= 12);
+	assert_int_equal(json_array_size(panels), nr + 1);
+	assert_int_equal(own->nr_panels, nr + 1);
+	/* its alerts first, the spec hash written as a placeholder */
+	first = json_array_get(panels, 0);
+	assert_string_equal(json_string_value(json_object_get(first, "title")), "Alerts overview");
+	expr = (char *)json_string_value(json_object_get(json_object_get(first, "options"),
+							 "content"));
+	assert_non_null(strstr(expr, "EmitdSpecDrift"));
+	assert_non_null(strstr(expr, "EmitdScrapeSlow"));
+	assert_non_null(strstr(expr, "sha256!=\"" GEN_HASH_PLACEHOLDER "\""));
+	gen_dashes__free(&d);
+}
+
+/* A family that takes emitd's own slug is an error, not a silent overwrite. */
+static void test_self_slug_taken(void **state)
+{
+	struct gen_dashes d = {};
+	struct spec *spec;
+	char *yml = replace(base_yml, "family: trig", "family: emitd-health");
+
+	(void)state;
+	spec = load(yml);
+	assert_int_equal(gen_dash__build(spec, &d, NULL), -EINVAL);
+	spec__free(spec);
+	free(yml);
+}
+
+/* Drift of emitd's dashboard on disk is dashboards drift. */
+static void test_drift_self_dashboard(void **state)
+{
+	char *dir = make_tmpdir(), *report = NULL, *text, *edited;
+	size_t len;
+
+	(void)state;
+	write_set(base_yml, dir);
+	text = slurp(dir, "dashboards/t-emitd-health.json", &len);
+	assert_non_null(text);
+	edited = replace(text, "\"Map fill by map\"", "\"Map fill\"");
+	spit(dir, "dashboards/t-emitd-health.json", edited);
+	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_DASHBOARDS);
+	assert_non_null(strstr(report, "dashboards/t-emitd-health.json: added panel \"Map fill by map\""));
+	assert_non_null(strstr(report, "dashboards/t-emitd-health.json: removed panel \"Map fill\""));
+	free(report);
+	free(edited);
+	free(text);
+	remove_tree(dir);
+}
+
+static const json_t *group_named(const json_t *doc, const char *name)
+{
+	const json_t *g;
+	size_t i;
+
+	json_array_foreach(json_object_get(doc, "groups"), i, g) {
+		if (!strcmp(json_string_value(json_object_get(g, "name")), name))
+			return g;
+	}
+	fail_msg("no group %s", name);
+	return NULL;
+}
+
+/* The alert compares the running hash with the hash of the spec generated from. */
+static void test_provenance_alert(void **state)
+{
+	struct spec *spec = load(base_yml);
+	char hash[SPEC_SHA256_HEX], *want;
+	struct gen_set set = {};
+	const struct gen_file *f;
+	const json_t *g, *r;
+	json_t *doc;
+
+	(void)state;
+	assert_int_equal(spec__hash(spec, hash), 0);
+	assert_int_equal(gen__render(spec, &set), 0);
+	f = find_file(&set, GEN_ALERTS_PATH);
+	doc = gen__yaml_to_json(f->data, f->len);
+	assert_non_null(doc);
+	g = group_named(doc, GEN_PROVENANCE_GROUP);
+	assert_int_equal(json_array_size(json_object_get(g, "rules")), 1);
+	r = json_array_get(json_object_get(g, "rules"), 0);
+	assert_string_equal(json_string_value(json_object_get(r, "alert")), "EmitdSpecDrift");
+	assert_true(asprintf(&want, "emitd_spec_info{namespace=\"t\",sha256!=\"%s\"} == 1",
+			     hash) > 0);
+	assert_string_equal(json_string_value(json_object_get(r, "expr")), want);
+	assert_null(json_object_get(r, "for"));	/* a state, not a rate: at once */
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r,
+		"annotations"), "summary")), "out of date with what runs"));
+	/* the same hash as the manifest's */
+	f = find_file(&set, GEN_MANIFEST_PATH);
+	assert_non_null(strstr(f->data, hash));
+	free(want);
+	json_decref(doc);
+	gen_set__free(&set);
+	spec__free(spec);
+}
+
+/*
+ * Only the spec hash of alerts.yml stale: alert drift alone, a note next to
+ * other drift (test_drift_docs: a help text edit exits 10).
+ */
+static void test_drift_provenance(void **state)
+{
+	char *dir = make_tmpdir(), *report = NULL, *edited;
+	struct gen_set set = {};
+
+	(void)state;
+	write_set(base_yml, dir);
+	edited = replace(base_yml, "help: Queue depth.", "help: Items waiting.");
+	render(edited, &set);
+	spit(dir, GEN_ALERTS_PATH, find_file(&set, GEN_ALERTS_PATH)->data);
+	gen_set__free(&set);
+	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_ALERTS);
+	assert_non_null(strstr(report, "rules/alerts.yml: changed alert EmitdSpecDrift (group emitd-provenance)"));
+	free(report);
+	/* the spec edited: the header drifts, the stale hashes are notes */
+	write_set(base_yml, dir);
+	assert_int_equal(check_dir(edited, dir, &report), GEN_EXIT_DOCS);
+	assert_non_null(strstr(report, "rules/alerts.yml: changed alert EmitdSpecDrift"));
+	assert_null(strstr(report, "alert rules (9)"));
+	free(report);
+	free(edited);
+	remove_tree(dir);
+}
+
+static void test_rules_catalog(void **state)
+{
+	struct spec *spec = load(base_yml);
+	char hash[SPEC_SHA256_HEX], *edited;
+	struct gen_set set = {}, other = {};
+	const struct gen_file *f, *g;
+	json_t *doc;
+	const json_t *gr, *r;
+	size_t i, k, nr = 0;
+
+	(void)state;
+	assert_int_equal(spec__hash(spec, hash), 0);
+	assert_int_equal(gen__render(spec, &set), 0);
+	f = find_file(&set, GEN_RULES_CATALOG_PATH);
+	assert_int_equal(f->kind, GEN_RULES_CATALOG);
+	assert_non_null(strstr(f->data, "| ` t:hits:rate5m ` | ` t_hits_total ` | generated | t-web | ` sum(rate(t_hits_total[5m])) ` |\n"));
+	assert_non_null(strstr(f->data, "| ` TNothingServed ` | ` t_served_total ` | spec | t-web | ` sum(rate(t_served_total[10m])) == 0 ` |\n"));
+	assert_non_null(strstr(f->data, "| ` TNormAfterMeanDrift ` | ` t_norm ` | suggested | t-trig-suggested |"));
+	assert_non_null(strstr(f->data, "| ` EmitdScrapeSlow ` | ` emitd_scrape_duration_seconds ` | suggested | emitd-health-suggested | ` emitd_scrape_duration_seconds > 0.5 ` |\n"));
+	assert_non_null(strstr(f->data, "| ` EmitdSpecDrift ` | ` emitd_spec_info ` | generated | emitd-provenance | ` emitd_spec_info{namespace=\"t\",sha256!=\"<spec_sha256>\"} == 1 ` |\n"));
+	assert_null(strstr(f->data, hash));
+	/* every rule of both files is listed, by name */
+	for (i = 0; i < set.nr; i++) {
+		g = &set.files[i];
+		if (g->kind != GEN_RECORDING && g->kind != GEN_ALERTS)
+			continue;
+		doc = gen__yaml_to_json(g->data, g->len);
+		json_array_foreach(json_object_get(doc, "groups"), k, gr) {
+			size_t j;
+
+			json_array_foreach(json_object_get(gr, "rules"), j, r) {
+				const json_t *n = json_object_get(r, "record");
+				char *cell;
+
+				n = n ? n : json_object_get(r, "alert");
+				assert_true(asprintf(&cell, "| ` %s ` |", json_string_value(n)) > 0);
+				assert_non_null(strstr(f->data, cell));
+				free(cell);
+				nr++;
+			}
+		}
+		json_decref(doc);
+	}
+	assert_non_null(strstr(f->data, "## Recording rules (11)"));
+	assert_non_null(strstr(f->data, "## Alerting rules (9)"));
+	assert_int_equal(nr, 20);
+	/* a spec edit that changes no rule leaves the catalog as it was */
+	edited = replace(base_yml, "help: Queue depth.", "help: Items waiting.");
+	render(edited, &other);
+	g = find_file(&other, GEN_RULES_CATALOG_PATH);
+	assert_int_equal(g->len, f->len);
+	assert_memory_equal(g->data, f->data, f->len);
+	free(edited);
+	gen_set__free(&other);
+	gen_set__free(&set);
+	spec__free(spec);
+}
+
+static void test_drift_rules_catalog(void **state)
+{
+	char *dir = make_tmpdir(), *report = NULL, *text, *edited;
+	size_t len;
+
+	(void)state;
+	write_set(base_yml, dir);
+	text = slurp(dir, GEN_RULES_CATALOG_PATH, &len);
+	assert_non_null(text);
+	edited = replace(text, "| spec |", "| suggested |");
+	spit(dir, GEN_RULES_CATALOG_PATH, edited);
+	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_RULES_CATALOG);
+	assert_non_null(strstr(report, "docs/RULES_CATALOG.md: differs from line"));
+	assert_non_null(strstr(report, "rules catalog (11)"));
+	free(report);
+	spit(dir, GEN_RULES_CATALOG_PATH, text);
+	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_OK);
+	free(report);
+	free(edited);
+	free(text);
+	remove_tree(dir);
+}
+
+/* The provider points at the dashboards, the datasource is the one they select. */
+static void test_provisioning(void **state)
+{
+	struct gen_set set = {};
+	const struct gen_file *f;
+	const json_t *p, *ds;
+	json_t *doc;
+
+	(void)state;
+	render(base_yml, &set);
+	f = find_file(&set, GEN_PROV_DASH_PATH);
+	assert_int_equal(f->kind, GEN_PROVISIONING);
+	/* integers and booleans plain: Grafana reads apiVersion and orgId as integers */
+	assert_non_null(strstr(f->data, "\napiVersion: 1\n"));
+	assert_non_null(strstr(f->data, "    orgId: 1\n"));
+	doc = gen__yaml_to_json(f->data, f->len);
+	assert_non_null(doc);
+	p = json_array_get(json_object_get(doc, "providers"), 0);
+	assert_string_equal(json_string_value(json_object_get(p, "name")), "emitd-t");
+	assert_string_equal(json_string_value(json_object_get(p, "type")), "file");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(p, "options"),
+							      "path")),
+			    "/var/lib/grafana/dashboards/emitd-t");
+	json_decref(doc);
+	f = find_file(&set, GEN_PROV_DS_PATH);
+	assert_non_null(strstr(f->data, "\napiVersion: 1\n"));
+	doc = gen__yaml_to_json(f->data, f->len);
+	assert_non_null(doc);
+	ds = json_array_get(json_object_get(doc, "datasources"), 0);
+	assert_string_equal(json_string_value(json_object_get(ds, "uid")), GEN_DS_PROV_UID);
+	assert_string_equal(json_string_value(json_object_get(ds, "name")), GEN_DS_PROV_NAME);
+	assert_string_equal(json_string_value(json_object_get(ds, "type")), "prometheus");
+	assert_string_equal(json_string_value(json_object_get(ds, "isDefault")), "false");
+	json_decref(doc);
+	gen_set__free(&set);
+}
+
+static void test_drift_provisioning(void **state)
+{
+	char *dir = make_tmpdir(), *report = NULL;
+
+	(void)state;
+	write_set(base_yml, dir);
+	/* requoted, comments dropped: the same document */
+	spit(dir, GEN_PROV_DS_PATH,
+	     "apiVersion: 1\n"
+	     "datasources:\n"
+	     "- {name: \"emitd Prometheus\", uid: emitd-prometheus, type: prometheus, access: proxy,\n"
+	     "   url: 'http://localhost:9090', orgId: 1, isDefault: false, editable: false}\n");
+	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_OK);
+	free(report);
+	spit(dir, GEN_PROV_DASH_PATH, "apiVersion: 1\nproviders: []\n");
+	assert_int_equal(check_dir(base_yml, dir, &report), GEN_EXIT_DASHBOARDS);
+	assert_non_null(strstr(report, "dashboards/provisioning/dashboards.yml: field \"providers\" changed"));
+	assert_non_null(strstr(report, "Grafana provisioning (6)"));
+	free(report);
 	remove_tree(dir);
 }
 
@@ -1416,6 +1766,15 @@ int main(void)
 		cmocka_unit_test(test_drift_precedence),
 		cmocka_unit_test(test_hand_edited_header),
 		cmocka_unit_test(test_write_fsyncs),
+		cmocka_unit_test(test_self_dashboard),
+		cmocka_unit_test(test_self_slug_taken),
+		cmocka_unit_test(test_drift_self_dashboard),
+		cmocka_unit_test(test_provenance_alert),
+		cmocka_unit_test(test_drift_provenance),
+		cmocka_unit_test(test_rules_catalog),
+		cmocka_unit_test(test_drift_rules_catalog),
+		cmocka_unit_test(test_provisioning),
+		cmocka_unit_test(test_drift_provisioning),
 		cmocka_unit_test(test_exprs_match_artifacts),
 		cmocka_unit_test(test_exprs_metric),
 		cmocka_unit_test(test_lint_main),

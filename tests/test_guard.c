@@ -141,22 +141,22 @@ static void test_growth_sliding_minute(void **state)
 	assert_int_equal(guard__tick(g, 0), 0);
 	assert_float_equal(guard__growth(g, 0), 0, 0);
 	admit_n(g, 0, 10);
-	/* younger than a minute: from the oldest sample, scaled to a minute */
+	/* younger than a minute: the series admitted since the first sample, not scaled */
 	assert_int_equal(guard__tick(g, 30000), 0);
-	assert_float_equal(guard__growth(g, 0), 20, 1e-9);
+	assert_float_equal(guard__growth(g, 0), 10, 1e-9);
 	assert_float_equal(guard__growth(g, 1), 0, 0);
 	admit_n(g, 0, 30);
 	assert_int_equal(guard__tick(g, 60000), 0);		/* baseline: t=0 */
 	assert_float_equal(guard__growth(g, 0), 40, 1e-9);
 	assert_int_equal(guard__tick(g, 100000), 0);		/* baseline: t=30000 */
-	assert_float_equal(guard__growth(g, 0), 30.0 * 60000 / 70000, 1e-9);
+	assert_float_equal(guard__growth(g, 0), 30, 1e-9);
 	assert_int_equal(guard__tick(g, 220000), 0);		/* baseline: t=100000 */
 	assert_float_equal(guard__growth(g, 0), 0, 0);
 	assert_int_equal(guard__tick(g, 219999), -EINVAL);	/* time went back */
 	guard__free(g);
 }
 
-/* Steady growth of 6 series per 5 s tick: 72 per minute, across ring wraps. */
+/* Steady growth of 6 series per 5 s tick: 72 in every minute, across ring wraps. */
 static void test_growth_steady_ring(void **state)
 {
 	const unsigned int budget[] = { 10000 };
@@ -173,6 +173,32 @@ static void test_growth_steady_ring(void **state)
 		if (t >= 60000)
 			assert_float_equal(guard__growth(g, 0), 72, 1e-9);
 	}
+	guard__free(g);
+}
+
+/*
+ * The issue's 422.9 for a metric capped at 16 series: 15 series in the first
+ * 2 s were scaled to a minute. The figure is a count of series admitted over
+ * the last minute, so it never exceeds what the budget admits.
+ */
+static void test_growth_is_bounded_by_the_budget(void **state)
+{
+	const unsigned int budget[] = { 16 };
+	uint64_t t;
+	struct guard *g;
+
+	(void)state;
+	g = guard__new(budget, 1, 100);
+	assert_non_null(g);
+	assert_int_equal(guard__tick(g, 0), 0);
+	assert_int_equal(offer(g, 0, 400), 15);
+	for (t = 100; t <= 120000; t += 100) {
+		assert_int_equal(guard__tick(g, t), 0);
+		assert_true(guard__growth(g, 0) <= 15);
+		if (t <= 60000)
+			assert_float_equal(guard__growth(g, 0), 15, 1e-9);
+	}
+	assert_float_equal(guard__growth(g, 0), 0, 0);	/* a minute later: no new series */
 	guard__free(g);
 }
 
@@ -204,6 +230,7 @@ int main(void)
 		cmocka_unit_test(test_growth_sliding_minute),
 		cmocka_unit_test(test_growth_steady_ring),
 		cmocka_unit_test(test_growth_counts_admitted_only),
+		cmocka_unit_test(test_growth_is_bounded_by_the_budget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

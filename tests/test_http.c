@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Tests for user/agent/http.c: a real server on 127.0.0.1 (port 0) and a
- * plain socket client speaking raw HTTP/1.1. Behind the render callback sits
+ * plain socket client speaking raw HTTP/1.1 (over GnuTLS for the TLS tests,
+ * with the certificates of tests/fixtures/tls/). Behind the render callback sits
  * the agent's own publisher (user/agent/view.c), fed by a small stand-in for
  * the drain loop, so one compression per rendering and zero-copy bodies are
  * checked end to end.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,11 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <crypt.h>
+#include <gnutls/gnutls.h>
 #include <zlib.h>
 
 #include "lib/expo.h"
 #include "agent/http.h"
 #include "agent/view.h"
+#include "agent/webconfig.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define NR_ROUTES	300
@@ -1384,9 +1389,9 @@ static void *trickler(void *arg)
 /*
  * The request deadline: a head trickled in a byte every 100 ms (never idle
  * for MHD's timeout) and an idle connection are shut down request_deadline_ms
- * after their accept; a kept-alive connection that sends no further request
- * is shut down that long after its reply; a client slow to read its reply is
- * not cut (the request was complete).
+ * after their accept; a kept-alive connection waits keepalive_idle_ms for
+ * its next request, which then has the deadline from its request line; a
+ * client slow to read its reply is not cut (the request was complete).
  */
 static void test_request_deadline(void **state)
 {
@@ -1407,6 +1412,7 @@ static void test_request_deadline(void **state)
 
 	(void)state;
 	o.request_deadline_ms = 1000;
+	o.keepalive_idle_ms = 3000;
 	o.timeout_s = 30;
 	assert_int_equal(http_server__start(&o, &s), 0);
 	p = http_server__port(s);
@@ -1427,23 +1433,36 @@ static void test_request_deadline(void **state)
 	close(t.fd);
 	close(idle);
 
-	/* keep-alive: the clock restarts at the end of each reply */
+	/*
+	 * keep-alive: a kept-alive connection waiting for its next request is
+	 * idle, not late: it outlives the deadline, and closes after
+	 * keepalive_idle_ms; its next request has the whole deadline again
+	 */
 	ka = connect_to(AF_INET, p);
 	usleep(700 * 1000);
 	send_all(ka, req, strlen(req));
 	read_response(ka, false, &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
+	usleep(1500 * 1000);		/* 2.2 s after accept, 1.5 s idle */
+	send_all(ka, head, strlen(head));	/* a head that never completes */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	usleep(700 * 1000);		/* 1.4 s after accept, 0.7 s after the reply */
+	assert_true(closed_within(ka, 5000));
+	dt = elapsed_s(&t0);
+	assert_true(dt >= 0.95 && dt < 1.6);
+	close(ka);
+
+	ka = connect_to(AF_INET, p);
 	send_all(ka, req, strlen(req));
 	read_response(ka, false, &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_true(closed_within(ka, 5000));
+	assert_true(closed_within(ka, 10000));
 	dt = elapsed_s(&t0);
-	assert_true(dt >= 0.95 && dt < 1.6);
+	print_message("idle kept-alive connection closed after %.2f s (keepalive_idle_ms 3000)\n",
+		      dt);
+	assert_true(dt >= 2.95 && dt < 3.6);
 	close(ka);
 
 	/* a slow reader of a big reply is not the deadline's business */
@@ -1460,6 +1479,8 @@ static void test_request_deadline(void **state)
 
 	http_server__stats(s, &st1);
 	assert_int_equal(st1.deadline_drops - st0.deadline_drops, 3);
+	assert_int_equal(st1.idle_timeouts - st0.idle_timeouts, 1);
+	assert_int_equal(st1.idle_reaped - st0.idle_reaped, 0);
 	expo_buf__free(&b);
 	http_server__stop(s);
 	assert_all_released();
@@ -1494,6 +1515,589 @@ static void test_idle_timeout(void **state)
 	http_server__stop(s);
 }
 
+
+/* --- keep-alive across scrape intervals, the idle watermark --------------------- */
+
+/*
+ * A scraper's kept-alive connection outlives the request deadline between
+ * two scrapes (Prometheus: 15 s apart, deadline 5 s): here 2.5 s apart with
+ * a 1 s deadline, on one connection.
+ */
+static void test_keepalive_outlives_deadline(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_stats st;
+	struct http_server *s;
+	struct reply r;
+	int fd, i;
+
+	(void)state;
+	o.request_deadline_ms = 1000;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	fd = connect_to(AF_INET, http_server__port(s));
+	for (i = 0; i < 3; i++) {
+		if (i)
+			usleep(2500 * 1000);
+		send_all(fd, req, strlen(req));
+		read_response(fd, false, &r);
+		assert_int_equal(r.status, 200);
+		assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+		reply_free(&r);
+	}
+	close(fd);
+	http_server__stats(s, &st);
+	assert_int_equal(st.deadline_drops, 0);
+	assert_int_equal(st.idle_timeouts, 0);
+	http_server__stop(s);
+}
+
+/* A GET /healthz on a new kept-alive connection from @src; the connection. */
+static int idle_from(const char *src, int p)
+{
+	const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct reply r;
+	int fd = connect_from(src, p);
+
+	send_all(fd, req, strlen(req));
+	read_response(fd, false, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	return fd;
+}
+
+/*
+ * Filled with idle kept-alive connections from other addresses, to its
+ * max_conns, the server closes the longest-idle ones down to the watermark,
+ * and a new scraper gets its 200 at once (without the watermark it would
+ * wait in the backlog for keepalive_idle_ms).
+ */
+static void test_idle_watermark(void **state)
+{
+	const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct http_opts o = default_opts("127.0.0.1:0");
+	int fd[16], scraper, p, i, open_old = 0, open_new = 0;
+	struct expo_buf b = { 0 };
+	struct http_server *s;
+	struct timespec t0;
+	struct http_stats st;
+	char src[32];
+	double dt;
+
+	(void)state;
+	o.max_conns = 16;
+	o.idle_watermark = 8;
+	o.threads = 2;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	for (i = 0; i < 8; i++) {
+		snprintf(src, sizeof(src), "127.0.0.%d", 20 + i % 4);
+		fd[i] = idle_from(src, p);
+	}
+	usleep(300 * 1000);
+	for (i = 0; i < 8; i++)			/* at the watermark: all kept */
+		assert_true(still_open(fd[i], 10));
+	http_server__stats(s, &st);
+	assert_int_equal(st.idle_reaped, 0);
+	for (i = 8; i < 16; i++) {
+		snprintf(src, sizeof(src), "127.0.0.%d", 20 + i % 4);
+		fd[i] = idle_from(src, p);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	scraper = connect_to(AF_INET, p);
+	send_all(scraper, req, strlen(req));
+	read_all(scraper, &b);
+	dt = elapsed_s(&t0);
+	close(scraper);
+	assert_memory_equal(b.data, "HTTP/1.1 200 ", 13);
+	print_message("16 idle connections, watermark 8: the scraper's 200 in %.1f ms\n", dt * 1e3);
+	assert_true(dt < 1.0);
+	usleep(300 * 1000);
+	for (i = 0; i < 16; i++) {
+		bool open = still_open(fd[i], 10);
+
+		open_old += i < 8 && open;
+		open_new += i >= 8 && open;
+		close(fd[i]);
+	}
+	/* the oldest went first: none of the first 8 is left */
+	assert_int_equal(open_old, 0);
+	assert_true(open_new >= 7 && open_new <= 8);
+	http_server__stats(s, &st);
+	assert_true(st.idle_reaped >= 8 && st.idle_reaped <= 9);
+	expo_buf__free(&b);
+	http_server__stop(s);
+}
+
+/* --- /-/reload ------------------------------------------------------------------ */
+
+static atomic_int reloads;
+static atomic_int reload_ret;
+static char reload_msg[128];
+
+static int fake_reload(void *ctx, char *msg, size_t msg_len)
+{
+	(void)ctx;
+	atomic_fetch_add(&reloads, 1);
+	snprintf(msg, msg_len, "%s", reload_msg);
+	return atomic_load(&reload_ret);
+}
+
+static char health_text[256];
+static atomic_int health_status;
+
+static int fake_health(void *ctx, char *buf, size_t len)
+{
+	(void)ctx;
+	snprintf(buf, len, "%s", health_text);
+	return atomic_load(&health_status);
+}
+
+/* A health callback gives /healthz its status and body once ready; "starting" before. */
+static void test_healthz_callback(void **state)
+{
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct reply r;
+	int p;
+
+	(void)state;
+	o.health = fake_health;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+
+	atomic_store(&fake.ready, false);
+	request_to(p, "GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "starting\n");
+	reply_free(&r);
+	atomic_store(&fake.ready, true);
+
+	atomic_store(&health_status, 200);
+	snprintf(health_text, sizeof(health_text), "ok: 2 of 3 probes attached\nprobe x: not attached\n");
+	request_to(p, "GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.body, health_text);
+	assert_header(&r, "Content-Type", "text/plain; charset=utf-8");
+	reply_free(&r);
+
+	atomic_store(&health_status, 503);
+	snprintf(health_text, sizeof(health_text), "target demo (pid 1234) exited\n");
+	request_to(p, "GET", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	assert_string_equal(r.body, "target demo (pid 1234) exited\n");
+	reply_free(&r);
+
+	/* any status but 200 is 503 */
+	atomic_store(&health_status, 0);
+	request_to(p, "HEAD", "/healthz", NULL, &r);
+	assert_int_equal(r.status, 503);
+	reply_free(&r);
+	http_server__stop(s);
+}
+
+static void test_reload(void **state)
+{
+	struct http_opts o = default_opts("127.0.0.1:0");
+	char big[8192], req[9000];
+	struct http_server *s;
+	struct reply r;
+	int p, fd, n;
+
+	(void)state;
+	o.reload = fake_reload;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+
+	request_to(p, "POST", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, strlen("reloaded\n"));
+	assert_memory_equal(r.body, "reloaded\n", r.body_len);
+	reply_free(&r);
+	request_to(p, "PUT", "/-/reload", "Content-Length: 0\r\n", &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	assert_int_equal(atomic_load(&reloads), 2);
+
+	/* GET and others: 405, no reload */
+	request_to(p, "GET", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 405);
+	assert_header(&r, "Allow", "POST, PUT");
+	reply_free(&r);
+	request_to(p, "DELETE", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 405);
+	reply_free(&r);
+	request_to(p, "POST", "/-/reload/", NULL, &r);
+	assert_int_equal(r.status, 405);	/* not the route: POST is not allowed there */
+	reply_free(&r);
+	assert_int_equal(atomic_load(&reloads), 2);
+
+	/* a failed reload: 500 with its message, or strerror() without one */
+	atomic_store(&reload_ret, -EINVAL);
+	snprintf(reload_msg, sizeof(reload_msg), "spec.yml:3:7: error: bad");
+	request_to(p, "POST", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.body, "reload failed: spec.yml:3:7: error: bad\n");
+	reply_free(&r);
+	atomic_store(&reload_ret, -ENOENT);
+	reload_msg[0] = '\0';
+	request_to(p, "POST", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 500);
+	assert_string_equal(r.body, "reload failed: No such file or directory\n");
+	reply_free(&r);
+	atomic_store(&reload_ret, 0);
+
+	/* a body is read and discarded; the connection stays open after */
+	fd = connect_to(AF_INET, p);
+	n = snprintf(req, sizeof(req), "POST /-/reload HTTP/1.1\r\nHost: x\r\n"
+		     "Content-Type: application/x-www-form-urlencoded\r\n"
+		     "Content-Length: 11\r\n\r\nhello=world");
+	send_all(fd, req, (size_t)n);
+	read_response(fd, false, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	n = snprintf(req, sizeof(req), "POST /-/reload HTTP/1.1\r\nHost: x\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+	send_all(fd, req, (size_t)n);
+	read_response(fd, false, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	close(fd);
+	assert_int_equal(atomic_load(&reloads), 6);
+
+	/* too large: declared, 413; chunked, closed when it grows past; no reload */
+	request_to(p, "POST", "/-/reload", "Content-Length: 5000\r\n", &r);
+	assert_int_equal(r.status, 413);
+	reply_free(&r);
+	memset(big, 'x', sizeof(big));
+	n = snprintf(req, sizeof(req), "POST /-/reload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n%x\r\n%.*s\r\n0\r\n\r\n",
+		     (unsigned int)sizeof(big), (int)sizeof(big), big);
+	raw_request_family(AF_INET, p, req, (size_t)n, &r);
+	assert_int_equal(r.status, 0);
+	reply_free(&r);
+	assert_int_equal(atomic_load(&reloads), 6);
+	http_server__stop(s);
+
+	/* without a reload callback: 404 for every method */
+	request("POST", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	request("GET", "/-/reload", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	assert_healthy();
+}
+
+/* --- the exposition's path ------------------------------------------------------- */
+
+static void test_metrics_path(void **state)
+{
+	struct http_opts o = default_opts("127.0.0.1:0");
+	static const char *const bad[] = {
+		"metrics", "/healthz", "/snapshot", "/normalization", "/-/reload", "/a b",
+		"/a?b", "/a#b", "/\x7f", "/caf\xc3\xa9",
+	};
+	struct http_server *s = NULL;
+	struct reply r;
+	size_t i;
+	int p;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		o.metrics_path = bad[i];
+		if (http_server__start(&o, &s) != -EINVAL)
+			fail_msg("metrics_path \"%s\" accepted", bad[i]);
+		assert_false(http__valid_metrics_path(bad[i]));
+	}
+	o.metrics_path = "/probe/metrics";
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	request_to(p, "GET", "/probe/metrics", NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+	reply_free(&r);
+	request_to(p, "GET", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 404);
+	reply_free(&r);
+	http_server__stop(s);
+}
+
+/* --- basic auth and headers ----------------------------------------------------- */
+
+#define AUTH_GOOD	"Authorization: Basic cHJvbTpzM2NyM3Q=\r\n"	/* prom:s3cr3t */
+#define AUTH_BAD	"Authorization: Basic cHJvbTpub3BlMQ==\r\n"	/* prom:nope1 */
+
+static char prom_hash[128];
+
+static struct webconfig *auth_config(void)
+{
+	char salt[CRYPT_GENSALT_OUTPUT_SIZE], *yaml;
+	struct crypt_data cd = { 0 };
+	struct spec_diags d = { 0 };
+	struct webconfig *w = NULL;
+
+	assert_non_null(crypt_gensalt_rn("$2y$", 4, NULL, 0, salt, sizeof(salt)));
+	snprintf(prom_hash, sizeof(prom_hash), "%s", crypt_r("s3cr3t", salt, &cd));
+	assert_true(asprintf(&yaml, "basic_auth_users:\n  prom: %s\n"
+			     "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+			     "    Content-Security-Policy: default-src 'none'\n", prom_hash) > 0);
+	assert_int_equal(webconfig__load_buf("web.yml", yaml, strlen(yaml), &w, &d), 0);
+	free(yaml);
+	spec_diags__free(&d);
+	return w;
+}
+
+/* Every path needs the password: /healthz and /-/reload too; 401 says how. */
+static void test_basic_auth(void **state)
+{
+	static const char *const paths[] = { "/metrics", "/healthz", "/snapshot", "/nope" };
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct webconfig *w = auth_config();
+	struct http_server *s;
+	struct http_stats st;
+	struct reply r;
+	size_t i;
+	int p;
+
+	(void)state;
+	o.web = w;
+	o.reload = fake_reload;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	for (i = 0; i < ARRAY_SIZE(paths); i++) {
+		const char *const creds[] = { NULL, AUTH_BAD, "Authorization: Bearer x\r\n",
+					      "Authorization: Basic cHJvbTo=\r\n" };
+		size_t j;
+
+		for (j = 0; j < ARRAY_SIZE(creds); j++) {
+			request_to(p, "GET", paths[i], creds[j], &r);
+			assert_int_equal(r.status, 401);
+			assert_header(&r, "WWW-Authenticate",
+				      "Basic realm=\"emitd\", charset=\"UTF-8\"");
+			assert_header(&r, "X-Frame-Options", "deny");
+			assert_string_equal(r.body, "unauthorized\n");
+			reply_free(&r);
+		}
+		request_to(p, "GET", paths[i], AUTH_GOOD, &r);
+		assert_int_equal(r.status, !strcmp(paths[i], "/nope") ? 404 : 200);
+		assert_header(&r, "X-Frame-Options", "deny");
+		assert_header(&r, "Content-Security-Policy", "default-src 'none'");
+		assert_no_header(&r, "WWW-Authenticate");
+		reply_free(&r);
+	}
+	/* a reload is refused before its body is read, and not run */
+	atomic_store(&reloads, 0);
+	request_to(p, "POST", "/-/reload", "Content-Length: 3\r\n", &r);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+	request_to(p, "POST", "/-/reload", AUTH_GOOD, &r);
+	assert_int_equal(r.status, 200);
+	reply_free(&r);
+	assert_int_equal(atomic_load(&reloads), 1);
+	/* the method is checked after the password */
+	request_to(p, "DELETE", "/metrics", NULL, &r);
+	assert_int_equal(r.status, 401);
+	reply_free(&r);
+	request_to(p, "DELETE", "/metrics", AUTH_GOOD, &r);
+	assert_int_equal(r.status, 405);
+	reply_free(&r);
+	http_server__stats(s, &st);
+	assert_int_equal(st.unauthorized, ARRAY_SIZE(paths) * 4 + 2);
+	http_server__stop(s);
+	webconfig__free(w);
+}
+
+/* --- TLS ----------------------------------------------------------------------- */
+
+#define TLS_DIR		"tests/fixtures/tls/"
+
+static struct webconfig *tls_config(const char *extra)
+{
+	struct spec_diags d = { 0 };
+	struct webconfig *w = NULL;
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), "tls_server_config:\n  cert_file: server.crt\n"
+		 "  key_file: server.key\n%s", extra ? extra : "");
+	if (webconfig__load_buf(TLS_DIR "web.yml", yaml, strlen(yaml), &w, &d))
+		fail_msg("web config: %s", d.nr ? d.v[0].msg : "?");
+	spec_diags__free(&d);
+	return w;
+}
+
+struct tls_opts {
+	const char *cert;		/* client certificate (TLS_DIR name); NULL: none */
+	const char *priorities;		/* NULL: "NORMAL" */
+};
+
+/*
+ * One request over TLS, the server's certificate verified against the test
+ * CA for "localhost": the status, 0 when the handshake or the request
+ * failed (*@hs_err the handshake's error, if that is where).
+ */
+static int tls_request(int p, const struct tls_opts *t, const char *req, int *hs_err)
+{
+	gnutls_certificate_credentials_t cred;
+	char crt[256], key[256], buf[65536];
+	struct expo_buf b = { 0 };
+	gnutls_session_t session;
+	struct reply r;
+	ssize_t n;
+	int fd, ret, status = 0;
+
+	*hs_err = 0;
+	assert_int_equal(gnutls_certificate_allocate_credentials(&cred), 0);
+	assert_true(gnutls_certificate_set_x509_trust_file(cred, TLS_DIR "ca.crt",
+							   GNUTLS_X509_FMT_PEM) > 0);
+	if (t->cert) {
+		snprintf(crt, sizeof(crt), TLS_DIR "%s.crt", t->cert);
+		snprintf(key, sizeof(key), TLS_DIR "%s.key", t->cert);
+		assert_int_equal(gnutls_certificate_set_x509_key_file(cred, crt, key,
+								      GNUTLS_X509_FMT_PEM), 0);
+	}
+	/* sent even to a server that names other CAs, as curl and openssl do */
+	assert_int_equal(gnutls_init(&session, GNUTLS_CLIENT | GNUTLS_FORCE_CLIENT_CERT), 0);
+	assert_int_equal(gnutls_priority_set_direct(session, t->priorities ? t->priorities :
+						    "NORMAL", NULL), 0);
+	gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, cred);
+	gnutls_server_name_set(session, GNUTLS_NAME_DNS, "localhost", strlen("localhost"));
+	gnutls_session_set_verify_cert(session, "localhost", 0);
+	fd = connect_to(AF_INET, p);
+	gnutls_transport_set_int(session, fd);
+	gnutls_handshake_set_timeout(session, IO_TIMEOUT_S * 1000);
+	do
+		ret = gnutls_handshake(session);
+	while (ret < 0 && !gnutls_error_is_fatal(ret));
+	if (ret < 0) {
+		*hs_err = ret;
+		goto out;
+	}
+	do
+		ret = (int)gnutls_record_send(session, req, strlen(req));
+	while (ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED);
+	if (ret < 0)
+		goto out;
+	for (;;) {
+		n = gnutls_record_recv(session, buf, sizeof(buf));
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			continue;
+		if (n <= 0)
+			break;
+		assert_int_equal(expo_buf__append(&b, buf, (size_t)n), 0);
+	}
+	if (b.len) {
+		assert_int_equal(expo_buf__append(&b, "", 1), 0);
+		b.len--;
+		parse_reply(&r, &b);
+		status = r.status;
+		if (status == 200 && strstr(req, "/metrics"))
+			assert_int_equal(r.body_len, expected_len[EXPO_FMT_TEXT_004]);
+		b.data = NULL;
+		reply_free(&r);
+	}
+out:
+	expo_buf__free(&b);
+	gnutls_deinit(session);
+	gnutls_certificate_free_credentials(cred);
+	close(fd);
+	return status;
+}
+
+#define GET_METRICS	"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+/* HTTPS; plain HTTP to the TLS port is closed, and the server goes on. */
+static void test_tls(void **state)
+{
+	const struct tls_opts plain = { 0 }, tls12 = { .priorities = "NORMAL:-VERS-ALL:+VERS-TLS1.2" };
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct webconfig *w = tls_config(NULL), *w13;
+	struct http_server *s;
+	struct expo_buf b = { 0 };
+	struct reply r;
+	int p, err, i, fd;
+
+	(void)state;
+	o.web = w;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	assert_int_equal(tls_request(p, &plain, GET_METRICS, &err), 200);
+	assert_int_equal(tls_request(p, &tls12, GET_METRICS, &err), 200);
+	for (i = 0; i < 3; i++) {
+		fd = connect_to(AF_INET, p);
+		send_all(fd, GET_METRICS, strlen(GET_METRICS));
+		read_all(fd, &b);		/* returns: the server closed it */
+		close(fd);
+		parse_reply(&r, &b);
+		assert_int_equal(r.status, 0);	/* no HTTP answer */
+		assert_null(strstr(b.data, "# HELP"));
+		b.data = NULL;
+		reply_free(&r);
+		expo_buf__free(&b);
+		assert_int_equal(tls_request(p, &plain, GET_METRICS, &err), 200);
+	}
+	http_server__stop(s);
+
+	/* min_version TLS13: a TLS 1.2 client fails its handshake */
+	w13 = tls_config("  min_version: TLS13\n");
+	o.web = w13;
+	assert_int_equal(http_server__start(&o, &s), 0);
+	p = http_server__port(s);
+	assert_int_equal(tls_request(p, &tls12, GET_METRICS, &err), 0);
+	assert_true(err < 0);
+	assert_int_equal(tls_request(p, &plain, GET_METRICS, &err), 200);
+	http_server__stop(s);
+	webconfig__free(w);
+	webconfig__free(w13);
+}
+
+/* Each client_auth_type against no certificate, the CA's, and a stranger's. */
+static void test_tls_client_certs(void **state)
+{
+	static const struct {
+		const char *yaml;
+		int none, ours, theirs;		/* the statuses: 0 refused */
+	} cases[] = {
+		{ "  client_auth_type: NoClientCert\n", 200, 200, 200 },
+		{ "  client_auth_type: RequestClientCert\n", 200, 200, 200 },
+		{ "  client_auth_type: RequireAnyClientCert\n", 0, 200, 200 },
+		{ "  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: ca.crt\n",
+		  200, 200, 0 },
+		{ "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
+		  0, 200, 0 },
+		/* the server's certificate is the CA's, but not a client's (key purpose) */
+		{ "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
+		  -1, -1, -1 },
+	};
+	const struct tls_opts none = { 0 }, ours = { .cert = "client" },
+			      theirs = { .cert = "other-client" }, server = { .cert = "server" };
+	struct http_opts o = default_opts("127.0.0.1:0");
+	struct http_server *s;
+	struct webconfig *w;
+	size_t i;
+	int p, err;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		w = tls_config(cases[i].yaml);
+		o.web = w;
+		assert_int_equal(http_server__start(&o, &s), 0);
+		p = http_server__port(s);
+		if (cases[i].none < 0) {
+			assert_int_equal(tls_request(p, &server, GET_METRICS, &err), 0);
+		} else {
+			assert_int_equal(tls_request(p, &none, GET_METRICS, &err), cases[i].none);
+			assert_int_equal(tls_request(p, &ours, GET_METRICS, &err), cases[i].ours);
+			assert_int_equal(tls_request(p, &theirs, GET_METRICS, &err),
+					 cases[i].theirs);
+		}
+		/* refused handshakes leave the server serving */
+		assert_int_equal(tls_request(p, &ours, GET_METRICS, &err), 200);
+		http_server__stop(s);
+		webconfig__free(w);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1524,7 +2128,17 @@ int main(void)
 		cmocka_unit_test(test_per_ip_limit),
 		cmocka_unit_test(test_request_deadline),
 		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_keepalive_outlives_deadline),
+		cmocka_unit_test(test_idle_watermark),
+		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_healthz_callback),
+		cmocka_unit_test(test_metrics_path),
+		cmocka_unit_test(test_basic_auth),
+		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_tls_client_certs),
 	};
 
+	/* the agent ignores SIGPIPE (loop.c): a peer closing mid-write is an error, not death */
+	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

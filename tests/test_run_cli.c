@@ -130,7 +130,9 @@ static const struct {
 	const char *def;
 } run_flags[] = {
 	{ "spec", "x.yml", NULL },
-	{ "listen", "127.0.0.1:1", "127.0.0.1:9477" },
+	{ "web.listen-address", "127.0.0.1:1", "127.0.0.1:9477" },
+	{ "web.telemetry-path", "/probe", "/metrics" },
+	{ "web.config.file", "/etc/emitd/web.yml", NULL },
 	{ "pid", "1", NULL },
 	{ "interval-ms", "100", NULL },
 	{ "pin-root", "/tmp/x", EMITD_PIN_ROOT },
@@ -220,6 +222,8 @@ static void test_defaults_are_the_agents(void **state)
 	assert_memory_equal(&o.agent.signal, &sig, sizeof(sig));
 	assert_string_equal(o.agent.spec_path, "x.yml");
 	assert_string_equal(o.agent.listen, "127.0.0.1:9477");
+	assert_string_equal(o.agent.telemetry_path, "/metrics");
+	assert_null(o.agent.web_config_path);
 	assert_string_equal(o.agent.pin_root, EMITD_PIN_ROOT);
 	assert_int_equal(o.agent.ringbuf_bytes, 256 * 1024);	/* bpf/emit.bpf.c's samples */
 	assert_int_equal(o.agent.exit_after_ms, 0);
@@ -262,6 +266,37 @@ static void test_flags_set_their_fields(void **state)
 	assert_true(o.agent.norm.csv_interval_s == 0.5);
 	assert_true(o.agent.per_key);
 	assert_true(o.agent.drain_on_scrape);
+}
+
+/* --listen is --web.listen-address: one row, two names; errors name what was typed. */
+static void test_listen_alias(void **state)
+{
+	struct run_cli_opts o;
+	char *help = NULL;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse(&o, ARGV("--spec", "x.yml", "--listen", "127.0.0.1:2")), 0);
+	assert_string_equal(o.agent.listen, "127.0.0.1:2");
+	assert_int_equal(parse(&o, ARGV("--spec", "x.yml", "--web.listen-address", "[::1]:3",
+					"--web.telemetry-path", "/x/metrics",
+					"--web.config.file", "w.yml")), 0);
+	assert_string_equal(o.agent.listen, "[::1]:3");
+	assert_string_equal(o.agent.telemetry_path, "/x/metrics");
+	assert_string_equal(o.agent.web_config_path, "w.yml");
+	/* the last one wins, whichever name it used */
+	assert_int_equal(parse(&o, ARGV("--spec", "x.yml", "--web.listen-address", "[::1]:3",
+					"--listen", "127.0.0.1:4")), 0);
+	assert_string_equal(o.agent.listen, "127.0.0.1:4");
+	assert_int_equal(parse(&o, ARGV("--spec", "x.yml", "--listen")), -EINVAL);
+	assert_string_equal(out, "emitd: error: run: --listen needs a value\n");
+	f = open_memstream(&help, &len);
+	run_cli__usage(f);
+	fclose(f);
+	assert_non_null(strstr(help, "(alias --listen)"));
+	assert_null(strstr(help, "      --listen"));	/* one entry, not two */
+	free(help);
 }
 
 static void test_environment_first_flags_override(void **state)
@@ -338,6 +373,14 @@ static void test_usage_errors_are_one_log_line(void **state)
 		{ ARGV("--spec"), "run: --spec needs a value" },
 		{ ARGV("--spec", "x", "extra"), "run: unexpected argument 'extra'" },
 		{ ARGV("--listen", "127.0.0.1:1"), "run: --spec FILE is required" },
+		{ ARGV("--spec", "x", "--web.telemetry-path", "metrics"),
+		  "--web.telemetry-path: invalid value 'metrics' (expected a path such as /metrics: "
+		  "printable, no space, '?' or '#', and none of /healthz, /snapshot, "
+		  "/normalization, /-/reload)" },
+		{ ARGV("--spec", "x", "--web.telemetry-path", "/-/reload"),
+		  "--web.telemetry-path: invalid value '/-/reload' (expected a path such as /metrics: "
+		  "printable, no space, '?' or '#', and none of /healthz, /snapshot, "
+		  "/normalization, /-/reload)" },
 	};
 	struct run_cli_opts o;
 	char want[256];
@@ -377,6 +420,7 @@ int main(void)
 		cmocka_unit_test_setup(test_every_flag_in_help_is_accepted, clear_env),
 		cmocka_unit_test_setup(test_defaults_are_the_agents, clear_env),
 		cmocka_unit_test_setup(test_flags_set_their_fields, clear_env),
+		cmocka_unit_test_setup(test_listen_alias, clear_env),
 		cmocka_unit_test_setup(test_environment_first_flags_override, clear_env),
 		cmocka_unit_test_setup(test_interval_ms_applies_after_every_drain_flag, clear_env),
 		cmocka_unit_test_setup(test_usage_errors_are_one_log_line, clear_env),

@@ -116,6 +116,38 @@ static void test_known_entries(void **state)
 			       "Series of each metric, __other__ included."));
 }
 
+/* The provenance gauge, the unique information, and the panel hints' shape. */
+static void test_new_entries_and_panel_hints(void **state)
+{
+	const struct self_metric *m;
+	const char *pct;
+	int id;
+
+	(void)state;
+	m = self_metrics__get(SELF_SPEC_INFO);
+	assert_string_equal(m->name, "emitd_spec_info");
+	assert_int_equal(m->type, EXPO_GAUGE);
+	assert_string_equal(m->labels[0], "namespace");
+	assert_string_equal(m->labels[1], "sha256");
+	m = self_metrics__get(SELF_CHANNEL_UNIQUE_INFORMATION);
+	assert_string_equal(m->name, "emitd_channel_unique_information");
+	assert_false(ends_with(m->name, "_bits"));	/* promtool: bits are not a base unit */
+	assert_string_equal(m->labels[0], "channel");
+	for (id = 0; id < SELF_METRICS_NR; id++) {
+		m = self_metrics__get(id);
+		if (!m->panel.title) {
+			assert_null(m->panel.expr);
+			continue;
+		}
+		assert_non_null(m->panel.expr);
+		assert_non_null(m->panel.unit);
+		pct = strchr(m->panel.expr, '%');
+		assert_non_null(pct);
+		assert_int_equal(pct[1], 's');
+		assert_null(strchr(pct + 1, '%'));
+	}
+}
+
 static void test_out_of_range(void **state)
 {
 	(void)state;
@@ -131,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_names_are_valid_and_distinct),
 		cmocka_unit_test(test_label_names),
 		cmocka_unit_test(test_known_entries),
+		cmocka_unit_test(test_new_entries_and_panel_hints),
 		cmocka_unit_test(test_out_of_range),
 	};
 

@@ -177,6 +177,18 @@ static double rank_delta(const struct signal_result *res, unsigned int channel)
 	return NAN;
 }
 
+static double rank_unique(const struct signal_result *res, unsigned int channel)
+{
+	unsigned int i;
+
+	for (i = 0; i < res->nr_ranked; i++) {
+		if (res->ranking[i].channel == channel)
+			return res->ranking[i].unique_bits;
+	}
+	fail_msg("channel %u not ranked", channel);
+	return NAN;
+}
+
 static void assert_result_finite(const struct signal_result *res)
 {
 	unsigned int i;
@@ -184,6 +196,7 @@ static void assert_result_finite(const struct signal_result *res)
 	for (i = 0; i < SIGNAL_MAX_CHANNELS; i++) {
 		assert_true(isfinite(res->h[i]));
 		assert_true(isfinite(res->ranking[i].delta_r));
+		assert_true(isfinite(res->ranking[i].unique_bits));
 	}
 	assert_true(isfinite(res->sum_h));
 	assert_true(isfinite(res->h_joint));
@@ -941,7 +954,197 @@ static void test_histogram_bins_clamp_max_and_huge_range(void **state)
 	assert_near(res.h[0], 1, 1e-15);
 }
 
-/* ---- zones --------------------------------------------------------------- */
+/* ---- unique information U_k = H_joint - H_joint without k = H(X_k | rest) ---- */
+
+/*
+ * Histogram, exact: a = t % 4 and b = (t / 4) % 4 over 64 samples take every
+ * pair of values 4 times (exactly independent, 2 bits each). Channels
+ * (a, a, b): each copy of a has U = H(a | a, b) = 0; b has U = H(b) = 2.
+ */
+static void test_unique_histogram_copies_zero_independent_h(void **state)
+{
+	struct signal_config cfg;
+	struct signal_result res;
+	double x[3 * 64];
+	unsigned int t;
+
+	(void)state;
+	hist_cfg(&cfg);
+	for (t = 0; t < 64; t++) {
+		x[t] = x[64 + t] = t % 4;
+		x[128 + t] = (t / 4) % 4;
+	}
+	compute_ok(&cfg, x, 3, 64, &res);
+	assert_true(res.r_valid);
+	assert_near(res.h_joint, 4, 1e-15);
+	assert_near(rank_unique(&res, 0), 0, 1e-15);
+	assert_near(rank_unique(&res, 1), 0, 1e-15);
+	assert_near(rank_unique(&res, 2), res.h[2], 1e-15);
+	assert_near(rank_unique(&res, 2), 2, 1e-15);
+	/* delta_r ranks the copies first; U says they are the removable ones */
+	assert_true(rank_delta(&res, 0) > rank_delta(&res, 2));
+}
+
+/*
+ * Gaussian, z-scored: x, an exact copy of x, and z with zero sample
+ * correlation to x. The estimator's matrix is Sigma + eps*I =
+ * [[1+e, 1, 0], [1, 1+e, 0], [0, 0, 1+e]], so by the Schur complement
+ *   var(copy | rest) = (1+e) - 1/(1+e) ~= 2e,  var(z | rest) = 1+e.
+ * U of each copy is therefore not 0 but the floor eps sets,
+ * 0.5*log2(2*pi*e_nat*((1+e) - 1/(1+e))) ~= -10.74 bits: a differential
+ * entropy has no zero, an exact copy's is -inf without eps. Tolerance 1e-6
+ * bits: the copies' sample correlation is 1 up to rounding (~1e-16), which
+ * moves var(copy | rest) ~= 2e-8 by ~1e-16, i.e. U by ~1e-8 bits. z keeps
+ * U = H_z = 0.5*log2(2*pi*e_nat*(1+e)) to rounding (1e-9).
+ */
+static void test_unique_gaussian_copies_at_eps_floor_independent_h(void **state)
+{
+	struct rng r = { 61 };
+	struct signal_config cfg;
+	struct signal_result res;
+	double x[3 * 500], e = 1e-8, floor_bits;
+
+	(void)state;
+	make_rho_rows(&r, x, 500, 0.0, true);	/* rows 0 and 2 uncorrelated */
+	memcpy(x + 500, x, sizeof(double) * 500);	/* row 1: a copy of row 0 */
+	signal_config__init(&cfg);
+	compute_ok(&cfg, x, 3, 500, &res);
+	assert_true(res.r_valid);
+	assert_result_finite(&res);
+	floor_bits = 0.5 * log2(2 * M_PI * M_E * ((1 + e) - 1 / (1 + e)));
+	assert_near(floor_bits, -10.74, 0.01);
+	assert_near(rank_unique(&res, 0), floor_bits, 1e-6);
+	assert_near(rank_unique(&res, 1), floor_bits, 1e-6);
+	assert_near(rank_unique(&res, 2), H1_ZSCORE(e), 1e-9);
+	assert_near(rank_unique(&res, 2), res.h[2], 1e-9);
+}
+
+/* Solve the 3x3 system a * v = b by Cramer's rule (independent of the code's Cholesky). */
+static void solve3(const double a[3][3], const double b[3], double v[3])
+{
+	double det, m[3][3];
+	unsigned int i, j, k;
+
+	det = a[0][0] * (a[1][1] * a[2][2] - a[1][2] * a[2][1]) -
+	      a[0][1] * (a[1][0] * a[2][2] - a[1][2] * a[2][0]) +
+	      a[0][2] * (a[1][0] * a[2][1] - a[1][1] * a[2][0]);
+	for (k = 0; k < 3; k++) {
+		for (i = 0; i < 3; i++)
+			for (j = 0; j < 3; j++)
+				m[i][j] = j == k ? b[i] : a[i][j];
+		v[k] = (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+			m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+			m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])) / det;
+	}
+}
+
+/* var(k | rest) of the 4x4 @s by the Schur complement s_kk - s_kr s_rr^-1 s_rk. */
+static double schur_var(const double s[4][4], unsigned int k)
+{
+	double a[3][3], b[3], v[3], q = 0;
+	unsigned int i, j, ri = 0, rj;
+
+	for (i = 0; i < 4; i++) {
+		if (i == k)
+			continue;
+		b[ri] = s[i][k];
+		for (j = 0, rj = 0; j < 4; j++) {
+			if (j != k)
+				a[ri][rj++] = s[i][j];
+		}
+		ri++;
+	}
+	solve3(a, b, v);
+	for (i = 0; i < 3; i++)
+		q += b[i] * v[i];
+	return s[k][k] - q;
+}
+
+/*
+ * A hand-made covariance, reproduced exactly by the samples: X = L W with W
+ * four rows of zero mean, unit variance and zero sample correlation (Gram-
+ * Schmidt) and L the Cholesky factor of Sigma, so the population covariance
+ * of X is L L^T = Sigma up to rounding. With normalization NONE the
+ * estimator works on Sigma + eps*I, and U_k = 0.5*log2(2*pi*e*var(k | rest))
+ * with var from the Schur complement of that matrix. Channel 3 is
+ * independent: U_3 = H_3.
+ */
+static void test_unique_gaussian_matches_schur_complement(void **state)
+{
+	static const double sigma[4][4] = {
+		{ 4.0, 2.0, 0.6, 0.0 },
+		{ 2.0, 3.0, 0.5, 0.0 },
+		{ 0.6, 0.5, 2.0, 0.0 },
+		{ 0.0, 0.0, 0.0, 1.5 },
+	};
+	enum { M = 400 };
+	struct rng r = { 71 };
+	struct signal_config cfg;
+	struct signal_result res;
+	double w[4 * M], x[4 * M], l[4][4] = {}, se[4][4], d, want;
+	unsigned int i, j, k, t;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {		/* Cholesky of sigma, in the test */
+		for (j = 0; j <= i; j++) {
+			d = sigma[i][j];
+			for (k = 0; k < j; k++)
+				d -= l[i][k] * l[j][k];
+			l[i][j] = i == j ? sqrt(d) : d / l[j][j];
+		}
+	}
+	for (i = 0; i < 4; i++) {		/* orthonormal rows */
+		fill_gauss(&r, w + i * M, M, 1.0);
+		standardize(w + i * M, M);
+		for (j = 0; j < i; j++)
+			orthogonalize(w + i * M, w + j * M, M);
+		standardize(w + i * M, M);
+	}
+	for (i = 0; i < 4; i++)
+		for (t = 0; t < M; t++) {
+			x[i * M + t] = 0;
+			for (j = 0; j <= i; j++)
+				x[i * M + t] += l[i][j] * w[j * M + t];
+		}
+	signal_config__init(&cfg);
+	cfg.normalization = SIGNAL_NORM_NONE;
+	compute_ok(&cfg, x, 4, M, &res);
+	assert_true(res.r_valid);
+	for (i = 0; i < 4; i++)
+		for (j = 0; j < 4; j++)
+			se[i][j] = sigma[i][j] + (i == j ? cfg.covariance_epsilon : 0);
+	for (k = 0; k < 4; k++) {
+		want = 0.5 * log2(2 * M_PI * M_E * schur_var(se, k));
+		assert_near(rank_unique(&res, k), want, 1e-9);
+	}
+	assert_near(rank_unique(&res, 3), res.h[3], 1e-9);	/* independent: all its own */
+	assert_true(rank_unique(&res, 0) < res.h[0]);		/* the rest explains part of it */
+	/* the closed forms by hand: var(3 | rest) = 1.5 + eps */
+	assert_near(schur_var(se, 3), 1.5 + 1e-8, 1e-15);
+}
+
+/* A constant channel adds nothing and has nothing of its own: U = 0. */
+static void test_unique_constant_channel_zero(void **state)
+{
+	struct signal_config cfg;
+	struct signal_result res;
+	double x[2 * 64];
+	unsigned int t;
+
+	(void)state;
+	signal_config__init(&cfg);
+	cfg.min_sum_h = 0.01;
+	for (t = 0; t < 64; t++) {
+		x[t] = sin(t * 0.7) + (t % 5);
+		x[64 + t] = 3.0;
+	}
+	compute_ok(&cfg, x, 2, 64, &res);
+	assert_true(res.r_valid);
+	assert_near(rank_unique(&res, 1), 0, 0);
+	assert_near(rank_unique(&res, 0), res.h[0], 1e-12);
+}
+
+/* ---- zones and names ---------------------------------------------------- */
 
 static void test_zone_thresholds_at_and_around_edges(void **state)
 {
@@ -1183,11 +1386,13 @@ static void test_json_valid_snapshot_matches_schema(void **state)
 			    "delta_r = R_all - R_without_channel (leave-one-out)");
 	assert_int_equal(json_array_size(json_object_get(crit, "ranking")), res.nr_ranked);
 	json_array_foreach(json_object_get(crit, "ranking"), i, e) {
-		assert_keys(e, KEYS("channel_id", "delta_r"));
+		assert_keys(e, KEYS("channel_id", "delta_r", "unique_bits"));
 		assert_string_equal(json_string_value(json_object_get(e, "channel_id")),
 				    signal_fix_ids[res.ranking[i].channel]);
 		assert_true(json_real_value(json_object_get(e, "delta_r")) ==
 			    res.ranking[i].delta_r);
+		assert_true(json_real_value(json_object_get(e, "unique_bits")) ==
+			    res.ranking[i].unique_bits);
 	}
 	assert_true(flags_contain(root, "SIGNAL_COMPUTED"));
 	json_decref(root);
@@ -1365,6 +1570,10 @@ int main(void)
 		cmocka_unit_test(test_histogram_copy_gives_r_exactly_half_healthy),
 		cmocka_unit_test(test_histogram_criticality_duplicate_closed_form),
 		cmocka_unit_test(test_criticality_subset_below_min_sum_h_counts_as_zero),
+		cmocka_unit_test(test_unique_histogram_copies_zero_independent_h),
+		cmocka_unit_test(test_unique_gaussian_copies_at_eps_floor_independent_h),
+		cmocka_unit_test(test_unique_gaussian_matches_schur_complement),
+		cmocka_unit_test(test_unique_constant_channel_zero),
 		cmocka_unit_test(test_histogram_bins_clamp_max_and_huge_range),
 		cmocka_unit_test(test_zone_thresholds_at_and_around_edges),
 		cmocka_unit_test(test_zone_and_flag_names),

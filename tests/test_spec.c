@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * Unit tests for user/spec/ (load, parse, check, names, diag). Run from the repo root:
- * the bad-spec corpus is read from tests/spec_bad/, and spec/demo.yml is
+ * Unit tests for user/spec/ (load, parse, check, names, diag, hash). Run from the repo root:
+ * the bad-spec corpus is read from tests/spec_bad/, the warnings' corpus
+ * from tests/spec_warn/, and spec/demo.yml is
  * checked when it exists.
  */
 #include <dirent.h>
@@ -17,9 +18,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 #define CORPUS_DIR	"tests/spec_bad"
+#define WARN_CORPUS_DIR	"tests/spec_warn"
 #define EXPECT_TAG	"# expect: "
 #define MAX_EXPECT	16
 
@@ -45,13 +48,15 @@ static const char demo_yml[] =
 	"      - { title: Requests per second by route, promql: 'sum by (route) (rate(demo_requests_total[5m]))' }\n"
 	"    alerts:\n"
 	"      - { alert: DemoNoRequests, expr: 'sum(rate(demo_requests_total[10m])) == 0', for: 10m, severity: warning, summary: No requests for 10 minutes }\n"
-	"  - name: request_latency_us\n"
+	"  - name: request_latency_seconds\n"
 	"    type: histogram\n"
-	"    help: Request latency in microseconds.\n"
-	"    unit: us\n"
+	"    help: Request latency, in seconds (the probe reads microseconds).\n"
+	"    unit: seconds\n"
 	"    family: http\n"
-	"    probe: { target: demo, usdt: 'demo:request_done', value: { arg: 1 } }\n"
-	"    buckets: { exp2: { min: 1, max: 1048576 } }\n"
+	"    probe: { target: demo, usdt: 'demo:request_done', value: { arg: 1, scale: 1e-6 } }\n"
+	"    buckets: [0.000001, 0.000002, 0.000004, 0.000008, 0.000016, 0.000032, 0.000064,\n"
+	"              0.000128, 0.000256, 0.000512, 0.001024, 0.002048, 0.004096, 0.008192,\n"
+	"              0.016384, 0.032768, 0.065536, 0.131072, 0.262144, 0.524288, 1.048576]\n"
 	"  - name: payload_ratio\n"
 	"    type: histogram\n"
 	"    help: Compressed over raw payload size.\n"
@@ -177,17 +182,22 @@ static void check_demo_histograms(const struct spec *s)
 	size_t i;
 
 	assert_int_equal(m->type, SPEC_HISTOGRAM);
-	assert_string_equal(m->unit, "us");
+	assert_string_equal(m->unit, "seconds");
 	assert_int_equal(m->budget, SPEC_DEFAULT_BUDGET);
 	assert_int_equal(m->probe.kind, SPEC_PROBE_USDT);
 	assert_string_equal(m->probe.provider, "demo");
 	assert_string_equal(m->probe.name, "request_done");
 	assert_null(m->probe.symbol);
 	assert_src(&m->probe.value, SPEC_SRC_ARG, 1, SPEC_VAL_S64);
-	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_EXP2);
+	assert_true(m->probe.value.scale == 1e-6);
+	assert_true(spec_metric__scale(m) == 1e-6);
+	assert_int_equal(m->probe.value.scale_mark.line, 27);
+	assert_int_equal(m->probe.value.scale_mark.col, 79);
+	assert_int_equal(m->buckets.kind, SPEC_BUCKETS_EXPLICIT);
 	assert_int_equal(m->buckets.nr_bounds, 21);
+	/* the edges of exp2 { min: 1, max: 1048576 } in microseconds, in seconds */
 	for (i = 0; i < 21; i++)
-		assert_true(m->buckets.bounds[i] == (double)(1u << i));
+		assert_true(m->buckets.bounds[i] == (double)(1u << i) / 1e6);
 
 	m = &s->metrics[2];
 	assert_string_equal(m->name, "payload_ratio");
@@ -284,6 +294,96 @@ static void test_defaults(void **state)
 	spec_diags__free(&d);
 }
 
+/* Labels of the task's context and a target's filters (issue 12, item 4). */
+static void test_task_sources_and_filters(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets:\n"
+		"  - { name: pg, binary: /usr/bin/pg, cgroup: /system.slice/pg.service/,\n"
+		"      comm: [postgres, pg_ctl] }\n"
+		"  - { name: pm, pid: 12, follow_forks: true, comm: one }\n"
+		"  - { name: all, binary: /bin/t }\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [pid, tid, uid, comm]\n"
+		"    probe: { target: pg, uprobe: f, labels: { pid: { source: tgid },\n"
+		"             tid: { source: tid }, uid: { source: uid }, comm: { source: comm } } }\n"
+		"  - name: by_cgroup_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [cgroup, pid]\n"
+		"    probe: { target: pm, uprobe: f, labels: { cgroup: { source: cgroup },\n"
+		"             pid: { source: pid } } }\n"
+		"  - name: warm_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [uid, comm]\n"
+		"    probe: { target: all, uprobe: f, labels: { uid: { source: uid, values: [0, 1000] },\n"
+		"             comm: { source: comm, values: [postgres] } } }\n";
+	struct spec_diags d = { 0 };
+	const struct spec_metric *m;
+	const struct spec_target *t;
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("t.yml", y, strlen(y), &s, &d), 0);
+	t = &s->targets[0];
+	assert_string_equal(t->cgroup, "system.slice/pg.service");
+	assert_int_equal(t->nr_comms, 2);
+	assert_string_equal(t->comms[1], "pg_ctl");
+	assert_false(t->follow_forks);
+	assert_true(spec_target__filters(t));
+	t = &s->targets[1];
+	assert_true(t->follow_forks);
+	assert_null(t->cgroup);
+	assert_int_equal(t->nr_comms, 1);
+	assert_string_equal(t->comms[0], "one");
+	assert_false(spec_target__filters(&s->targets[2]));
+	m = &s->metrics[0];
+	assert_int_equal(m->labels[0].src.kind, SPEC_SRC_PID);	/* tgid is pid */
+	assert_int_equal(m->labels[1].src.kind, SPEC_SRC_TID);
+	assert_int_equal(m->labels[2].src.kind, SPEC_SRC_UID);
+	assert_int_equal(m->labels[3].src.kind, SPEC_SRC_COMM);
+	m = &s->metrics[2];
+	assert_int_equal(m->labels[0].nr_values, 2);
+	assert_string_equal(m->labels[0].values[1], "1000");
+	assert_string_equal(m->labels[1].values[0], "postgres");
+	assert_true(spec_src_kind__is_string(SPEC_SRC_COMM));
+	assert_false(spec_src_kind__reads_arg(SPEC_SRC_COMM));
+	assert_int_equal(s->metrics[1].labels[0].src.kind, SPEC_SRC_CGROUP);
+	assert_string_equal(spec_src_kind__name(SPEC_SRC_CGROUP), "cgroup");
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+/* Filters and task labels are in the spec's hash; a spec without them hashes as before. */
+static void test_hash_filters(void **state)
+{
+	static const char a[] =
+		"version: 1\nnamespace: n\ntargets: [{ name: t, binary: /bin/t }]\n"
+		"metrics: [{ name: h_total, type: counter, help: H., probe: { target: t, uprobe: f } }]\n";
+	static const char b[] =
+		"version: 1\nnamespace: n\ntargets: [{ name: t, binary: /bin/t, comm: [x] }]\n"
+		"metrics: [{ name: h_total, type: counter, help: H., probe: { target: t, uprobe: f } }]\n";
+	char ha[SPEC_SHA256_HEX], hb[SPEC_SHA256_HEX];
+	struct spec_diags d = { 0 };
+	struct spec *s;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("a.yml", a, strlen(a), &s, &d), 0);
+	assert_int_equal(spec__hash(s, ha), 0);
+	spec__free(s);
+	assert_int_equal(spec__load_buf("b.yml", b, strlen(b), &s, &d), 0);
+	assert_int_equal(spec__hash(s, hb), 0);
+	spec__free(s);
+	assert_string_not_equal(ha, hb);
+	spec_diags__free(&d);
+}
+
 static void test_deref_offset(void **state)
 {
 	static const char y[] =
@@ -304,6 +404,51 @@ static void test_deref_offset(void **state)
 	assert_int_equal(s->metrics[0].probe.value.offset, 16);
 	spec__free(s);
 	spec_diags__free(&d);
+}
+
+/* The dtrace and PostgreSQL docs write "transaction-commit"; the note says "__". */
+static void test_usdt_dash_spelling(void **state)
+{
+	static const char y[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: commits_total, type: counter, help: C.,\n"
+		"      probe: { target: t, usdt: 'postgresql:transaction-commit' } }\n"
+		"  - { name: starts_total, type: counter, help: S.,\n"
+		"      probe: { target: t, usdt: postgresql:lwlock-wait-start } }\n"
+		"  - { name: aborts_total, type: counter, help: A.,\n"
+		"      probe: { target: t, usdt: 'postgresql:transaction__abort' } }\n";
+	static const char bad[] =
+		"version: 1\n"
+		"namespace: n\n"
+		"targets: [{ name: t, binary: /bin/t }]\n"
+		"metrics:\n"
+		"  - { name: c_total, type: counter, help: C.,\n"
+		"      probe: { target: t, usdt: 'my-app:-start' } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s;
+	char *n;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("u.yml", y, strlen(y), &s, &d), 0);
+	assert_string_equal(s->metrics[0].probe.provider, "postgresql");
+	assert_string_equal(s->metrics[0].probe.name, "transaction__commit");
+	assert_string_equal(s->metrics[1].probe.name, "lwlock__wait__start");
+	assert_string_equal(s->metrics[2].probe.name, "transaction__abort");
+	spec__free(s);
+	spec_diags__free(&d);
+
+	/* a provider keeps its dashes (and is then no identifier) */
+	assert_int_equal(spec__load_buf("b.yml", bad, strlen(bad), &s, &d), -EINVAL);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.v[0].mark.line, 6);
+	spec_diags__free(&d);
+
+	n = spec_usdt__note_name("a-b--c");
+	assert_string_equal(n, "a__b____c");
+	free(n);
 }
 
 static void test_exp2_bounds(void **state)
@@ -380,14 +525,19 @@ static void test_explicit_bounds(void **state)
 	spec_diags__free(&d);
 }
 
-/* "line:col: field: message", as in the corpus' expect lines. */
+/*
+ * "line:col: field: message", as in the corpus' expect lines; a warning is
+ * "line:col: warning: field: message".
+ */
 static void format_diag(const struct spec_diag *dg, char *buf, size_t size)
 {
+	const char *sev = dg->warning ? "warning: " : "";
+
 	if (dg->field && *dg->field)
-		snprintf(buf, size, "%u:%u: %s: %s", dg->mark.line, dg->mark.col,
+		snprintf(buf, size, "%u:%u: %s%s: %s", dg->mark.line, dg->mark.col, sev,
 			 dg->field, dg->msg);
 	else
-		snprintf(buf, size, "%u:%u: %s", dg->mark.line, dg->mark.col, dg->msg);
+		snprintf(buf, size, "%u:%u: %s%s", dg->mark.line, dg->mark.col, sev, dg->msg);
 }
 
 static size_t read_expects(const char *path, char expect[][512])
@@ -407,8 +557,11 @@ static size_t read_expects(const char *path, char expect[][512])
 	return nr;
 }
 
-/* Returns whether @path produced exactly its expected diagnostics. */
-static bool check_corpus_file(const char *path)
+/*
+ * Returns whether @path produced exactly its expected diagnostics, and was
+ * rejected (@loads false: tests/spec_bad/) or loaded (tests/spec_warn/).
+ */
+static bool check_corpus_file(const char *path, bool loads)
 {
 	char expect[MAX_EXPECT][512], got[1024];
 	struct spec_diags d = { 0 };
@@ -418,8 +571,15 @@ static bool check_corpus_file(const char *path)
 	int err;
 
 	err = spec__load(path, &s, &d);
-	if (err != -EINVAL || s) {
+	if (loads && (err || !s)) {
+		print_error("%s: spec__load returned %d, want 0 (warnings only)\n", path, err);
+		ok = false;
+	} else if (!loads && (err != -EINVAL || s)) {
 		print_error("%s: spec__load returned %d, want -EINVAL\n", path, err);
+		ok = false;
+	}
+	if (loads && d.nr_errors) {
+		print_error("%s: %zu errors, want none\n", path, d.nr_errors);
 		ok = false;
 	}
 	if (d.nr != nr) {
@@ -440,27 +600,46 @@ static bool check_corpus_file(const char *path)
 	return ok;
 }
 
-static void test_bad_corpus(void **state)
+/* Every .yml of @dir against its expect lines; returns how many there were. */
+static size_t run_corpus(const char *dir_path, bool loads, size_t *failed)
 {
 	char path[512];
 	struct dirent *e;
-	size_t files = 0, failed = 0, len;
+	size_t files = 0, len;
 	DIR *dir;
 
-	(void)state;
-	dir = opendir(CORPUS_DIR);
+	*failed = 0;
+	dir = opendir(dir_path);
 	assert_non_null(dir);
 	while ((e = readdir(dir))) {
 		len = strlen(e->d_name);
 		if (len < 5 || strcmp(e->d_name + len - 4, ".yml"))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", CORPUS_DIR, e->d_name);
+		snprintf(path, sizeof(path), "%s/%s", dir_path, e->d_name);
 		files++;
-		failed += !check_corpus_file(path);
+		*failed += !check_corpus_file(path, loads);
 	}
 	closedir(dir);
-	print_message("%zu corpus files, %zu failed\n", files, failed);
-	assert_true(files >= 25);
+	print_message("%s: %zu corpus files, %zu failed\n", dir_path, files, *failed);
+	return files;
+}
+
+static void test_bad_corpus(void **state)
+{
+	size_t failed;
+
+	(void)state;
+	assert_true(run_corpus(CORPUS_DIR, false, &failed) >= 25);
+	assert_int_equal(failed, 0);
+}
+
+/* tests/spec_warn/: specs that load, with exactly their warnings. */
+static void test_warn_corpus(void **state)
+{
+	size_t failed;
+
+	(void)state;
+	assert_true(run_corpus(WARN_CORPUS_DIR, true, &failed) >= 5);
 	assert_int_equal(failed, 0);
 }
 
@@ -513,6 +692,35 @@ static void test_print_format(void **state)
 		"p.yml:3:10: error: targets: must list at least one target\n"
 		"p.yml:4:10: error: metrics: expected a list of metrics, got a mapping\n");
 	free(out);
+	spec_diags__free(&d);
+}
+
+/* A warning loads the spec, is no error, and prints as "warning:". */
+static void test_print_warning(void **state)
+{
+	static const char y[] =
+		"version: 1\nnamespace: n\ntargets: [{ name: t, pid: 1 }]\nmetrics:\n"
+		"  - { name: wait_ms, type: gauge, help: W., unit: ms,\n"
+		"      probe: { target: t, usdt: 'p:w', value: { arg: 0 } } }\n";
+	struct spec_diags d = { 0 };
+	struct spec *s = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("w.yml", y, strlen(y), &s, &d), 0);
+	assert_non_null(s);
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.nr_errors, 0);
+	assert_true(d.v[0].warning);
+	f = open_memstream(&out, &len);
+	spec_diags__print(&d, "w.yml", f);
+	fclose(f);
+	assert_string_equal(out,
+		"w.yml:5:51: warning: metrics[0].unit: unit \"ms\": promtool check metrics flags names that end in it (metric names should not contain abbreviated units); use seconds, with value: { ..., scale: 0.001 } for a value read in ms\n");
+	free(out);
+	spec__free(s);
 	spec_diags__free(&d);
 }
 
@@ -881,6 +1089,143 @@ static void test_diags_accumulate(void **state)
 	spec_diags__free(&d);
 }
 
+/*
+ * spec/hash: the digest is SHA-256 (FIPS 180-2 test vector "abc"), the hash
+ * is that of the canonical form, a value changes it, and the canonical form
+ * names the enums as the catalog does.
+ */
+static void test_hash(void **state)
+{
+	static const char abc[] =
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	struct spec_diags d = {};
+	struct spec *a = NULL, *b = NULL;
+	char hex[SPEC_SHA256_HEX], ha[SPEC_SHA256_HEX], hb[SPEC_SHA256_HEX];
+	char *canon, *edited;
+
+	(void)state;
+	assert_int_equal(spec__sha256_hex("abc", 3, hex), 0);
+	assert_string_equal(hex, abc);
+	assert_int_equal(spec__load_buf("a.yml", demo_yml, strlen(demo_yml), &a, &d), 0);
+	canon = spec__canonical(a);
+	assert_non_null(canon);
+	assert_non_null(strstr(canon, "\"kind\":\"string\""));
+	assert_non_null(strstr(canon, "\"kind\":\"explicit\""));
+	/* the latency's scale, and no other source has one */
+	assert_non_null(strstr(canon, "\"scale\":"));
+	assert_null(strstr(strstr(canon, "\"scale\":") + 1, "\"scale\":"));
+	assert_int_equal(spec__sha256_hex(canon, strlen(canon), hex), 0);
+	assert_int_equal(spec__hash(a, ha), 0);
+	assert_string_equal(ha, hex);
+	assert_int_equal(strlen(ha), 64);
+	edited = strdup(demo_yml);
+	assert_non_null(edited);
+	memcpy(strstr(edited, "budget: 64"), "budget: 65", 10);
+	assert_int_equal(spec__load_buf("b.yml", edited, strlen(edited), &b, &d), 0);
+	assert_int_equal(spec__hash(b, hb), 0);
+	assert_string_not_equal(ha, hb);
+	assert_string_equal(spec_src_kind__name(SPEC_SRC_DEREF), "deref");
+	assert_string_equal(spec_val_type__name(SPEC_VAL_F64), "f64");
+	assert_string_equal(spec_bucket_kind__name(SPEC_BUCKETS_LINEAR), "linear");
+	assert_string_equal(spec_bucket_kind__name(99), "?");
+	free(edited);
+	free(canon);
+	spec__free(b);
+	spec__free(a);
+	spec_diags__free(&d);
+}
+
+/* A gauge whose value has the scale @scale ("" for none). */
+static void scaled_gauge_hash(const char *scale, char hex[SPEC_SHA256_HEX])
+{
+	char buf[512];
+	struct spec_diags d = {};
+	struct spec *s = NULL;
+
+	snprintf(buf, sizeof(buf),
+		 "version: 1\n"
+		 "namespace: t\n"
+		 "targets: [{ name: t, pid: 1 }]\n"
+		 "metrics:\n"
+		 "  - { name: g_seconds, type: gauge, help: G., unit: seconds,\n"
+		 "      probe: { target: t, usdt: 'p:g', value: { arg: 0%s } } }\n", scale);
+	assert_int_equal(spec__load_buf("g.yml", buf, strlen(buf), &s, &d), 0);
+	assert_int_equal(d.nr, 0);
+	assert_int_equal(spec__hash(s, hex), 0);
+	spec__free(s);
+	spec_diags__free(&d);
+}
+
+/* The scale is part of the canonical form; scale: 1 (none) hashes as before it. */
+static void test_hash_scale(void **state)
+{
+	char none[SPEC_SHA256_HEX], one[SPEC_SHA256_HEX], milli[SPEC_SHA256_HEX];
+	char micro[SPEC_SHA256_HEX];
+
+	(void)state;
+	scaled_gauge_hash("", none);
+	scaled_gauge_hash(", scale: 1", one);
+	scaled_gauge_hash(", scale: 0.001", milli);
+	scaled_gauge_hash(", scale: 1e-6", micro);
+	assert_string_equal(none, one);
+	assert_string_not_equal(none, milli);
+	assert_string_not_equal(milli, micro);
+}
+
+/* Warm values: strings as written, integers in decimal, their product, the hash. */
+static void test_warm_values(void **state)
+{
+	static const char yml[] =
+		"version: 1\n"
+		"namespace: w\n"
+		"targets: [{ name: t, pid: 1 }]\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [route, code]\n"
+		"    budget: 7\n"
+		"    probe:\n"
+		"      target: t\n"
+		"      uprobe: hit\n"
+		"      labels:\n"
+		"        route: { values: [/api/users, '/api/xxxxxxxxxxxxxxxxxxxxxxxxxx'], arg: 0, as: string }\n"
+		"        code: { arg: 1, values: [200, 0x1f4, -1] }\n"
+		"  - name: other_total\n"
+		"    type: counter\n"
+		"    help: Other.\n"
+		"    labels: [route]\n"
+		"    probe: { target: t, uprobe: other, labels: { route: { arg: 0, as: string } } }\n";
+	struct spec_diags d = {};
+	struct spec *spec = NULL;
+	const struct spec_label *l;
+	char *canon;
+
+	(void)state;
+	if (spec__load_buf("warm.yml", yml, strlen(yml), &spec, &d))
+		spec_diags__print(&d, "warm.yml", stderr);
+	assert_non_null(spec);
+	l = spec->metrics[0].labels;
+	assert_int_equal(l[0].nr_values, 2);
+	assert_string_equal(l[0].values[0], "/api/users");
+	assert_int_equal(strlen(l[0].values[1]), SPEC_MAX_LABEL_BYTES);	/* 31 bytes fit */
+	assert_int_equal(l[1].nr_values, 3);
+	assert_string_equal(l[1].values[0], "200");
+	assert_string_equal(l[1].values[1], "500");	/* in decimal */
+	assert_string_equal(l[1].values[2], "-1");
+	assert_int_equal(l[0].values_mark.line, 14);
+	assert_int_equal(spec_metric__nr_warm(&spec->metrics[0]), 6);	/* budget 7 - 1 */
+	assert_int_equal(spec_metric__nr_warm(&spec->metrics[1]), 0);
+	/* in the canonical form (the hash), only where a label lists them */
+	canon = spec__canonical(spec);
+	assert_non_null(strstr(canon, "\"values\":[\"/api/users\","));
+	assert_non_null(strstr(canon, "\"values\":[\"200\",\"500\",\"-1\"]"));
+	assert_null(strstr(strstr(canon, "\"other_total\""), "\"values\""));
+	free(canon);
+	spec__free(spec);
+	spec_diags__free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -888,12 +1233,17 @@ int main(void)
 		cmocka_unit_test(test_demo_file),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_deref_offset),
+		cmocka_unit_test(test_task_sources_and_filters),
+		cmocka_unit_test(test_hash_filters),
+		cmocka_unit_test(test_usdt_dash_spelling),
 		cmocka_unit_test(test_exp2_bounds),
 		cmocka_unit_test(test_linear_bounds),
 		cmocka_unit_test(test_explicit_bounds),
 		cmocka_unit_test(test_bad_corpus),
+		cmocka_unit_test(test_warn_corpus),
 		cmocka_unit_test(test_io_errors),
 		cmocka_unit_test(test_print_format),
+		cmocka_unit_test(test_print_warning),
 		cmocka_unit_test(test_diag_cap),
 		cmocka_unit_test(test_hostile_nesting),
 		cmocka_unit_test(test_hostile_size),
@@ -908,6 +1258,9 @@ int main(void)
 		cmocka_unit_test(test_name_chars),
 		cmocka_unit_test(test_metric_types),
 		cmocka_unit_test(test_counter_family_collision),
+		cmocka_unit_test(test_hash),
+		cmocka_unit_test(test_hash_scale),
+		cmocka_unit_test(test_warm_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

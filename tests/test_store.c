@@ -23,6 +23,7 @@
 #include "agent/store.h"
 #include "emitd.h"
 #include "lib/metric_id.h"
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 /* Read by the UBSan runtime when the binary is built with -fsanitize=undefined. */
@@ -155,20 +156,135 @@ static void test_init_from_spec(void **state)
 	assert_int_equal(m[M_LATENCY].value_type, SPEC_VAL_U64);
 	assert_int_equal(m[M_NORM].kind, EMITD_KIND_NORMALIZATION);
 	assert_int_equal(m[M_NORM].value_type, SPEC_VAL_F64);	/* the `after` source */
-	/* metrics without labels get a fixed slot, numbered per kind */
+	/* metrics without labels are fixed; the slot is the position until the collector sets it */
 	assert_false(m[M_HITS].fixed);
+	assert_int_equal(m[M_HITS].slot, M_HITS);
 	assert_true(m[M_DEPTH].fixed);
-	assert_int_equal(m[M_DEPTH].slot, 0);
+	assert_int_equal(m[M_DEPTH].slot, M_DEPTH);
 	assert_true(m[M_TEMP].fixed);
-	assert_int_equal(m[M_TEMP].slot, 1);
 	assert_true(m[M_LATENCY].fixed);
-	assert_int_equal(m[M_LATENCY].slot, 0);
-	assert_int_equal(st->nr_fixed[EMITD_KIND_GAUGE], 2);
-	assert_int_equal(st->nr_fixed[EMITD_KIND_HISTOGRAM], 1);
-	assert_int_equal(st->nr_fixed[EMITD_KIND_COUNTER], 0);
+	assert_int_equal(m[M_LATENCY].slot, M_LATENCY);
+	assert_false(m[M_HITS].fresh);
 	/* no series until a drain finds them */
 	assert_int_equal(m[M_HITS].nr_series, 0);
 	assert_false(m[M_HITS].trial);
+}
+
+/* emitd_spec_info: the store carries the hash gen writes into the manifest. */
+static void test_spec_hash(void **state)
+{
+	struct fixture *f = *state;
+	char hex[SPEC_SHA256_HEX];
+
+	assert_int_equal(spec__hash(f->spec, hex), 0);
+	assert_string_equal(f->st.spec_sha256, hex);
+	assert_int_equal(strlen(f->st.spec_sha256), 64);
+	assert_string_equal(f->st.spec_namespace, "t");
+}
+
+/* Every metric without labels has its one series, at 0, before any drain. */
+static void test_fixed_series_warm(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_metric *m = f->st.metrics;
+	struct emitd_series_key k = key_of(&f->st, M_DEPTH);
+
+	assert_int_equal(m[M_DEPTH].nr_series, 1);
+	assert_int_equal(m[M_TEMP].nr_series, 1);
+	assert_int_equal(m[M_LATENCY].nr_series, 1);
+	assert_non_null(m[M_LATENCY].series[0]->slots);
+	assert_int_equal(m[M_LATENCY].series[0]->count, 0);
+	assert_float_equal(m[M_DEPTH].series[0]->gauge, 0, 0);
+	/* the drain's key (drain_fixed) finds it */
+	assert_ptr_equal(store__series(&f->st, &k), m[M_DEPTH].series[0]);
+	assert_int_equal(m[M_DEPTH].nr_series, 1);
+	/* labelled metrics without values have none */
+	assert_int_equal(m[M_HITS].nr_series, 0);
+	assert_int_equal(m[M_QUIET].nr_series, 0);
+}
+
+static const char warm_yml[] =
+	"version: 1\n"
+	"namespace: w\n"
+	"targets: [{ name: app, binary: /usr/bin/app }]\n"
+	"metrics:\n"
+	"  - name: hits_total\n"
+	"    type: counter\n"
+	"    help: Hits.\n"
+	"    labels: [route, code]\n"
+	"    probe: { target: app, uprobe: hit,\n"
+	"             labels: { route: { arg: 0, as: string, values: [/api/users, /api/orders] },\n"
+	"                       code: { arg: 1, values: [200, -1] } } }\n"
+	"  - name: lat_us\n"
+	"    type: histogram\n"
+	"    help: Latency.\n"
+	"    labels: [route]\n"
+	"    probe: { target: app, uprobe: done, value: { arg: 1 },\n"
+	"             labels: { route: { arg: 0, as: string, values: ['/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'] } } }\n"
+	"    buckets: [1, 10]\n";
+
+/*
+ * The spec's warm values: one series per combination at 0, found by the
+ * key the kernel builds for the same label bytes (a string zero-padded to
+ * 32 bytes, an integer as s64), so the kernel's series and the warm one are
+ * one series: no duplicate, the count exact.
+ */
+static void test_warm_series_merge(void **state)
+{
+	struct spec_diags d = {};
+	struct spec *spec = NULL;
+	struct store st;
+	struct emitd_series_key k;
+	struct emitd_counter v[2] = { { 3 }, { 4 } };
+	struct series *s;
+	char msg[256], route[EMITD_LABEL_LEN + 1];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("warm.yml", warm_yml, strlen(warm_yml), &spec, &d), 0);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	assert_int_equal(st.metrics[0].nr_series, 4);
+	store__sort(&st);
+	assert_string_equal(st.metrics[0].series[0]->labels[0], "/api/orders");
+	assert_string_equal(st.metrics[0].series[0]->labels[1], "-1");
+	assert_string_equal(st.metrics[0].series[3]->labels[0], "/api/users");
+	assert_string_equal(st.metrics[0].series[3]->labels[1], "200");
+	for (i = 0; i < 4; i++)
+		assert_int_equal(st.metrics[0].series[i]->count, 0);
+	/* the kernel's key: zeroed, the string read with its NUL, the int as s64 */
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st.metrics[0].id;
+	memcpy(k.labels[0].str, "/api/users", sizeof("/api/users"));
+	k.labels[1].num = 200;
+	s = store__series(&st, &k);
+	assert_non_null(s);
+	assert_ptr_equal(s, st.metrics[0].series[3]);
+	/* not in the kernel's budget until a drain reads it from a map */
+	for (i = 0; i < 4; i++)
+		assert_false(series__admitted(st.metrics[0].series[i]));
+	store__apply_counter(s, v, 2);
+	assert_int_equal(s->count, 7);
+	assert_true(series__admitted(s));
+	assert_false(series__admitted(st.metrics[0].series[2]));
+	k.labels[1].num = -1;
+	assert_ptr_equal(store__series(&st, &k), st.metrics[0].series[2]);
+	assert_int_equal(st.metrics[0].nr_series, 4);	/* merged, nothing added */
+	/* a value the spec did not list is a new series */
+	k.labels[1].num = 404;
+	assert_non_null(store__series(&st, &k));
+	assert_int_equal(st.metrics[0].nr_series, 5);
+	/* 31 bytes fill the key but for its NUL, as bpf_probe_read_user_str() leaves it */
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st.metrics[1].id;
+	memset(route, 'x', sizeof(route));
+	route[0] = '/';
+	memcpy(k.labels[0].str, route, EMITD_LABEL_LEN - 1);
+	assert_int_equal(st.metrics[1].nr_series, 1);
+	assert_ptr_equal(store__series(&st, &k), st.metrics[1].series[0]);
+	assert_non_null(st.metrics[1].series[0]->slots);
+	store__free(&st);
+	spec__free(spec);
+	spec_diags__free(&d);
 }
 
 static void test_metric_by_id(void **state)
@@ -240,11 +356,14 @@ static void test_overflow_series_labels(void **state)
 {
 	struct fixture *f = *state;
 	struct emitd_series_key k = key_of(&f->st, M_HITS);
+	struct emitd_counter one = { 1 };
 	struct series *s;
 
 	k.flags = EMITD_KEY_OTHER;
 	s = store__series(&f->st, &k);
 	assert_non_null(s);
+	store__apply_counter(s, &one, 1);
+	assert_false(series__admitted(s));	/* the overflow series takes no budget */
 	assert_string_equal(s->labels[0], EMITD_OTHER_VALUE);	/* every label */
 	assert_string_equal(s->labels[1], EMITD_OTHER_VALUE);
 	assert_string_equal(EMITD_OTHER_VALUE, "__other__");
@@ -256,7 +375,7 @@ static void test_sort_by_label_values(void **state)
 	const char *routes[] = { "/c", "/a", "/b" };
 	const struct store_metric *m = &f->st.metrics[M_HITS];
 	struct emitd_series_key k;
-	struct series *literal, *other;
+	struct series *longer, *cut;
 	size_t i;
 
 	for (i = 0; i < 3; i++) {
@@ -275,20 +394,55 @@ static void test_sort_by_label_values(void **state)
 	assert_string_equal(m->series[2]->labels[0], "/b");
 	assert_string_equal(m->series[3]->labels[0], "/c");
 
-	/* equal label values (a context spelled "__other__"): the key decides */
+	/*
+	 * Equal label values (a key whose string fills the label without its
+	 * NUL, cut to the 31 bytes of another key): the key decides.
+	 */
 	k = key_of(&f->st, M_NORM);
-	k.flags = EMITD_KEY_OTHER;
-	other = store__series(&f->st, &k);
+	memset(k.labels[0].str, 'x', EMITD_LABEL_LEN);
+	longer = store__series(&f->st, &k);
 	k = key_of(&f->st, M_NORM);
-	strcpy(k.labels[0].str, EMITD_OTHER_VALUE);
-	literal = store__series(&f->st, &k);
-	assert_non_null(literal);
-	assert_non_null(other);
+	memset(k.labels[0].str, 'x', EMITD_LABEL_LEN - 1);
+	cut = store__series(&f->st, &k);
+	assert_non_null(longer);
+	assert_non_null(cut);
 	m = &f->st.metrics[M_NORM];
 	store__sort(&f->st);
 	assert_string_equal(m->series[0]->labels[0], m->series[1]->labels[0]);
-	assert_ptr_equal(m->series[0], literal);	/* flags 0 before EMITD_KEY_OTHER */
-	assert_ptr_equal(m->series[1], other);
+	assert_ptr_equal(m->series[0], cut);		/* the key's NUL sorts first */
+	assert_ptr_equal(m->series[1], longer);
+}
+
+/*
+ * Label bytes come from the probed process: distinct bytes give distinct
+ * label values (user/lib/labelenc.h), whatever a renderer would make of them,
+ * and a target's own "__other__" is not the overflow series' value.
+ */
+static void test_hostile_label_values_stay_distinct(void **state)
+{
+	static const char *const raw[] = {
+		"\x80", "\xff", "\xef\xbf\xbd", "\\x80", "\\", "__other__",
+	};
+	static const char *const shown[] = {
+		"\\x80", "\\xff", "\xef\xbf\xbd", "\\\\x80", "\\\\", "\\__other__",
+	};
+	struct fixture *f = *state;
+	struct emitd_series_key k;
+	struct series *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		k = hits_key(&f->st, raw[i], 7);
+		s = store__series(&f->st, &k);
+		assert_non_null(s);
+		assert_string_equal(s->labels[0], shown[i]);
+		assert_string_equal(s->labels[1], "7");		/* integers unaffected */
+	}
+	k = key_of(&f->st, M_HITS);
+	k.flags = EMITD_KEY_OTHER;
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], EMITD_OTHER_VALUE);	/* folded: plain */
 }
 
 /*
@@ -498,6 +652,44 @@ static void test_string_label_kept_in_key(void **state)
 	assert_ptr_equal(s->labels[0], s->key.labels[0].str);
 }
 
+/*
+ * A string whose encoding differs from its bytes (a backslash, an ill-formed
+ * byte, "__other__"), or a key without its NUL, gets its own copy: the key
+ * keeps the process's bytes. Freed at teardown (ASan: no bad free, no leak).
+ */
+static void test_string_label_encoded_apart(void **state)
+{
+	static const char *const raw[] = { "a\\b", "\xc3(", "__other__" };
+	static const char *const shown[] = { "a\\\\b", "\\xc3(", "\\__other__" };
+	struct fixture *f = *state;
+	struct emitd_series_key k;
+	struct series *s;
+	size_t i;
+
+	for (i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+		k = hits_key(&f->st, raw[i], 7);
+		s = store__series(&f->st, &k);
+		assert_non_null(s);
+		assert_string_equal(s->labels[0], shown[i]);
+		assert_ptr_not_equal(s->labels[0], s->key.labels[0].str);
+		assert_string_equal(s->key.labels[0].str, raw[i]);
+	}
+	/* a key that fills the label: its first EMITD_LABEL_LEN - 1 bytes */
+	k = key_of(&f->st, M_HITS);
+	memset(k.labels[0].str, 'z', EMITD_LABEL_LEN);
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_int_equal(strlen(s->labels[0]), EMITD_LABEL_LEN - 1);
+	assert_ptr_not_equal(s->labels[0], s->key.labels[0].str);
+	/* the overflow series: the shared value, in no key */
+	k = key_of(&f->st, M_HITS);
+	k.flags = EMITD_KEY_OTHER;
+	s = store__series(&f->st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], EMITD_OTHER_VALUE);
+	assert_ptr_not_equal(s->labels[0], s->key.labels[0].str);
+}
+
 /* The kinds share a series' memory: values of another kind change nothing. */
 static void test_values_of_another_kind_ignored(void **state)
 {
@@ -561,18 +753,172 @@ static void test_kind_from_spec(void **state)
 	assert_int_equal(emitd_kind__from_spec(SPEC_NORMALIZATION), EMITD_KIND_NORMALIZATION);
 }
 
+/* What a retired map held is added to every apply. */
+static void test_carry_added_to_every_apply(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = hits_key(&f->st, "/a", 200);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_counter c[2] = { { 3 }, { 4 } }, carried = { 100 };
+	struct emitd_hist *h = calloc(2, sizeof(*h)), hc = { .count = 5, .sum = 50 };
+	struct emitd_norm nc = { .events = 9, .zeroed = 1 }, n[1] = { { 1, 1 } };
+
+	assert_non_null(s);
+	assert_non_null(h);
+	assert_int_equal(store__set_carry(s, &carried), 0);
+	carried.value = 0;				/* copied, not referenced */
+	store__apply_counter(s, c, 2);
+	assert_int_equal(s->count, 107);
+	store__apply_counter(s, c, 2);			/* again: still once */
+	assert_int_equal(s->count, 107);
+
+	k = key_of(&f->st, M_LATENCY);
+	s = store__series(&f->st, &k);
+	hc.slots[2] = 5;
+	h[0].count = 1;
+	h[0].sum = 7;
+	h[0].slots[2] = 1;
+	assert_int_equal(store__set_carry(s, &hc), 0);
+	store__apply_hist(s, h, 2);
+	assert_int_equal(s->count, 6);
+	assert_int_equal(s->isum, 57);
+	assert_int_equal(s->slots[2], 6);
+
+	k = key_of(&f->st, M_NORM);
+	s = store__series(&f->st, &k);
+	assert_int_equal(store__set_carry(s, &nc), 0);
+	store__apply_norm(s, n, 1);
+	assert_int_equal(s->count, 10);
+	assert_int_equal(s->zeroed, 2);
+	free(h);
+}
+
+/* A carried gauge is one more value: the newest wins. */
+static void test_carry_gauge_newest_wins(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key k = key_of(&f->st, M_DEPTH);
+	struct series *s = store__series(&f->st, &k);
+	struct emitd_gauge live[1] = { { .raw = 0, .ktime_ns = 0, .updates = 0 } };
+	struct emitd_gauge carried = { .raw = 42, .ktime_ns = 500, .updates = 7 };
+
+	assert_int_equal(store__set_carry(s, &carried), 0);
+	store__apply_gauge(s, live, 1);			/* no update since: the carried value */
+	assert_float_equal(s->gauge, 42, 0);
+	assert_int_equal(s->gauge_ktime, 500);
+	live[0] = (struct emitd_gauge){ .raw = 8, .ktime_ns = 900, .updates = 1 };
+	store__apply_gauge(s, live, 1);			/* a newer update wins */
+	assert_float_equal(s->gauge, 8, 0);
+	assert_int_equal(s->gauge_ktime, 900);
+}
+
+/* A rebuilt store keeps the sample lane's sums of unchanged metrics only. */
+static void test_adopt_samples(void **state)
+{
+	struct fixture *f = *state;
+	struct emitd_series_key lk = key_of(&f->st, M_LATENCY), nk = key_of(&f->st, M_NORM);
+	struct series *s = store__series(&f->st, &lk), *t;
+	struct store st;
+	char msg[64];
+
+	s->fsum = 1.5;
+	s->fsum_samples = 3;
+	s = store__series(&f->st, &nk);
+	s->before_abs_sum = 2;
+	s->after_abs_sum = 1;
+	s->samples = 4;
+	assert_int_equal(store__init(&st, f->spec, msg, sizeof(msg)), 0);
+	st.metrics[M_NORM].fresh = true;		/* changed meaning: starts afresh */
+	assert_int_equal(store__adopt_samples(&st, &f->st), 0);
+	t = store__series(&st, &lk);
+	assert_float_equal(t->fsum, 1.5, 0);
+	assert_int_equal(t->fsum_samples, 3);
+	assert_int_equal(t->count, 0);			/* counts come from the maps */
+	assert_int_equal(st.metrics[M_NORM].nr_series, 0);
+	assert_int_equal(st.metrics[M_HITS].nr_series, 0);	/* nothing sampled there */
+	store__free(&st);
+}
+
+/* A namer that knows cgroup 7 and no other. */
+static int fake_cgroup_path(void *ctx, uint64_t id, char *buf, size_t size)
+{
+	(*(int *)ctx)++;
+	if (id != 7)
+		return -ENOENT;
+	snprintf(buf, size, "/system.slice/a\\b\xff.service");
+	return 0;
+}
+
+/* Labels of the task's context: pid, uid as numbers, comm as a string, cgroup by the namer. */
+static void test_task_labels_formatted(void **state)
+{
+	static const char y[] =
+		"version: 1\nnamespace: t\ntargets: [{ name: app, binary: /usr/bin/app }]\n"
+		"metrics:\n"
+		"  - name: hits_total\n"
+		"    type: counter\n"
+		"    help: Hits.\n"
+		"    labels: [pid, uid, comm, cgroup]\n"
+		"    probe: { target: app, uprobe: hit, labels: { pid: { source: pid },\n"
+		"             uid: { source: uid }, comm: { source: comm },\n"
+		"             cgroup: { source: cgroup } } }\n";
+	struct spec_diags d = {};
+	struct emitd_series_key k;
+	struct spec *spec;
+	struct store st;
+	struct series *s;
+	char msg[128];
+	int calls = 0;
+
+	(void)state;
+	assert_int_equal(spec__load_buf("t.yml", y, strlen(y), &spec, &d), 0);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	store__set_cgroup_namer(&st, fake_cgroup_path, &calls);
+	memset(&k, 0, sizeof(k));
+	k.metric_id = st.metrics[0].id;
+	k.labels[0].num = 4242;
+	k.labels[1].num = 65534;
+	memcpy(k.labels[2].str, "post\\gres\x80", 11);	/* a task chooses its comm */
+	k.labels[3].num = 7;
+	s = store__series(&st, &k);
+	assert_non_null(s);
+	assert_string_equal(s->labels[0], "4242");
+	assert_string_equal(s->labels[1], "65534");
+	assert_string_equal(s->labels[2], "post\\\\gres\\x80");	/* lib/labelenc */
+	assert_string_equal(s->labels[3], "/system.slice/a\\\\b\\xff.service");
+	k.labels[3].num = 8;				/* unresolved: its number */
+	s = store__series(&st, &k);
+	assert_string_equal(s->labels[3], "8");
+	assert_int_equal(calls, 2);			/* once per new series */
+	assert_non_null(store__series(&st, &k));
+	assert_int_equal(calls, 2);
+	store__free(&st);
+	assert_int_equal(store__init(&st, spec, msg, sizeof(msg)), 0);
+	k.labels[3].num = 7;				/* no namer: numbers */
+	k.metric_id = st.metrics[0].id;
+	assert_string_equal(store__series(&st, &k)->labels[3], "7");
+	store__free(&st);
+	spec__free(spec);
+	spec_diags__free(&d);
+}
+
 #define T(fn)	cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_init_from_spec),
+		T(test_spec_hash),
+		T(test_fixed_series_warm),
+		cmocka_unit_test(test_warm_series_merge),
 		T(test_metric_by_id),
 		T(test_series_found_or_created),
 		T(test_unknown_metric_is_an_orphan),
 		T(test_label_values_formatted),
 		T(test_overflow_series_labels),
+		cmocka_unit_test(test_task_labels_formatted),
 		T(test_sort_by_label_values),
+		T(test_hostile_label_values_stay_distinct),
 		T(test_sort_metric_without_series),
 		T(test_apply_counter_replaces_with_cpu_sum),
 		T(test_apply_gauge_newest_cpu_wins),
@@ -581,7 +927,11 @@ int main(void)
 		T(test_add_sample),
 		T(test_many_series_found_again),
 		T(test_string_label_kept_in_key),
+		T(test_string_label_encoded_apart),
 		T(test_values_of_another_kind_ignored),
+		T(test_carry_added_to_every_apply),
+		T(test_carry_gauge_newest_wins),
+		T(test_adopt_samples),
 		cmocka_unit_test(test_raw_to_double),
 		T(test_set_trial),
 		cmocka_unit_test(test_kind_from_spec),

@@ -9,16 +9,15 @@
 
 #include <bpf/libbpf.h>
 
+#include "agent/detach.h"
+#include "agent/probes_cli.h"
 #include "agent/run_cli.h"
 #include "client/client.h"
 #include "gen/gen.h"
+#include "lib/build_info.h"
 #include "lib/log.h"
 #include "spec/promql_lint.h"
 #include "spec/spec.h"
-
-#ifndef EMITD_VERSION
-#define EMITD_VERSION "0.1.0"
-#endif
 
 static const char *prog = "emitd";
 
@@ -26,7 +25,7 @@ static int do_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("emitd %s (libbpf %u.%u)\n", EMITD_VERSION, libbpf_major_version(),
+	printf("emitd %s (libbpf %u.%u)\n", build_info__version(), libbpf_major_version(),
 	       libbpf_minor_version());
 	return 0;
 }
@@ -42,11 +41,19 @@ static const struct cmd {
 } cmds[] = {
 	{ "run", run_cli__main, "--spec FILE [OPTIONS]",
 	  "attach the spec's probes, aggregate in the kernel, serve /metrics" },
+	{ "detach", detach__main, "[--pin-root DIR] [--purge]",
+	  "remove the probe links an agent leaves attached when it exits;\n"
+	  "--purge removes its pinned maps too" },
 	{ "lint", gen__lint_main, "FILE",
 	  "validate a spec; errors are FILE:LINE:COL: error: FIELD: MESSAGE" },
 	{ "gen", gen__main, "--spec FILE --out DIR [--check]",
 	  "generate the metric-ID header, catalog, Grafana dashboards and\n"
 	  "Prometheus rules; --check exits 6/8/9/10 on drift" },
+	{ "probes", probes_cli__main, "[--usdt|--functions] [-v] BINARY|--pid PID [PATTERN]",
+	  "list a binary's or a process's USDT probes and function symbols,\n"
+	  "with their sites' kinds and operands" },
+	{ "init", probes_cli__init_main, "--binary PATH [--out FILE]",
+	  "write a starter spec: one counter per USDT probe of PATH" },
 	{ "norm", client__norm, "report [--url URL]",
 	  "print a running agent's normalization report" },
 	{ "snapshot", client__snapshot, "[--url URL]",

@@ -16,12 +16,21 @@
 #define EMITD_LABEL_LEN		32	/* bytes of a string label, NUL included */
 #define EMITD_MAX_BOUNDS	63	/* finite histogram bounds */
 #define EMITD_NR_SLOTS		64	/* bounds + the +Inf slot, a power of two */
-#define EMITD_MAX_PROBES	64	/* attached sites, each with its config */
-#define EMITD_MAX_METRICS	64	/* metrics of one spec */
+#define EMITD_MAX_PROBES	1024	/* probe sites, each with its config, link and identity */
+#define EMITD_MAX_METRICS	64	/* metrics of one spec, each with a stable slot */
+#define EMITD_MAP_FLOOR		65536	/* series a hash series map holds at least (no prealloc) */
+#define EMITD_STAT_SLOTS	64	/* entries of `stats`: room for statistics to come */
 #define EMITD_FOLDED_KEYS	16384	/* folded series remembered, to count each once */
 #define EMITD_MAX_ARGS		12	/* probe arguments a config can locate */
 #define EMITD_NR_REGS		17	/* x86-64 registers an argument can live in */
 #define EMITD_PIN_ROOT		"/sys/fs/bpf/emitd"
+#define EMITD_LINKS_DIR		"links"	/* <pin root>/links/<cfg_id>: the probe links */
+#define EMITD_FORK_LINK		"fork"	/* <pin root>/links/fork, exit: follow_forks' programs */
+#define EMITD_EXIT_LINK		"exit"
+#define EMITD_COMM_LEN		16	/* a task's name, NUL included (TASK_COMM_LEN) */
+#define EMITD_MAX_COMMS		4	/* names a target's comm filter accepts */
+#define EMITD_FOLLOW_ROOTS	4	/* followed pids a process can descend from */
+#define EMITD_MAX_FOLLOWED	32768	/* processes `followed` holds */
 
 enum emitd_kind {
 	EMITD_KIND_COUNTER = 1,
@@ -35,6 +44,12 @@ enum emitd_src_kind {
 	EMITD_SRC_ARG,		/* integer argument */
 	EMITD_SRC_DEREF,	/* *(type *)(arg + offset) */
 	EMITD_SRC_STRING,	/* bounded user string at arg */
+	/* the current task's context: read by the context handler only */
+	EMITD_SRC_PID,		/* process id (the kernel's tgid), integer */
+	EMITD_SRC_TID,		/* thread id (the kernel's pid), integer */
+	EMITD_SRC_UID,		/* real uid, integer */
+	EMITD_SRC_COMM,		/* the thread's name, EMITD_COMM_LEN bytes of the string label */
+	EMITD_SRC_CGROUP,	/* cgroup v2 id, integer; the agent renders its path */
 };
 
 enum emitd_val_type {
@@ -50,6 +65,7 @@ enum emitd_val_type {
 
 /* struct emitd_series_key.flags */
 #define EMITD_KEY_OTHER		(1U << 0)	/* the metric's overflow series, labels EMITD_OTHER_VALUE */
+#define EMITD_KEY_CARRY_MARK	(1U << 1)	/* carry maps only: labels[0].num is a retired map's id */
 
 /* The label value of every label of a metric's overflow series. */
 #define EMITD_OTHER_VALUE	"__other__"
@@ -103,7 +119,15 @@ enum emitd_stat {
 	EMITD_STAT_SHED_NEW_SERIES,	/* events of new series shed under backpressure */
 	EMITD_STAT_WAKE_DROPPED,	/* wake-up notifications the ring had no room for */
 	EMITD_STAT_SAMPLES_SUBMITTED,	/* sample-lane records submitted (ring fill) */
-	EMITD_STAT_MAX,
+	EMITD_STAT_NO_PROGRAM,		/* a probe link found no handler to run (tail call) */
+	EMITD_STAT_LABEL_DEFERRED,	/* events sent to the agent: a string label not resident */
+	EMITD_STAT_LABEL_DEFERRED_LOST,	/* deferred events lost: ring full, config changed */
+	EMITD_STAT_LABEL_REPLAYED,	/* deferred events read by the agent and replayed */
+	EMITD_STAT_FILTERED_PROCESS,	/* events of a process not followed (follow_forks) */
+	EMITD_STAT_FILTERED_CGROUP,	/* events of a task outside the target's cgroup */
+	EMITD_STAT_FILTERED_COMM,	/* events of a task whose comm the target does not list */
+	EMITD_STAT_FOLLOW_FULL,		/* forks of followed processes `followed` had no room for */
+	EMITD_STAT_MAX,			/* at most EMITD_STAT_SLOTS */
 };
 
 struct emitd_src {
@@ -128,7 +152,7 @@ struct emitd_probe_cfg {
 	__u8 nr_bounds;
 	__u8 flags;		/* EMITD_CFG_* */
 	__u32 slot;		/* EMITD_CFG_FIXED: index in the kind's *_fixed map */
-	__u32 metric_idx;	/* index in `series_count` */
+	__u32 metric_idx;	/* index in `series_count`: the metric's slot, as `slot` */
 	__u64 budget;		/* series admitted before folding into __other__ */
 	struct emitd_src value;	/* NORMALIZATION: before */
 	struct emitd_src value2;	/* NORMALIZATION: after */
@@ -172,8 +196,8 @@ struct emitd_norm {
 };
 
 /*
- * Cardinality guard state per metric (index metric_idx), and the global one
- * at index EMITD_MAX_METRICS.
+ * Cardinality guard state per metric (index metric_idx, the metric's slot),
+ * and the global one at index EMITD_MAX_METRICS.
  */
 struct emitd_series_count {
 	__u64 admitted;		/* distinct series in the maps, __other__ excluded */
@@ -185,6 +209,59 @@ struct emitd_series_count {
 struct emitd_ctl {
 	__u32 shed;		/* EMITD_SHED_* */
 	__u32 pad;
+	__u64 global_budget;	/* the spec's global series budget */
+	__u64 global_released;	/* series the agent removed since the global count was set */
+};
+
+/* struct emitd_site.flags */
+#define EMITD_SITE_USED		(1U << 0)
+#define EMITD_SITE_CTX		(1U << 1)	/* runs the context dispatcher (task labels, filters) */
+#define EMITD_SITE_FOLLOW	(1U << 2)	/* every process, filtered to pid's descendants */
+
+/*
+ * What the probe link of a cfg_id is (map `sites`), written by the agent
+ * before it attaches: a starting or reloading agent adopts a pinned link
+ * whose identity a site of its spec has, and removes the others.
+ */
+struct emitd_site {
+	__u64 dev;		/* the binary's device and inode */
+	__u64 ino;
+	__u64 file_offset;	/* where the uprobe is */
+	__u64 ref_ctr_offset;	/* the USDT semaphore, 0: none */
+	__s32 pid;		/* -1: every process; EMITD_SITE_FOLLOW: the followed pid */
+	__u32 metric_id;	/* the metric the site's config feeds */
+	__u32 flags;		/* EMITD_SITE_* */
+	__u32 pad;
+};
+
+/* struct emitd_filter.flags */
+#define EMITD_FILTER_FOLLOW	(1U << 0)	/* the process descends from `root` */
+#define EMITD_FILTER_CGROUP	(1U << 1)	/* the task is in cgroup_id or below it */
+#define EMITD_FILTER_COMM	(1U << 2)	/* the task's comm is one of comms[] */
+
+/*
+ * What a target lets through (map `filters`, by cfg_id), tested before an
+ * event is counted by the context handler, the handler of the links whose
+ * site has EMITD_SITE_CTX; the links of the other sites never read it. Every
+ * event a filter stops is counted (EMITD_STAT_FILTERED_*).
+ */
+struct emitd_filter {
+	__u32 flags;		/* EMITD_FILTER_* */
+	__u32 nr_comms;
+	__s32 root;		/* FOLLOW: the followed pid */
+	__u32 cgroup_level;	/* CGROUP: depth of the target's cgroup (the root's is 0) */
+	__u64 cgroup_id;	/* CGROUP: its id; 0 while it does not exist: nothing passes */
+	char comms[EMITD_MAX_COMMS][EMITD_COMM_LEN];	/* zero-padded */
+};
+
+/*
+ * A followed process (map `followed`, by tgid): the followed pids it
+ * descends from, 0 for a free place. The agent enters a followed pid and its
+ * descendants; the fork program copies a parent's entry to its child, the
+ * exit program removes a process's entry when its last thread exits.
+ */
+struct emitd_followed {
+	__s32 roots[EMITD_FOLLOW_ROOTS];
 };
 
 /* Sample-lane record (ring buffer `samples`). */
@@ -195,6 +272,35 @@ struct emitd_sample {
 	__u64 v2;		/* normalization after (raw bits) */
 	__u64 ktime_ns;
 	struct emitd_series_key key;
+};
+
+/*
+ * A string label the probe could not read, usually because its page is not
+ * resident (never touched by the target, or reclaimed): a probe cannot
+ * fault it in. The handler sends the event down the sample lane as this
+ * record (told from struct emitd_sample by its size) with the address of
+ * each such label; the agent reads the bytes (process_vm_readv), fills the
+ * key and hands the record back to the program emitd_replay, which counts
+ * the event as the handler would have.
+ */
+struct emitd_deferred {
+	__u32 probe_id;
+	__u32 metric_id;
+	__u32 tgid;		/* the process, as the initial pid namespace sees it */
+	__u8 result;		/* set by the agent: enum emitd_replay_result */
+	__u8 truncated;		/* set by the agent: bit i, label i was cut */
+	__u16 pad;
+	__u64 start_ns;		/* the process's start (start_boottime): tells a reused pid */
+	__u64 v1;		/* as struct emitd_sample */
+	__u64 v2;
+	__u64 ktime_ns;
+	__u64 addr[EMITD_MAX_LABELS];	/* a string label still to read, 0: read */
+	struct emitd_series_key key;	/* labels at addr[i] != 0 are zero */
+};
+
+enum emitd_replay_result {
+	EMITD_REPLAY_READ = 0,		/* the agent read every label: count the event */
+	EMITD_REPLAY_READ_FAILED,	/* it could not: count a label read error */
 };
 
 #endif /* EMITD_H */

@@ -17,14 +17,14 @@
 #define DEMO_REQUESTS_TOTAL_NAME	"demo_requests_total"
 #define DEMO_REQUESTS_TOTAL_UPROBE	"handle_request"
 
-/* demo_request_latency_us: histogram, family http. Request latency in microseconds. */
-#define DEMO_REQUEST_LATENCY_US_ID	0xf2da4723u
-#define DEMO_REQUEST_LATENCY_US_NAME	"demo_request_latency_us"
-#define DEMO_REQUEST_LATENCY_US_USDT	"demo:request_done"
-#define DEMO_REQUEST_LATENCY_US_USDT_PROVIDER	"demo"
-#define DEMO_REQUEST_LATENCY_US_USDT_NAME	"request_done"
+/* demo_request_latency_seconds: histogram, family http. Request latency, in seconds (the probe reads microseconds). */
+#define DEMO_REQUEST_LATENCY_SECONDS_ID	0x69313863u
+#define DEMO_REQUEST_LATENCY_SECONDS_NAME	"demo_request_latency_seconds"
+#define DEMO_REQUEST_LATENCY_SECONDS_USDT	"demo:request_done"
+#define DEMO_REQUEST_LATENCY_SECONDS_USDT_PROVIDER	"demo"
+#define DEMO_REQUEST_LATENCY_SECONDS_USDT_NAME	"request_done"
 /* The probe site, with <emitd_probe.h>; a0 unused, a1 value. */
-#define DEMO_REQUEST_LATENCY_US_PROBE(a0, a1) \
+#define DEMO_REQUEST_LATENCY_SECONDS_PROBE(a0, a1) \
 	EMITD_PROBE2(demo, request_done, a0, a1)
 
 /* demo_payload_ratio: histogram, family http. Compressed over raw payload size. */
@@ -65,7 +65,7 @@
 /* X(ID, NAME) for every metric, in spec order. */
 #define DEMO_METRICS(X) \
 	X(DEMO_REQUESTS_TOTAL_ID, DEMO_REQUESTS_TOTAL_NAME) \
-	X(DEMO_REQUEST_LATENCY_US_ID, DEMO_REQUEST_LATENCY_US_NAME) \
+	X(DEMO_REQUEST_LATENCY_SECONDS_ID, DEMO_REQUEST_LATENCY_SECONDS_NAME) \
 	X(DEMO_PAYLOAD_RATIO_ID, DEMO_PAYLOAD_RATIO_NAME) \
 	X(DEMO_QUEUE_DEPTH_ID, DEMO_QUEUE_DEPTH_NAME) \
 	X(DEMO_SENSOR_VALUE_ID, DEMO_SENSOR_VALUE_NAME) \

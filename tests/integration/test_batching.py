@@ -30,7 +30,7 @@ def test_label_explosion_folds_exactly_and_memory_stays_bounded(agent_factory):
     a = agent_factory()
     a.wait_ready()
     run_demo("--events", str(EVENTS), "--rate", "0", "--routes", str(ROUTES))
-    m = drained(a, "demo_request_latency_us_count", EVENTS)
+    m = drained(a, "demo_request_latency_seconds_count", EVENTS)
     routes = series_of(m, "demo_requests_total")
     assert len(routes) == BUDGET                     # 63 admitted + __other__
     assert "__other__" in routes
@@ -55,7 +55,7 @@ def test_label_explosion_folds_exactly_and_memory_stays_bounded(agent_factory):
 def hot_spec(tmp_path):
     with open(DEMO_SPEC) as f:
         text = f.read()
-    old = "  - name: request_latency_us\n    type: histogram\n"
+    old = "  - name: request_latency_seconds\n    type: histogram\n"
     assert old in text
     p = tmp_path / "hot.yml"
     p.write_text(text.replace(old, old + "    hot: true\n", 1))
@@ -81,15 +81,15 @@ def test_hot_lane_stays_fresh_under_stress(agent_factory, tmp_path):
           f"{sample(m, 'emitd_drain_lane_delay_seconds', lane='normal') * 1000:.1f} ms")
     assert 0 < hot < 0.25, hot
     n = int([l for l in out.splitlines() if l.startswith("request_latency_us_count")][0].split()[1])
-    m = drained(a, "demo_request_latency_us_count", n)
+    m = drained(a, "demo_request_latency_seconds_count", n)
     assert sample(m, "emitd_drain_increments") >= 0
 
 
 def test_hist_trial_mode_reports_deviation(agent_factory):
-    a = agent_factory(extra=("--hist-trial", "request_latency_us"))
+    a = agent_factory(extra=("--hist-trial", "request_latency_seconds"))
     a.wait_ready()
     run_demo("--events", "3000", "--rate", "0")
-    drained(a, "demo_request_latency_us_count", 3000)
+    drained(a, "demo_request_latency_seconds_count", 3000)
 
     def deviations():
         m = a.metrics()
@@ -100,6 +100,11 @@ def test_hist_trial_mode_reports_deviation(agent_factory):
     assert d, "no trial-mode deviation exported"
     for q, v in d.items():
         assert math.isfinite(v) and v >= 0, (q, v)
+    # The raw values and the bounds in one unit (the value's scale, 1e-6, on
+    # the raw microseconds): the median falls inside the buckets, so its
+    # estimate is off by less than a bucket. Raw microseconds against bounds in
+    # seconds would put it above every bound, off by ~100%.
+    assert d["0.5"] < 0.5, d
 
 
 def test_backpressure_sheds_and_counts_what_it_sheds(agent_factory):
@@ -112,7 +117,7 @@ def test_backpressure_sheds_and_counts_what_it_sheds(agent_factory):
     a.wait_ready()
     n = 20000
     run_demo("--events", str(n), "--rate", "0")
-    m = drained(a, "demo_request_latency_us_count", n)
+    m = drained(a, "demo_request_latency_seconds_count", n)
     assert sample(m, "emitd_drain_backpressure_events_total") >= 1
     shed_samples = sample(m, "emitd_drain_shed_total", reason="sample_lane")
     shed_series = sample(m, "emitd_drain_shed_total", reason="new_series")
@@ -142,8 +147,8 @@ def test_scrapes_serve_the_last_drain_unless_drain_on_scrape(agent_factory):
     b.wait_ready()
     run_demo("--events", "10", "--rate", "0")
     time.sleep(0.3)
-    assert sample(a.metrics(), "demo_request_latency_us_count") == 0   # not drained yet
-    assert sample(b.metrics(), "demo_request_latency_us_count") == 10  # drained for the scrape
+    assert sample(a.metrics(), "demo_request_latency_seconds_count") == 0   # not drained yet
+    assert sample(b.metrics(), "demo_request_latency_seconds_count") == 10  # drained for the scrape
 
 
 def test_drain_settings_from_environment_are_validated():

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml  # python3-yaml (make deps): Grafana's provisioning files
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EMITD = os.environ.get("EMITD", os.path.join(ROOT, "build", "emitd"))
@@ -127,7 +128,32 @@ def test_dashboards_import_as_is(out):
             assert p["datasource"] == {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
             for t in p.get("targets", []):
                 assert t["datasource"] == p["datasource"]
-    assert count == 4
+        # provisioned from a file, ${DS_PROMETHEUS} is this variable
+        var = dash["templating"]["list"][0]
+        assert (var["type"], var["name"], var["query"]) == ("datasource", "DS_PROMETHEUS",
+                                                            "prometheus")
+        assert var["current"]["value"] == "emitd-prometheus"
+    assert count == 5  # four families and emitd's own
+
+
+def test_provisioning_points_at_the_dashboards(out):
+    """Grafana's file provisioning: the provider's path holds the dashboards
+    (docs/GEN.md mounts dashboards/ there), the datasource is the uid the
+    dashboards' variable selects."""
+    prov = out / "dashboards" / "provisioning"
+    with open(prov / "dashboards.yml") as f:
+        d = yaml.safe_load(f)
+    with open(prov / "datasources.yml") as f:
+        ds = yaml.safe_load(f)
+    assert d["apiVersion"] == 1 and ds["apiVersion"] == 1  # integers, as Grafana reads them
+    (p,) = d["providers"]
+    assert p["type"] == "file" and p["orgId"] == 1
+    assert p["options"]["path"] == "/var/lib/grafana/dashboards/emitd-demo"
+    (src,) = ds["datasources"]
+    assert src["type"] == "prometheus" and src["uid"] == "emitd-prometheus"
+    assert src["isDefault"] is False
+    for _, dash in dashboards(out):
+        assert dash["templating"]["list"][0]["current"]["value"] == src["uid"]
 
 
 def test_header_compiles(out, tmp_path):
@@ -141,7 +167,7 @@ def test_header_compiles(out, tmp_path):
         '{\n'
         '\tdouble ratio = 0.5;\n'
         '\tDEMO_PAYLOAD_RATIO_PROBE(&ratio);\n'
-        '\tDEMO_REQUEST_LATENCY_US_PROBE("/r", 42L);\n'
+        '\tDEMO_REQUEST_LATENCY_SECONDS_PROBE("/r", 42L);\n'
         '\tDEMO_METRICS(PRINT)\n'
         '\treturn DEMO_METRICS_COUNT == 6 ? 0 : 1;\n'
         '}\n')
@@ -181,6 +207,14 @@ def test_check_exit_codes(out, tmp_path):
     assert gen("--spec", str(edited), "--out", str(out), "--check").returncode == 9
     edited.write_text(spec.replace("Work items waiting in the queue.", "Queue length."))
     assert gen("--spec", str(edited), "--out", str(out), "--check").returncode == 10
+    catalog = out / "docs" / "RULES_CATALOG.md"
+    text = catalog.read_text()
+    catalog.write_text(text.replace("| spec |", "| suggested |"))
+    try:
+        assert gen("--spec", SPEC, "--out", str(out), "--check").returncode == 11
+    finally:
+        catalog.write_text(text)
+    assert gen("--spec", SPEC, "--out", str(out), "--check").returncode == 0
     assert gen("--spec", SPEC).returncode == 2
     edited.write_text("version: 1\n")
     assert gen("--spec", str(edited), "--out", str(out)).returncode == 1

@@ -56,10 +56,19 @@ def test_zone_changes_with_an_independent_sensor(agent_factory):
     assert len(ranking) == 4
     assert [r["delta_r"] for r in ranking] == sorted((r["delta_r"] for r in ranking),
                                                      reverse=True)
+    # unique information: H(X_k | rest), never above the channel's own entropy
+    h = {c["channel_id"]: c["h"] for c in s["signal"]["h_per_channel"]}
+    for r in ranking:
+        assert r["unique_bits"] <= h[r["channel_id"]] + 1e-9, r
     assert s["payload"]["frame_size_bytes"] > 0 and 0 < s["payload"]["h_bytes"] <= 8
     m = a.metrics()
     assert sample(m, "emitd_resilience_zone", zone="healthy") == 1
     assert sample(m, "emitd_resilience_zone", zone="attention") == 0
+    channels = [c for (n, l), _ in m.items() if n == "emitd_channel_criticality" for _, c in l]
+    assert len(channels) == 4
+    for c in channels:
+        assert sample(m, "emitd_channel_unique_information", channel=c) <= \
+            sample(m, "emitd_signal_entropy", channel=c) + 1e-9
 
     demo = run_demo_mode("independent")
     try:

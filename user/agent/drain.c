@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/collector_internal.h"
+#include "agent/deferred.h"
 #include "agent/drain.h"
 #include "emit.skel.h"
 #include "emitd.h"
@@ -49,6 +50,30 @@ const char *collector_lane__name(enum collector_lane l)
 	return l == COLLECTOR_LANE_HOT ? "hot" : "normal";
 }
 
+/*
+ * An event whose string label the probe could not read: read it here, then
+ * the kernel counts the event (or a label read error). A record the kernel
+ * does not take is counted in replay_failures and logged once per reason.
+ */
+static void handle_deferred(struct collector *c, const struct emitd_deferred *rec)
+{
+	struct emitd_deferred d = *rec;
+	int err;
+
+	err = deferred__read(&d);
+	if (err && -err < 64 && !(c->deferred_errnos & (1ULL << -err))) {
+		c->deferred_errnos |= 1ULL << -err;
+		log_warn("cannot read a string label of process %u that the probe could not read either: %s (counted in emitd_probe_read_errors_total{what=\"label\"})",
+			 d.tgid, strerror(-err));
+	}
+	err = deferred__replay(bpf_program__fd(c->skel->progs.emitd_replay), &d);
+	if (!err)
+		return;
+	if (!c->replay_failures++)
+		log_err("cannot hand a deferred event back to the kernel: %s (counted in emitd_probe_read_errors_total{what=\"label_deferred_lost\"})",
+			strerror(-err));
+}
+
 static int handle_sample(void *ctx, void *data, size_t len)
 {
 	const struct emitd_sample *smp = data;
@@ -56,6 +81,13 @@ static int handle_sample(void *ctx, void *data, size_t len)
 	struct store_metric *m;
 	struct series *s;
 
+	_Static_assert(sizeof(struct emitd_deferred) != sizeof(struct emitd_sample),
+		       "the sample lane tells its records apart by their size");
+	if (len == sizeof(struct emitd_deferred)) {
+		c->samples_seen++;
+		handle_deferred(c, data);
+		return 0;
+	}
 	if (len < sizeof(*smp))
 		return 0;
 	c->samples_seen++;
@@ -91,7 +123,11 @@ static int alloc_drain_buffers(struct collector *c)
 	return c->keybuf && c->valbuf && c->cpu_events ? 0 : -ENOMEM;
 }
 
-int drain__open(struct collector *c)
+/*
+ * The rings are pinned: a ring opened by another agent's load goes on from
+ * where the last consumer left it.
+ */
+int drain__open_rings(struct collector *c)
 {
 	int err;
 
@@ -102,24 +138,56 @@ int drain__open(struct collector *c)
 		return err;
 	}
 	err = ring_buffer__add(c->rb, bpf_map__fd(c->skel->maps.wake), handle_wake, c);
-	if (err) {
+	if (err)
 		log_err("cannot open the wake-up ring buffer: %s", strerror(-err));
-		return err;
+	return err;
+}
+
+void drain__close_rings(struct collector *c)
+{
+	ring_buffer__free(c->rb);
+	c->rb = NULL;
+}
+
+int drain__open(struct collector *c)
+{
+	int err = drain__open_rings(c);
+
+	return err ? err : alloc_drain_buffers(c);
+}
+
+void drain__reset_order(struct collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < COLLECTOR_LANE_MAX * COLLECTOR_MAP_MAX; i++) {
+		free(c->order[i / COLLECTOR_MAP_MAX][i % COLLECTOR_MAP_MAX]);
+		c->order[i / COLLECTOR_MAP_MAX][i % COLLECTOR_MAP_MAX] = NULL;
+		c->order_cap[i / COLLECTOR_MAP_MAX][i % COLLECTOR_MAP_MAX] = 0;
 	}
-	return alloc_drain_buffers(c);
 }
 
 void drain__close(struct collector *c)
 {
-	size_t i;
-
-	ring_buffer__free(c->rb);
-	c->rb = NULL;
+	drain__close_rings(c);
 	free(c->keybuf);
 	free(c->valbuf);
 	free(c->cpu_events);
-	for (i = 0; i < COLLECTOR_LANE_MAX * COLLECTOR_MAP_MAX; i++)
-		free(c->order[i / COLLECTOR_MAP_MAX][i % COLLECTOR_MAP_MAX]);
+	c->keybuf = c->valbuf = NULL;
+	c->cpu_events = NULL;
+	drain__reset_order(c);
+}
+
+int drain__consume_ring(struct collector *c, int fd)
+{
+	struct ring_buffer *rb = ring_buffer__new(fd, handle_sample, c, NULL);
+	int n;
+
+	if (!rb)
+		return -errno;
+	n = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return n < 0 ? n : 0;
 }
 
 int collector__poll(struct collector *c, int timeout_ms)
@@ -350,14 +418,41 @@ int collector__epoll_fd(const struct collector *c)
 	return ring_buffer__epoll_fd(c->rb);
 }
 
+/* The guard's counts by store metric (the kernel's are by slot), then the global one. */
 static void read_series_count(struct collector *c)
 {
 	int fd = bpf_map__fd(c->skel->maps.series_count);
-	__u32 i;
+	struct emitd_series_count *g = &c->series_count[EMITD_MAX_METRICS];
+	__u32 i, slot;
 
-	for (i = 0; i <= EMITD_MAX_METRICS; i++)
-		if (bpf_map_lookup_elem(fd, &i, &c->series_count[i]))
-			memset(&c->series_count[i], 0, sizeof(c->series_count[i]));
+	memset(c->series_count, 0, sizeof(c->series_count));
+	for (i = 0; i < c->store.nr_metrics; i++) {
+		slot = c->store.metrics[i].slot;
+		bpf_map_lookup_elem(fd, &slot, &c->series_count[i]);
+	}
+	slot = EMITD_MAX_METRICS;
+	if (!bpf_map_lookup_elem(fd, &slot, g))
+		g->admitted = g->admitted > c->ctl.global_released ?
+			      g->admitted - c->ctl.global_released : 0;
+}
+
+/* Hits of the sites in use, by cfg_id. */
+static void read_hits(struct collector *c)
+{
+	int fd = bpf_map__fd(c->skel->maps.probe_hits);
+	__u64 vals[c->ncpus];
+	size_t i;
+	int cpu;
+
+	memset(c->hits, 0, sizeof(c->hits));
+	for (i = 0; i < c->nr_probes; i++) {
+		__u32 id = c->probes[i].cfg_id;
+
+		if (!c->probes[i].attached || bpf_map_lookup_elem(fd, &id, vals))
+			continue;
+		for (cpu = 0; cpu < c->ncpus; cpu++)
+			c->hits[id] += vals[cpu];
+	}
 }
 
 /* Events since the last drain, from the per-CPU counters. */
@@ -391,10 +486,10 @@ static int set_wake(struct collector *c, uint64_t target, bool spread)
 /* What the kernel sheds for non-hot metrics: EMITD_SHED_* bits. */
 static int set_shed(struct collector *c, uint32_t shed)
 {
-	struct emitd_ctl ctl = { .shed = shed };
 	__u32 zero = 0;
 
-	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.ctl), &zero, &ctl, BPF_ANY);
+	c->ctl.shed = shed;
+	return bpf_map_update_elem(bpf_map__fd(c->skel->maps.ctl), &zero, &c->ctl, BPF_ANY);
 }
 
 int collector__drain(struct collector *c, double budget_s)
@@ -431,12 +526,12 @@ int collector__drain(struct collector *c, double budget_s)
 	if (err < 0)
 		return err;
 	read_percpu_array(bpf_map__fd(c->skel->maps.stats), EMITD_STAT_MAX, c->stats, c->ncpus);
-	read_percpu_array(bpf_map__fd(c->skel->maps.probe_hits), EMITD_MAX_PROBES, c->hits,
-			  c->ncpus);
+	read_hits(c);
 	read_series_count(c);
 	store__sort(&c->store);
 	c->drains++;
 	c->last_drain_seconds = now_seconds() - t0;
+	filters__check(c, now_seconds());
 	return 0;
 }
 
@@ -457,10 +552,14 @@ void collector__stats(const struct collector *c, struct collector_stats *out)
 	out->last_drain_seconds = c->last_drain_seconds;
 	out->batch_fallbacks = c->batch_fallbacks;
 	out->samples_seen = c->samples_seen;
+	out->replay_failures = c->replay_failures;
 	out->orphans = c->store.orphans;
 	out->ring_fill = ring_fill(c);
 	out->probes = c->probes;
 	out->nr_probes = c->nr_probes;
+	out->failed = c->failed;
+	out->nr_failed = c->nr_failed;
+	out->nr_metrics = c->store.nr_metrics;
 }
 
 const struct store *collector__store(const struct collector *c)
@@ -521,23 +620,15 @@ void agent_batch_opts__init(struct agent_batch_opts *o)
 	o->trial_window = 4096;
 }
 
-static int setup_trials(struct agent_batch *ab, struct store *st)
+/* The histograms the collector samples raw values of (--hist-trial). */
+static int setup_trials(struct agent_batch *ab, const struct store *st)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < ab->o.nr_trial; i++) {
-		struct store_metric *m = NULL;
-
-		for (j = 0; j < st->nr_metrics; j++)
-			if (!strcmp(st->metrics[j].spec->name, ab->o.trial[i]) ||
-			    !strcmp(st->metrics[j].full_name, ab->o.trial[i]))
-				m = &st->metrics[j];
-		if (!m || m->kind != EMITD_KIND_HISTOGRAM) {
-			log_err("--hist-trial %s: no histogram of that name in the spec", ab->o.trial[i]);
-			return -EINVAL;
-		}
-		store_metric__set_trial(m);
-		ab->trials[ab->nr_trials].m = m;
+	for (i = 0; i < st->nr_metrics && ab->nr_trials < AGENT_BATCH_MAX_TRIAL; i++) {
+		if (!st->metrics[i].trial)
+			continue;
+		ab->trials[ab->nr_trials].m = &st->metrics[i];
 		ab->trials[ab->nr_trials].ring = calloc(ab->o.trial_window, sizeof(double));
 		if (!ab->trials[ab->nr_trials++].ring)
 			return -ENOMEM;
@@ -558,6 +649,33 @@ static int setup_guard(struct agent_batch *ab, const struct store *st)
 	ab->admitted_seen = calloc(st->nr_metrics + 1, sizeof(*ab->admitted_seen));
 	ab->fold_warned = calloc(st->nr_metrics + 1, sizeof(*ab->fold_warned));
 	return ab->guard && ab->admitted_seen && ab->fold_warned ? 0 : -ENOMEM;
+}
+
+static void free_spec_state(struct agent_batch *ab)
+{
+	size_t i;
+
+	for (i = 0; i < ab->nr_trials; i++)
+		free(ab->trials[i].ring);
+	memset(ab->trials, 0, sizeof(ab->trials));
+	ab->nr_trials = 0;
+	guard__free(ab->guard);
+	free(ab->admitted_seen);
+	free(ab->fold_warned);
+	ab->guard = NULL;
+	ab->admitted_seen = NULL;
+	ab->fold_warned = NULL;
+}
+
+int agent_batch__respec(struct agent_batch *ab)
+{
+	int err;
+
+	free_spec_state(ab);
+	err = setup_trials(ab, &ab->c->store);
+	if (!err)
+		err = setup_guard(ab, &ab->c->store);
+	return err;
 }
 
 int agent_batch__new(const struct agent_batch_opts *o, struct collector *c, uint64_t now_ms,
@@ -597,15 +715,9 @@ err:
 
 void agent_batch__free(struct agent_batch *ab)
 {
-	size_t i;
-
 	if (!ab)
 		return;
-	for (i = 0; i < ab->nr_trials; i++)
-		free(ab->trials[i].ring);
-	guard__free(ab->guard);
-	free(ab->admitted_seen);
-	free(ab->fold_warned);
+	free_spec_state(ab);
 	free(ab);
 }
 
@@ -696,7 +808,7 @@ static void observe_guard(struct agent_batch *ab, uint64_t now_ms)
 		const struct store_metric *m = &st->metrics[i];
 
 		for (j = 0, admitted = 0; j < m->nr_series; j++)
-			admitted += !(m->series[j]->key.flags & EMITD_KEY_OTHER);
+			admitted += series__admitted(m->series[j]);
 		for (; ab->admitted_seen[i] < admitted; ab->admitted_seen[i]++)
 			guard__admit(ab->guard, i);	/* the kernel enforces the budgets */
 		if (!ab->fold_warned[i] && ab->c->series_count[i].folded_events) {

@@ -58,6 +58,8 @@ void agent_batch_opts__init(struct agent_batch_opts *o);
 int agent_batch__new(const struct agent_batch_opts *o, struct collector *c, uint64_t now_ms,
 		     struct agent_batch **out);
 void agent_batch__free(struct agent_batch *ab);
+/* After collector__reload(): the guard and trial mode follow the new store. */
+int agent_batch__respec(struct agent_batch *ab);
 
 /* A raw observation of a trial histogram, from the sample lane. */
 void agent_batch__on_sample(struct agent_batch *ab, const struct store_metric *m, double v);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * Probe-site lookup with libelf: symbols from .symtab/.dynsym, USDT probes
- * from .note.stapsdt (the systemtap SDT note layout).
+ * from .note.stapsdt (the systemtap SDT note layout), operands decoded one by
+ * one, memory at a data symbol read relative to the probed instruction.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -178,37 +179,29 @@ static int find_base_addr(Elf *elf, uint64_t *base)
 	return -ENOENT;
 }
 
-struct sdt_note {
-	uint64_t pc, base, sema;
-	const char *provider, *name, *args;
-};
-
-/*
- * One stapsdt note: desc = pc, base, semaphore (3 addresses), then the
- * NUL-terminated provider, name and argument strings.
- */
-static bool sdt_note_parse(const char *desc, size_t len, struct sdt_note *n)
+int elf_site__parse_stapsdt_note(const void *desc, size_t len, struct stapsdt_note *n)
 {
-	const char *p = desc + 24, *end = desc + len;
-	const char **strs[3] = { &n->provider, &n->name, &n->args };
+	const char *p = desc, *end = p + len, *strs[3];
 	size_t l;
 	int i;
 
-	if (len < 24)
-		return false;
-	memcpy(&n->pc, desc, 8);
-	memcpy(&n->base, desc + 8, 8);
-	memcpy(&n->sema, desc + 16, 8);
-	for (i = 0; i < 3; i++) {
-		if (p >= end)
-			return false;
+	memset(n, 0, sizeof(*n));
+	if (len < STAPSDT_ADDRS_LEN)
+		return -EPROTO;
+	for (p += STAPSDT_ADDRS_LEN, i = 0; i < 3; i++) {
 		l = strnlen(p, end - p);
-		if (p + l == end)
-			return false;
-		*strs[i] = p;
+		if (l == (size_t)(end - p))
+			return -EPROTO;
+		strs[i] = p;
 		p += l + 1;
 	}
-	return true;
+	memcpy(&n->pc, desc, 8);
+	memcpy(&n->base, (const char *)desc + 8, 8);
+	memcpy(&n->sema, (const char *)desc + 16, 8);
+	n->provider = strs[0];
+	n->name = strs[1];
+	n->args = strs[2];
+	return 0;
 }
 
 static const struct {
@@ -254,95 +247,328 @@ static int parse_reg(const char *s, size_t len, __u8 *reg)
 	return -EPROTO;
 }
 
-/* One operand: "[-]SIZE@OPERAND", OPERAND is %reg, $imm, off(%reg) or (%reg). */
-static int usdt_arg__parse(const char *s, size_t len, struct emitd_arg_loc *l)
-{
-	char buf[64], *at, *end;
+/* One operand, split: "[-]SIZE@" then %reg, $imm, or DISP(%reg), DISP. */
+struct usdt_operand_parts {
 	long size;
+	enum emitd_loc_kind kind;
+	__u8 reg;		/* LOC_REG, or the base of a memory operand */
+	bool has_base;		/* memory operand: (%reg) given */
+	long long imm;		/* LOC_CONST */
+	long long num;		/* memory operand: the sum of its numbers */
+	char sym[USDT_OPERAND_TEXT];	/* memory operand: its symbol, "" for none */
+};
 
-	if (len >= sizeof(buf))
+static bool is_sym_start(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '.';
+}
+
+static bool is_sym_char(char ch)
+{
+	return is_sym_start(ch) || (ch >= '0' && ch <= '9') || ch == '$';
+}
+
+/*
+ * A displacement: numbers and at most one symbol, joined by + and -
+ * ("-16", "NBuffers", "40+CheckpointStats", "CheckpointStats+40"); stops at
+ * '(' or the end. A symbol may not be subtracted.
+ */
+static int parse_disp(const char *s, const char **endp, struct usdt_operand_parts *p)
+{
+	bool neg = false, first = true;
+	long long v;
+	char *end;
+	size_t n;
+
+	while (*s && *s != '(') {
+		if (*s == '+' || *s == '-') {
+			neg = *s == '-';
+			s++;
+		} else if (!first) {
+			return -EPROTO;
+		}
+		first = false;
+		if (is_sym_start(*s)) {
+			n = 1;
+			while (is_sym_char(s[n]))
+				n++;
+			if (neg || p->sym[0] || n >= sizeof(p->sym))
+				return -EPROTO;
+			memcpy(p->sym, s, n);
+			p->sym[n] = '\0';
+			s += n;
+			continue;
+		}
+		if (*s < '0' || *s > '9')
+			return -EPROTO;
+		errno = 0;
+		v = strtoll(s, &end, 0);
+		if (errno || __builtin_add_overflow(p->num, neg ? -v : v, &p->num))
+			return -ERANGE;
+		s = end;
+	}
+	*endp = s;
+	return 0;
+}
+
+static int parse_operand(const char *text, struct usdt_operand_parts *p)
+{
+	const char *at, *close;
+	char *end;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	errno = 0;
+	p->size = strtol(text, &end, 10);
+	if (errno || end == text || *end != '@' || p->size < -8 || p->size > 8 ||
+	    !(labs(p->size) == 1 || labs(p->size) == 2 ||
+						      labs(p->size) == 4 || labs(p->size) == 8))
 		return -EPROTO;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	memset(l, 0, sizeof(*l));
-	size = strtol(buf, &at, 10);
-	if (at == buf || *at != '@' || !(labs(size) == 1 || labs(size) == 2 ||
-					 labs(size) == 4 || labs(size) == 8))
-		return -EPROTO;
-	l->size = size;
-	at++;
+	at = end + 1;
 	if (*at == '%') {
-		l->kind = EMITD_LOC_REG;
-		return parse_reg(at + 1, strlen(at + 1), &l->reg);
+		p->kind = EMITD_LOC_REG;
+		return parse_reg(at + 1, strlen(at + 1), &p->reg);
 	}
 	if (*at == '$') {
-		l->kind = EMITD_LOC_CONST;
+		p->kind = EMITD_LOC_CONST;
 		errno = 0;
-		l->imm = strtoll(at + 1, &end, 0);
+		p->imm = strtoll(at + 1, &end, 0);
 		return errno || end == at + 1 || *end ? -EPROTO : 0;
 	}
-	l->kind = EMITD_LOC_REG_DEREF;
-	l->off = *at == '(' ? 0 : strtol(at, &end, 0);
-	if (*at != '(') {
-		if (end == at || *end != '(')
-			return -EPROTO;
-		at = end;
-	}
-	end = strchr(at, ')');
-	if (at[1] != '%' || !end || end[1] || memchr(at, ',', end - at))
+	p->kind = EMITD_LOC_REG_DEREF;
+	err = parse_disp(at, &at, p);
+	if (err)
+		return err;
+	if (!*at)			/* a bare SYM: memory at the symbol */
+		return p->sym[0] ? 0 : -EPROTO;
+	close = strchr(at, ')');
+	if (at[1] != '%' || !close || close[1] || memchr(at, ',', close - at))
 		return -EPROTO;
-	return parse_reg(at + 2, end - at - 2, &l->reg);
+	p->has_base = true;
+	return parse_reg(at + 2, close - at - 2, &p->reg);
+}
+
+/* Decode one operand of a site at @site_vaddr into @l. */
+static int usdt_arg__decode(const char *text, uint64_t site_vaddr, const struct usdt_syms *syms,
+			    struct emitd_arg_loc *l)
+{
+	struct usdt_operand_parts p;
+	uint64_t addr;
+	long long off;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = parse_operand(text, &p);
+	if (err)
+		return err;
+	l->size = p.size;
+	l->reg = p.reg;
+	l->imm = p.imm;
+	off = p.num;
+	if (p.kind == EMITD_LOC_REG_DEREF && p.sym[0]) {
+		/* Only the instruction pointer makes a symbol a fixed distance away. */
+		if (p.has_base && p.reg != EMITD_REG_IP)
+			return -EPROTO;
+		if (!syms)
+			return -ENOENT;
+		err = syms->resolve(syms->arg, p.sym, &addr);
+		if (err)
+			return err;
+		if (__builtin_add_overflow((long long)(addr - site_vaddr), p.num, &off))
+			return -ERANGE;
+		l->reg = EMITD_REG_IP;
+	}
+	if (off < INT32_MIN || off > INT32_MAX)
+		return -ERANGE;
+	l->off = off;
+	l->kind = p.kind;
+	return 0;
+}
+
+/*
+ * The operand's text for messages, cut to fit with "...": a note is input,
+ * so bytes outside printable ASCII become '?'.
+ */
+static void operand_text(struct usdt_operand *op, const char *s, size_t len)
+{
+	size_t n = len < sizeof(op->text) ? len : sizeof(op->text) - 4, i;
+
+	for (i = 0; i < n; i++)
+		op->text[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '?';
+	strcpy(op->text + n, len < sizeof(op->text) ? "" : "...");
+}
+
+int usdt_args__decode(const char *s, uint64_t site_vaddr, const struct usdt_syms *syms,
+		      struct elf_site *site)
+{
+	char buf[2 * USDT_OPERAND_TEXT];
+	struct usdt_operand *op;
+	int n = 0;
+	size_t len;
+
+	memset(site->args, 0, sizeof(site->args));
+	memset(site->ops, 0, sizeof(site->ops));
+	for (;; s += len, n++) {
+		s += strspn(s, " ");
+		if (!*s)
+			break;
+		len = strcspn(s, " ");
+		if (n >= EMITD_MAX_ARGS)
+			continue;
+		op = &site->ops[n];
+		operand_text(op, s, len);
+		if (len >= sizeof(buf)) {
+			op->err = -EPROTO;
+			continue;
+		}
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		op->err = usdt_arg__decode(buf, site_vaddr, syms, &site->args[n]);
+		if (op->err)
+			memset(&site->args[n], 0, sizeof(site->args[n]));
+	}
+	site->nr_args = n < EMITD_MAX_ARGS ? n : EMITD_MAX_ARGS;
+	return n;
 }
 
 int usdt_args__parse(const char *s, struct emitd_arg_loc *out, int max)
 {
-	int n = 0, err;
-	size_t len;
+	struct elf_site site;
+	int n, i;
 
-	for (;;) {
-		s += strspn(s, " ");
-		if (!*s)
-			return n;
-		if (n == max)
-			return -E2BIG;
-		len = strcspn(s, " ");
-		err = usdt_arg__parse(s, len, &out[n++]);
-		if (err)
-			return err;
-		s += len;
+	n = usdt_args__decode(s, 0, NULL, &site);
+	for (i = 0; i < n && i < max && i < EMITD_MAX_ARGS; i++) {
+		if (site.ops[i].err)
+			return site.ops[i].err == -ENOENT ? -EPROTO : site.ops[i].err;
+		out[i] = site.args[i];
 	}
+	return n > max ? -E2BIG : n;
 }
 
-static int add_usdt_site(struct elf_file *ef, const struct sdt_note *n, uint64_t base_adj,
-			 struct elf_site **v, int *nr)
+const char *usdt_operand__why(const struct elf_site *site, int i, char *buf, size_t size)
 {
-	struct elf_site *site, *grown;
+	struct usdt_operand_parts p;
+	const char *text = i >= 0 && i < EMITD_MAX_ARGS ? site->ops[i].text : "";
+
+	parse_operand(text, &p);
+	switch (i >= 0 && i < site->nr_args ? site->ops[i].err : -EINVAL) {
+	case 0:
+		snprintf(buf, size, "decodable");
+		break;
+	case -ENOENT:
+		snprintf(buf, size, "symbol %s not found in .symtab or .dynsym", p.sym);
+		break;
+	case -ENOTUNIQ:
+		snprintf(buf, size, "symbol %s is defined more than once, at different addresses",
+			 p.sym);
+		break;
+	case -ERANGE:
+		snprintf(buf, size, "the address is more than 2 GiB away from the probe site");
+		break;
+	case -EPROTO:
+		snprintf(buf, size, "emitd cannot decode this operand (it reads %%reg, $imm, "
+			 "OFF(%%reg), SYM(%%rip) and OFF+SYM(%%rip))");
+		break;
+	default:
+		snprintf(buf, size, "no such operand");
+		break;
+	}
+	return buf;
+}
+
+/* ---- data symbols, for operands at a symbol ---- */
+
+static bool is_data_sym(const GElf_Sym *s)
+{
+	int type = GELF_ST_TYPE(s->st_info);
+
+	if (s->st_shndx == SHN_UNDEF || s->st_shndx == SHN_ABS)
+		return false;
+	return type == STT_OBJECT || type == STT_NOTYPE || type == STT_FUNC ||
+	       type == STT_COMMON;
+}
+
+/* @name in one symbol table: 0, -ENOENT, or -ENOTUNIQ for two addresses. */
+static int table_lookup(Elf *elf, Elf_Scn *scn, const char *name, uint64_t *vaddr)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	bool found = false;
+	GElf_Shdr sh;
+	GElf_Sym s;
+	size_t i, nr;
+
+	if (!data || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
+		return -ENOENT;
+	nr = sh.sh_size / sh.sh_entsize;
+	for (i = 0; i < nr; i++) {
+		const char *sname;
+
+		if (!gelf_getsym(data, i, &s) || !is_data_sym(&s))
+			continue;
+		sname = elf_strptr(elf, sh.sh_link, s.st_name);
+		if (!sname || strcmp(sname, name))
+			continue;
+		if (found && s.st_value != *vaddr)
+			return -ENOTUNIQ;
+		found = true;
+		*vaddr = s.st_value;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+/* The first table of @type in @elf, or NULL. */
+static Elf_Scn *find_table(Elf *elf, Elf64_Word type)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == type)
+			return scn;
+	return NULL;
+}
+
+/* struct usdt_syms.resolve over an ELF file: .symtab, else .dynsym. */
+static int resolve_data_sym(void *arg, const char *name, uint64_t *vaddr)
+{
+	struct elf_file *ef = arg;
+	Elf_Scn *scn;
+	int err = -ENOENT;
+
+	scn = find_table(ef->elf, SHT_SYMTAB);
+	if (scn)
+		err = table_lookup(ef->elf, scn, name, vaddr);
+	if (err != -ENOENT)
+		return err;
+	scn = find_table(ef->elf, SHT_DYNSYM);
+	return scn ? table_lookup(ef->elf, scn, name, vaddr) : -ENOENT;
+}
+
+/* ---- USDT notes ---- */
+
+static int usdt_site__fill(struct elf_file *ef, const struct stapsdt_note *n, uint64_t base_adj,
+			   struct elf_site *site)
+{
+	const struct usdt_syms syms = { .resolve = resolve_data_sym, .arg = ef };
 	int err;
 
-	grown = realloc(*v, (*nr + 1) * sizeof(**v));
-	if (!grown)
-		return -ENOMEM;
-	*v = grown;
-	site = &grown[*nr];
 	memset(site, 0, sizeof(*site));
 	err = fill_site(ef, n->pc + base_adj, site);
 	if (!err && n->sema)
 		err = vaddr_to_offset(ef->elf, n->sema + base_adj, &site->sema_offset);
 	if (err)
 		return err;
-	err = usdt_args__parse(n->args, site->args, EMITD_MAX_ARGS);
-	if (err < 0)
-		return err;
-	site->nr_args = err;
-	(*nr)++;
+	usdt_args__decode(n->args, site->vaddr, &syms, site);
 	return 0;
 }
 
-static int scan_sdt_notes(struct elf_file *ef, const char *provider, const char *name,
-			  struct elf_site **v, int *nr)
+/* Every note of @provider:@name (NULL: any) to @fn, its site filled. */
+static int walk_sdt_notes(struct elf_file *ef, const char *provider, const char *name,
+			  elf_usdt_fn fn, void *arg)
 {
 	uint64_t base_sec = 0;
 	bool have_base = !find_base_addr(ef->elf, &base_sec);
+	struct elf_site site;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	int err;
@@ -358,43 +584,137 @@ static int scan_sdt_notes(struct elf_file *ef, const char *provider, const char 
 		if (!data)
 			continue;
 		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			struct sdt_note n;
+			struct stapsdt_note n;
 
 			if (nh.n_type != SDT_NOTE_TYPE || nh.n_namesz != sizeof(SDT_NOTE_NAME) ||
 			    memcmp((char *)data->d_buf + name_off, SDT_NOTE_NAME, nh.n_namesz))
 				continue;
-			if (!sdt_note_parse((char *)data->d_buf + desc_off, nh.n_descsz, &n) ||
-			    strcmp(n.provider, provider) || strcmp(n.name, name))
+			if (elf_site__parse_stapsdt_note((char *)data->d_buf + desc_off,
+							 nh.n_descsz, &n) ||
+			    (provider && strcmp(n.provider, provider)) ||
+			    (name && strcmp(n.name, name)))
 				continue;
 			/* Prelink may have moved the binary: adjust by the base delta. */
-			err = add_usdt_site(ef, &n, have_base && n.base ? base_sec - n.base : 0, v, nr);
+			err = usdt_site__fill(ef, &n, have_base && n.base ? base_sec - n.base : 0,
+					      &site);
+			if (!err)
+				err = fn(n.provider, n.name, &site, arg);
 			if (err)
 				return err;
 		}
 	}
-	return *nr ? 0 : -ENOENT;
+	return 0;
+}
+
+struct site_vec {
+	struct elf_site *v;
+	int nr;
+};
+
+static int site_vec__add(const char *provider, const char *name, const struct elf_site *site,
+			 void *arg)
+{
+	struct site_vec *sv = arg;
+	struct elf_site *grown;
+
+	(void)provider;
+	(void)name;
+	grown = realloc(sv->v, (sv->nr + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	sv->v = grown;
+	grown[sv->nr++] = *site;
+	return 0;
 }
 
 int elf_site__find_usdt(const char *path, const char *provider, const char *name,
 			struct elf_site **out)
 {
-	struct elf_site *v = NULL;
+	struct site_vec sv = { NULL, 0 };
 	struct elf_file ef;
-	int err, nr = 0;
+	int err;
 
 	*out = NULL;
 	err = elf_file__open(path, &ef);
 	if (err)
 		return err;
-	err = scan_sdt_notes(&ef, provider, name, &v, &nr);
+	err = walk_sdt_notes(&ef, provider, name, site_vec__add, &sv);
 	elf_file__close(&ef);
+	if (!err && !sv.nr)
+		err = -ENOENT;
 	if (err) {
-		free(v);
+		free(sv.v);
 		return err;
 	}
-	*out = v;
-	return nr;
+	*out = sv.v;
+	return sv.nr;
 }
+
+int elf_site__for_each_usdt(const char *path, elf_usdt_fn fn, void *arg)
+{
+	struct elf_file ef;
+	int err;
+
+	err = elf_file__open(path, &ef);
+	if (err)
+		return err;
+	err = walk_sdt_notes(&ef, NULL, NULL, fn, arg);
+	elf_file__close(&ef);
+	return err;
+}
+
+/* ---- function symbols ---- */
+
+static int walk_functions(struct elf_file *ef, Elf_Scn *scn, elf_func_fn fn, void *arg)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	struct elf_site site;
+	GElf_Shdr sh;
+	GElf_Sym s;
+	size_t i, nr;
+	int err;
+
+	if (!data || !gelf_getshdr(scn, &sh) || !sh.sh_entsize)
+		return 0;
+	nr = sh.sh_size / sh.sh_entsize;
+	for (i = 0; i < nr; i++) {
+		const char *name;
+
+		if (!gelf_getsym(data, i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
+		    s.st_shndx == SHN_UNDEF)
+			continue;
+		name = elf_strptr(ef->elf, sh.sh_link, s.st_name);
+		if (!name || !*name)
+			continue;
+		memset(&site, 0, sizeof(site));
+		if (fill_site(ef, s.st_value, &site))
+			continue;	/* not in a section with file bytes */
+		abi_args(&site);
+		err = fn(name, &site, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int elf_site__for_each_function(const char *path, elf_func_fn fn, void *arg)
+{
+	struct elf_file ef;
+	Elf_Scn *scn;
+	int err;
+
+	err = elf_file__open(path, &ef);
+	if (err)
+		return err;
+	scn = find_table(ef.elf, SHT_SYMTAB);
+	if (!scn)
+		scn = find_table(ef.elf, SHT_DYNSYM);
+	err = scn ? walk_functions(&ef, scn, fn, arg) : 0;
+	elf_file__close(&ef);
+	return err;
+}
+
+/* ---- site kinds ---- */
 
 static bool is_push(const uint8_t *b, size_t n)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/families.h"
+#include "lib/scale.h"
 #include "lib/suffix.h"
 
 static void *fb_track(struct fam_builder *fb, void *p)
@@ -91,9 +92,15 @@ static void set_label_values(struct expo_series *es, const struct series *s)
 	es->label_values = (const char *const *)s->labels;
 }
 
+/*
+ * A value with a `scale:` (lib/scale.h) is exported scaled: the kernel keeps
+ * what the probe read. The `le` bounds are the spec's, already in the
+ * exported unit; an integer _sum without a scale stays an exact integer.
+ */
 static void add_histogram(struct fam_builder *fb, const struct store_metric *m,
 			  struct expo_family *f, struct expo_series *es)
 {
+	double scale = spec_metric__scale(m->spec);
 	size_t i;
 
 	f->type = EXPO_HISTOGRAM;
@@ -107,7 +114,9 @@ static void add_histogram(struct fam_builder *fb, const struct store_metric *m,
 		es[i].count = s->count;
 		es[i].buckets = s->slots;
 		if (m->value_type == SPEC_VAL_F64) {
-			es[i].sum = s->fsum;
+			es[i].sum = scale__export(s->fsum, scale);
+		} else if (scale != 1) {
+			es[i].sum = scale__export((double)s->isum, scale);
 		} else {
 			es[i].isum = s->isum;
 			es[i].sum_is_int = true;
@@ -115,16 +124,25 @@ static void add_histogram(struct fam_builder *fb, const struct store_metric *m,
 	}
 }
 
+/* A counter with a scale is a float: its count, scaled (lib/scale.h). */
 static void add_plain(const struct store_metric *m, struct expo_family *f,
 		      struct expo_series *es)
 {
+	double scale = spec_metric__scale(m->spec);
 	size_t i;
 
 	f->type = m->kind == EMITD_KIND_COUNTER ? EXPO_COUNTER : EXPO_GAUGE;
 	for (i = 0; i < m->nr_series; i++) {
-		set_label_values(&es[i], m->series[i]);
-		es[i].count = m->series[i]->count;
-		es[i].value = m->series[i]->gauge;
+		const struct series *s = m->series[i];
+
+		set_label_values(&es[i], s);
+		es[i].count = s->count;
+		if (m->kind != EMITD_KIND_COUNTER) {
+			es[i].value = scale__export(s->gauge, scale);
+		} else if (scale != 1) {
+			es[i].value = scale__export((double)s->count, scale);
+			es[i].value_is_float = true;
+		}
 	}
 }
 

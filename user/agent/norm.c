@@ -11,7 +11,8 @@
 #include "lib/norm.h"
 
 struct norm_metric {
-	const struct store_metric *m;
+	const struct store_metric *m;	/* drain thread only */
+	char *name;			/* its full name, for the HTTP thread */
 	struct norm_collector *nc;
 	char *csv_path;
 };
@@ -41,40 +42,97 @@ char *agent_norm__csv_path(const char *base, unsigned int i, const char *metric)
 	return s;
 }
 
+static void norm_metric__free(struct norm_metric *nm)
+{
+	norm__free(nm->nc);
+	free(nm->csv_path);
+	free(nm->name);
+}
+
+/* One collector per normalization metric of @st; @old's go on for the same names. */
+static int build(struct agent_norm *an, const struct store *st, struct norm_metric *old,
+		 unsigned int nr_old, struct norm_metric **out, unsigned int *nr_out)
+{
+	struct norm_metric *v = calloc(st->nr_metrics + 1, sizeof(*v));
+	unsigned int nr = 0, k;
+	size_t i;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < st->nr_metrics; i++) {
+		struct norm_metric *nm = &v[nr];
+
+		if (st->metrics[i].kind != EMITD_KIND_NORMALIZATION)
+			continue;
+		nm->m = &st->metrics[i];
+		for (k = 0; k < nr_old; k++)
+			if (old[k].nc && !strcmp(old[k].name, nm->m->full_name))
+				break;
+		if (k < nr_old) {
+			*nm = old[k];
+			nm->m = &st->metrics[i];
+			memset(&old[k], 0, sizeof(old[k]));
+			nr++;
+			continue;
+		}
+		nm->name = strdup(nm->m->full_name);
+		nm->nc = norm__new(an->o.history_limit);
+		if (an->o.csv_path)
+			nm->csv_path = agent_norm__csv_path(an->o.csv_path, nr, nm->m->full_name);
+		nr++;
+		if (!nm->name || !nm->nc || (an->o.csv_path && !nm->csv_path))
+			goto err;
+	}
+	*out = v;
+	*nr_out = nr;
+	return 0;
+err:
+	for (k = 0; k < nr; k++)
+		norm_metric__free(&v[k]);
+	free(v);
+	return -ENOMEM;
+}
+
 int agent_norm__new(const struct store *st, const struct agent_norm_opts *o,
 		    struct agent_norm **out)
 {
 	struct agent_norm *an = calloc(1, sizeof(*an));
-	size_t i;
+	int err;
 
 	if (!an)
 		return -ENOMEM;
 	an->o = *o;
 	pthread_mutex_init(&an->lock, NULL);
-	an->v = calloc(st->nr_metrics + 1, sizeof(*an->v));
-	if (!an->v)
-		goto err;
-	for (i = 0; i < st->nr_metrics; i++) {
-		struct norm_metric *nm = &an->v[an->nr];
-
-		if (st->metrics[i].kind != EMITD_KIND_NORMALIZATION)
-			continue;
-		nm->m = &st->metrics[i];
-		nm->nc = norm__new(o->history_limit);
-		if (!nm->nc)
-			goto err;
-		if (o->csv_path) {
-			nm->csv_path = agent_norm__csv_path(o->csv_path, an->nr, nm->m->full_name);
-			if (!nm->csv_path)
-				goto err;
-		}
-		an->nr++;
+	err = build(an, st, NULL, 0, &an->v, &an->nr);
+	if (err) {
+		agent_norm__free(an);
+		return err;
 	}
 	*out = an;
 	return 0;
-err:
-	agent_norm__free(an);
-	return -ENOMEM;
+}
+
+int agent_norm__respec(struct agent_norm *an, const struct store *st)
+{
+	struct norm_metric *v, *old;
+	unsigned int nr, nr_old, i;
+	int err;
+
+	pthread_mutex_lock(&an->lock);
+	err = build(an, st, an->v, an->nr, &v, &nr);
+	if (!err) {
+		old = an->v;
+		nr_old = an->nr;
+		an->v = v;
+		an->nr = nr;
+	}
+	pthread_mutex_unlock(&an->lock);
+	if (err)
+		return err;
+	for (i = 0; i < nr_old; i++)
+		norm_metric__free(&old[i]);
+	free(old);
+	return 0;
 }
 
 void agent_norm__free(struct agent_norm *an)
@@ -83,10 +141,8 @@ void agent_norm__free(struct agent_norm *an)
 
 	if (!an)
 		return;
-	for (i = 0; i < an->nr; i++) {
-		norm__free(an->v[i].nc);
-		free(an->v[i].csv_path);
-	}
+	for (i = 0; i < an->nr; i++)
+		norm_metric__free(&an->v[i]);
 	free(an->v);
 	pthread_mutex_destroy(&an->lock);
 	free(an);
@@ -184,7 +240,7 @@ int agent_norm__json(struct agent_norm *an, struct expo_buf *out)
 	for (i = 0; i < an->nr && !err; i++) {
 		err = norm__to_json_last(an->v[i].nc, an->o.json_last, &one);
 		if (!err)
-			err = json_object_set_new(metrics, an->v[i].m->full_name, one) ? -ENOMEM : 0;
+			err = json_object_set_new(metrics, an->v[i].name, one) ? -ENOMEM : 0;
 	}
 	pthread_mutex_unlock(&an->lock);
 	json_object_set(root, "metrics", metrics);

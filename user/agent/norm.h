@@ -25,6 +25,11 @@ struct agent_norm;
 int agent_norm__new(const struct store *st, const struct agent_norm_opts *o,
 		    struct agent_norm **out);
 void agent_norm__free(struct agent_norm *an);
+/*
+ * After a reload, on the drain thread: one collector per normalization
+ * metric of @st, the same one as before for a metric of the same name.
+ */
+int agent_norm__respec(struct agent_norm *an, const struct store *st);
 
 /* From the sample lane: @ts_ms is wall-clock time. */
 void agent_norm__record(struct agent_norm *an, const struct store_metric *m,

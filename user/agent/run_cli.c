@@ -40,6 +40,7 @@ enum run_row {
 struct run_flag {
 	enum run_row row;
 	const char *flag;	/* the long name, without dashes */
+	const char *alias;	/* another long name for it; NULL: none */
 	char short_name;	/* 0: none */
 	const char *env;	/* the environment variable; NULL: none */
 	const char *def;	/* applied first, shown in --help; NULL: none */
@@ -55,7 +56,7 @@ struct run_flag {
 #define HEADING(text)	{ .row = ROW_HEADING, .help = (text) }
 
 #define RINGBUF_DEFAULT	"262144"	/* the sample lane's size in bpf/emit.bpf.c */
-#define MAX_ROWS	64		/* the table, with the drain settings expanded */
+#define MAX_ROWS	128		/* the table, with the drain settings expanded */
 #define OPT_ROW		256		/* getopt value of row i without a short name: + i */
 #define HELP_COL	34		/* where the help text starts in --help */
 #define WRAP_COL	96		/* and where it wraps */
@@ -101,6 +102,15 @@ static int parse_str(const struct run_flag *f, const char *src, const char *arg,
 	return 0;
 }
 
+static int parse_metrics_path(const struct run_flag *f, const char *src, const char *arg,
+			      struct run_cli_opts *o)
+{
+	if (!http__valid_metrics_path(arg))
+		return bad_value(src, arg, "a path such as /metrics: printable, no space, '?' "
+				 "or '#', and none of /healthz, /snapshot, /normalization, /-/reload");
+	return parse_str(f, src, arg, o);
+}
+
 static int parse_true(const struct run_flag *f, const char *src, const char *arg,
 		      struct run_cli_opts *o)
 {
@@ -133,6 +143,32 @@ static int parse_pid(const struct run_flag *f, const char *src, const char *arg,
 	if (parse_ulong(f, src, arg, &v))
 		return -EINVAL;
 	o->pids[o->agent.nr_pids++] = v;
+	return 0;
+}
+
+static int parse_pid_file(const struct run_flag *f, const char *src, const char *arg,
+			  struct run_cli_opts *o)
+{
+	(void)f;
+	if (o->agent.nr_pid_files == RUN_CLI_MAX_PID_FILES) {
+		log_err("%s: at most %d pid files", src, RUN_CLI_MAX_PID_FILES);
+		return -EINVAL;
+	}
+	if (!arg[0])
+		return bad_value(src, arg, "a file");
+	o->pid_files[o->agent.nr_pid_files++] = arg;
+	return 0;
+}
+
+static int parse_policy(const struct run_flag *f, const char *src, const char *arg,
+			struct run_cli_opts *o)
+{
+	if (!strcmp(arg, "strict"))
+		o->agent.best_effort = false;
+	else if (!strcmp(arg, "best-effort"))
+		o->agent.best_effort = true;
+	else
+		return bad_value(src, arg, f->arg);
 	return 0;
 }
 
@@ -250,6 +286,74 @@ static int parse_seconds(const struct run_flag *f, const char *src, const char *
 	return 0;
 }
 
+/* A duration in milliseconds: "15s", "500ms", "2m", within [f->min, f->max] ms. */
+static int parse_duration(const struct run_flag *f, const char *src, const char *arg,
+			  struct run_cli_opts *o)
+{
+	char expect[64], *end;
+	double v, mul = 0;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	if (!errno && end != arg && mul && v * mul >= f->min && v * mul <= f->max) {
+		*(unsigned int *)field(f, o) = (unsigned int)(v * mul);
+		return 0;
+	}
+	snprintf(expect, sizeof(expect), "a duration such as 15s or 500ms, %lums..%lums",
+		 f->min, f->max);
+	return bad_value(src, arg, expect);
+}
+
+static int parse_rw_url(const struct run_flag *f, const char *src, const char *arg,
+			struct run_cli_opts *o)
+{
+	struct remote_write_opts *rw = &o->agent.remote_write;
+
+	(void)f;
+	if (rw->nr_urls == RW_MAX_URLS) {
+		log_err("%s: at most %d URLs", src, RW_MAX_URLS);
+		return -EINVAL;
+	}
+	rw->urls[rw->nr_urls++] = arg;
+	return 0;
+}
+
+static int parse_rw_label(const struct run_flag *f, const char *src, const char *arg,
+			  struct run_cli_opts *o)
+{
+	struct remote_write_opts *rw = &o->agent.remote_write;
+
+	(void)f;
+	if (rw->nr_labels == RW_MAX_LABELS) {
+		log_err("%s: at most %d labels", src, RW_MAX_LABELS);
+		return -EINVAL;
+	}
+	if (!strchr(arg, '='))
+		return bad_value(src, arg, "NAME=VALUE");
+	rw->labels[rw->nr_labels++] = arg;
+	return 0;
+}
+
+static int parse_rw_header(const struct run_flag *f, const char *src, const char *arg,
+			   struct run_cli_opts *o)
+{
+	struct remote_write_opts *rw = &o->agent.remote_write;
+
+	(void)f;
+	if (rw->nr_headers == RW_MAX_LABELS) {
+		log_err("%s: at most %d headers", src, RW_MAX_LABELS);
+		return -EINVAL;
+	}
+	rw->headers[rw->nr_headers++] = arg;
+	return 0;
+}
+
 /* An adaptive-drain setting: lib/cadence parses it and words the error. */
 static int parse_cadence(const struct run_flag *f, const char *src, const char *arg,
 			 struct run_cli_opts *o)
@@ -273,17 +377,42 @@ static const struct run_flag run_flags[] = {
 	HEADING("run options"),
 	{ .flag = "spec", .short_name = 's', .arg = "FILE", .help = "the metric spec (YAML), required",
 	  .parse = parse_str, .off = OFF(spec_path) },
-	{ .flag = "listen", .short_name = 'l', .def = HTTP_DEFAULT_LISTEN, .arg = "ADDR:PORT",
-	  .help = "HTTP listen address", .parse = parse_str, .off = OFF(listen) },
+	{ .flag = "web.listen-address", .alias = "listen", .short_name = 'l',
+	  .def = HTTP_DEFAULT_LISTEN, .arg = "ADDR:PORT", .help = "HTTP listen address",
+	  .parse = parse_str, .off = OFF(listen) },
+	{ .flag = "web.telemetry-path", .def = HTTP_DEFAULT_METRICS_PATH, .arg = "PATH",
+	  .help = "the path of the exposition", .parse = parse_metrics_path,
+	  .off = OFF(telemetry_path) },
+	{ .flag = "web.config.file", .arg = "FILE",
+	  .help = "TLS, basic auth and response headers, in the Prometheus exporter-toolkit "
+		  "format (see README); read once at start, refused with FILE:LINE:COL errors",
+	  .parse = parse_str, .off = OFF(web_config_path) },
 	{ .flag = "pid", .short_name = 'p', .arg = "PID",
-	  .help = "attach to this process only (repeatable); the binary is resolved "
-		  "through /proc/PID/exe and /proc/PID/root",
+	  .help = "attach to this process only (repeatable): a target's binary as the "
+		  "process maps it (a shared library too), without one its executable, "
+		  "through /proc/PID/root",
 	  .parse = parse_pid, .min = 1, .max = INT_MAX },
+	{ .flag = "pid-file", .arg = "FILE",
+	  .help = "like --pid, for the process whose pid FILE holds (a service's pid file); "
+		  "read again when that process exits, until it names a running one, which "
+		  "is attached (repeatable)",
+	  .parse = parse_pid_file },
+	{ .flag = "attach-policy", .def = "strict", .arg = "strict|best-effort",
+	  .help = "strict: a probe that cannot be attached stops the agent (exit 1) and "
+		  "refuses a reload; best-effort: the others run, and each one without a link "
+		  "is logged, listed in /healthz, exported as emitd_probe_attached 0 and "
+		  "attached once its binary or process appears",
+	  .parse = parse_policy },
+	{ .flag = "follow-forks",
+	  .help = "pid targets count their descendants too, each from its fork (as "
+		  "follow_forks: true on every target; see docs/SPEC.md)",
+	  .parse = parse_true, .off = OFF(follow_forks) },
 	{ .flag = "interval-ms", .short_name = 'i', .arg = "MS",
 	  .help = "drain at least every MS ms: sets --drain-max-interval-ms (and caps the "
 		  "target and aggressive intervals), after every --drain-* flag",
 	  .parse = parse_u32, .off = OFF(interval_ms), .min = 10, .max = 3600000 },
-	{ .flag = "pin-root", .def = EMITD_PIN_ROOT, .arg = "DIR", .help = "where maps are pinned",
+	{ .flag = "pin-root", .def = EMITD_PIN_ROOT, .arg = "DIR",
+	  .help = "where maps and probe links are pinned (emitd detach removes the links)",
 	  .parse = parse_str, .off = OFF(pin_root) },
 	{ .flag = "ringbuf-bytes", .def = RINGBUF_DEFAULT, .arg = "N",
 	  .help = "sample-lane ring buffer size, a power of two",
@@ -327,6 +456,54 @@ static const struct run_flag run_flags[] = {
 	{ .flag = "signal-every-ms", .def = "10000", .arg = "MS",
 	  .help = "... or every MS ms, whichever comes first",
 	  .parse = parse_u32, .off = OFF(signal.every_ms), .min = 1, .max = 86400000 },
+
+	HEADING("remote write (Prometheus remote write 1.0; see docs/FLEET.md)"),
+	{ .flag = "remote-write.url", .arg = "URL",
+	  .help = "push every interval's snapshot to this receiver, e.g. "
+		  "http://prometheus:9090/api/v1/write (repeatable)",
+	  .parse = parse_rw_url },
+	{ .flag = "remote-write.interval", .def = "15s", .arg = "DURATION",
+	  .help = "how often the drained snapshot is queued",
+	  .parse = parse_duration, .off = OFF(remote_write.interval_ms), .min = 100,
+	  .max = 3600000 },
+	{ .flag = "remote-write.label", .arg = "NAME=VALUE",
+	  .help = "an external label added to every series that lacks it, e.g. "
+		  "instance=node1 (repeatable)",
+	  .parse = parse_rw_label },
+	{ .flag = "remote-write.header", .arg = "NAME=VALUE",
+	  .help = "an HTTP header sent with every request, e.g. X-Scope-OrgID=tenant1 for "
+		  "Mimir or Cortex (repeatable)",
+	  .parse = parse_rw_header },
+	{ .flag = "remote-write.queue-samples", .def = "100000", .arg = "N",
+	  .help = "samples queued per URL while a receiver is down; past it the oldest "
+		  "snapshot is dropped (counted)",
+	  .parse = parse_u32, .off = OFF(remote_write.queue_samples), .min = 1, .max = 100000000 },
+	{ .flag = "remote-write.batch-samples", .def = "2000", .arg = "N",
+	  .help = "samples per request",
+	  .parse = parse_u32, .off = OFF(remote_write.batch_samples), .min = 1, .max = 1000000 },
+	{ .flag = "remote-write.timeout", .def = "10s", .arg = "DURATION",
+	  .help = "time for one request", .parse = parse_duration,
+	  .off = OFF(remote_write.timeout_ms), .min = 100, .max = 600000 },
+	{ .flag = "remote-write.basic-auth-username", .arg = "USER",
+	  .help = "basic auth toward the receivers", .parse = parse_str,
+	  .off = OFF(remote_write.basic_auth_user) },
+	{ .flag = "remote-write.basic-auth-password-file", .arg = "FILE",
+	  .help = "the basic auth password, read once at start", .parse = parse_str,
+	  .off = OFF(remote_write.basic_auth_password_file) },
+	{ .flag = "remote-write.bearer-token-file", .arg = "FILE",
+	  .help = "a bearer token (Authorization: Bearer), read once at start",
+	  .parse = parse_str, .off = OFF(remote_write.bearer_token_file) },
+	{ .flag = "remote-write.tls-ca-file", .arg = "FILE",
+	  .help = "CA certificates to verify https receivers with", .parse = parse_str,
+	  .off = OFF(remote_write.tls_ca_file) },
+	{ .flag = "remote-write.tls-cert-file", .arg = "FILE",
+	  .help = "client certificate for https receivers", .parse = parse_str,
+	  .off = OFF(remote_write.tls_cert_file) },
+	{ .flag = "remote-write.tls-key-file", .arg = "FILE",
+	  .help = "its private key", .parse = parse_str, .off = OFF(remote_write.tls_key_file) },
+	{ .flag = "remote-write.tls-insecure-skip-verify",
+	  .help = "do not verify the receiver's certificate (tests only)", .parse = parse_true,
+	  .off = OFF(remote_write.tls_insecure_skip_verify) },
 
 	HEADING("normalization telemetry"),
 	{ .flag = "norm-csv", .arg = "PATH",
@@ -399,6 +576,10 @@ static void usage_flag(FILE *f, const struct run_flag *r)
 		col = fprintf(f, "\n") - 1;
 	col += fprintf(f, "%*s", HELP_COL - col, "");
 	put_words(f, r->help, false, &col);
+	if (r->alias) {
+		snprintf(def, sizeof(def), "(alias --%s)", r->alias);
+		put_words(f, def, true, &col);
+	}
 	if (r->def) {
 		snprintf(def, sizeof(def), "(default %s)", r->def);
 		put_words(f, def, true, &col);
@@ -440,6 +621,10 @@ static void rows__getopt(const struct run_flag *rows, size_t n, struct option *o
 			rows[i].flag, rows[i].arg ? required_argument : no_argument, NULL,
 			rows[i].short_name ? rows[i].short_name : OPT_ROW + (int)i,
 		};
+		if (rows[i].alias) {
+			opts[k] = opts[k - 1];
+			opts[k++].name = rows[i].alias;
+		}
 		if (!rows[i].short_name)
 			continue;
 		*shorts++ = rows[i].short_name;
@@ -462,12 +647,13 @@ static const struct run_flag *rows__find(const struct run_flag *rows, size_t n, 
 	return NULL;
 }
 
-/* Apply a row's value given as --flag (or its default), naming it so on error. */
-static int row__apply(const struct run_flag *r, const char *arg, struct run_cli_opts *o)
+/* Apply a row's value given as --@name (or its default), naming it so on error. */
+static int row__apply(const struct run_flag *r, const char *name, const char *arg,
+		      struct run_cli_opts *o)
 {
 	char src[64];
 
-	snprintf(src, sizeof(src), "--%s", r->flag);
+	snprintf(src, sizeof(src), "--%s", name);
 	return r->parse(r, src, arg, o);
 }
 
@@ -479,7 +665,8 @@ static int rows__apply_defaults_env(const struct run_flag *rows, size_t n, struc
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (rows[i].row == ROW_FLAG && rows[i].def && row__apply(&rows[i], rows[i].def, o))
+		if (rows[i].row == ROW_FLAG && rows[i].def &&
+		    row__apply(&rows[i], rows[i].flag, rows[i].def, o))
 			return -EINVAL;
 	for (i = 0; i < n; i++) {
 		if (rows[i].row != ROW_FLAG || !rows[i].env || !(v = getenv(rows[i].env)))
@@ -511,19 +698,20 @@ static int log_getopt_error(int c, char **argv)
 static int parse_flags(const struct run_flag *rows, size_t n, int argc, char **argv,
 		       struct run_cli_opts *o)
 {
-	struct option opts[MAX_ROWS + 1];
+	struct option opts[2 * MAX_ROWS + 1];	/* a row and its alias */
 	const struct run_flag *r;
 	char shorts[2 * MAX_ROWS + 2];
-	int c, ret;
+	int c, ret, li;
 
 	rows__getopt(rows, n, opts, shorts);
 	optind = 0;	/* glibc: a full reset, for callers that parse twice */
 	opterr = 0;	/* the errors are logged here */
-	while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+	while ((li = -1, c = getopt_long(argc, argv, shorts, opts, &li)) != -1) {
 		r = rows__find(rows, n, c);
 		if (!r)
 			return log_getopt_error(c, argv);
-		ret = row__apply(r, optarg, o);
+		/* named as typed: --listen or --web.listen-address */
+		ret = row__apply(r, li >= 0 ? opts[li].name : r->flag, optarg, o);
 		if (ret)
 			return ret;
 	}
@@ -549,8 +737,10 @@ static void run_cli_opts__init(struct run_cli_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->agent.pids = o->pids;
+	o->agent.pid_files = o->pid_files;
 	agent_signal_opts__init(&o->agent.signal);
 	agent_batch_opts__init(&o->agent.batch);
+	remote_write_opts__init(&o->agent.remote_write);
 	o->agent.norm.json_last = 256;
 }
 

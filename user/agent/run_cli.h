@@ -20,10 +20,12 @@
 #include "agent/agent.h"
 
 #define RUN_CLI_MAX_PIDS	64
+#define RUN_CLI_MAX_PID_FILES	16
 
 struct run_cli_opts {
-	struct agent_opts agent;	/* agent.pids points into pids[] */
+	struct agent_opts agent;	/* agent.pids, agent.pid_files point into pids[], pid_files[] */
 	pid_t pids[RUN_CLI_MAX_PIDS];
+	const char *pid_files[RUN_CLI_MAX_PID_FILES];
 };
 
 /*

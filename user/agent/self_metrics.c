@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agent/self_metrics.h"
+#include "lib/build_info.h"
 
 void self_metrics__add(struct fam_builder *fb, enum self_metric_id id,
 		       const char *const *lv, const double *values, size_t nr)
@@ -28,15 +30,47 @@ void self_metrics__add_value(struct fam_builder *fb, enum self_metric_id id, dou
 	self_metrics__add(fb, id, NULL, &value, 1);
 }
 
+/* The name /metrics exports @m under (namespace_name): the `metric` label of every family. */
+static const char *exported_name(const struct store *st, const struct spec_metric *m)
+{
+	size_t i;
+
+	for (i = 0; i < st->nr_metrics; i++)
+		if (st->metrics[i].spec == m)
+			return st->metrics[i].full_name;
+	return m->name;
+}
+
+void self_metrics__add_build(struct fam_builder *fb, const char *libbpf_version,
+			     double start_time_s)
+{
+	const char *lv[] = { build_info__version(), build_info__revision(), libbpf_version };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_BUILD_INFO, lv, &one, 1);
+	self_metrics__add_value(fb, SELF_START_TIME_SECONDS, start_time_s);
+}
+
+/* The spec the agent runs, hashed as gen hashes it (spec/hash.h). */
+static void add_spec_info(struct fam_builder *fb, const struct store *st)
+{
+	const char *lv[] = { st->spec_namespace, st->spec_sha256 };
+	double one = 1;
+
+	self_metrics__add(fb, SELF_SPEC_INFO, lv, &one, 1);
+}
+
 /* One row per attached site: the probe, where it is and its site kind. */
-static void add_site_info(struct fam_builder *fb, const struct collector_stats *cs)
+static void add_site_info(struct fam_builder *fb, const struct store *st,
+			  const struct collector_stats *cs)
 {
 	size_t n = cs->nr_probes, i;
 	const char **lv = calloc(n * 5 + 1, sizeof(*lv));
 	char (*offs)[24] = calloc(n + 1, sizeof(*offs));
+	char **bins = calloc(n + 1, sizeof(*bins));
 	double *one = calloc(n + 1, sizeof(*one));
 
-	if (!lv || !offs || !one) {
+	if (!lv || !offs || !bins || !one) {
 		fb->err = -ENOMEM;
 		goto out;
 	}
@@ -45,18 +79,80 @@ static void add_site_info(struct fam_builder *fb, const struct collector_stats *
 
 		snprintf(offs[i], sizeof(offs[i]), "0x%llx",
 			 (unsigned long long)p->site.file_offset);
+		/* a link kept on a replaced binary: the same path, another inode */
+		if (p->retained && asprintf(&bins[i], "%s (replaced, inode %llu)", p->binary,
+					    (unsigned long long)p->ident.ino) < 0) {
+			bins[i] = NULL;
+			fb->err = -ENOMEM;
+			goto out;
+		}
 		lv[i * 5] = p->name;
-		lv[i * 5 + 1] = p->metric->name;
-		lv[i * 5 + 2] = p->binary;
+		lv[i * 5 + 1] = exported_name(st, p->metric);
+		lv[i * 5 + 2] = bins[i] ? bins[i] : p->binary;
 		lv[i * 5 + 3] = offs[i];
 		lv[i * 5 + 4] = site_kind__name(p->site.kind);
 		one[i] = 1;
 	}
 	self_metrics__add(fb, SELF_PROBE_SITE_INFO, lv, one, n);
 out:
+	for (i = 0; bins && i < n; i++)
+		free(bins[i]);
+	free(bins);
 	free(lv);
 	free(offs);
 	free(one);
+}
+
+static char *spec_probe_name(const struct spec_probe *sp)
+{
+	char *s = NULL;
+
+	if (sp->kind == SPEC_PROBE_UPROBE)
+		return strdup(sp->symbol);
+	return asprintf(&s, "%s:%s", sp->provider, sp->name) < 0 ? NULL : s;
+}
+
+/* 1 per probe of the spec that has a link, 0 for one that has none. */
+static void add_probe_attached(struct fam_builder *fb, const struct store *st,
+			       const struct collector_stats *cs)
+{
+	size_t n = st->nr_metrics, nr = 0, i, j;
+	char **names = calloc(n + 1, sizeof(*names));
+	double *up = calloc(n + 1, sizeof(*up));
+
+	if (!names || !up) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		const struct spec_metric *m = st->metrics[i].spec;
+		char *name = spec_probe_name(&m->probe);
+		bool attached = false;
+
+		if (!name) {
+			fb->err = -ENOMEM;
+			goto out;
+		}
+		for (j = 0; j < cs->nr_probes && !attached; j++)
+			attached = cs->probes[j].metric == m && cs->probes[j].attached;
+		for (j = 0; j < cs->nr_failed && attached; j++)	/* for one pid, one site */
+			attached = cs->failed[j].metric_idx != i;
+		for (j = 0; j < nr && strcmp(names[j], name); j++)
+			;
+		if (j < nr) {		/* a probe of several metrics: attached when all are */
+			up[j] = up[j] && attached;
+			free(name);
+			continue;
+		}
+		names[nr] = name;
+		up[nr++] = attached;
+	}
+	self_metrics__add(fb, SELF_PROBE_ATTACHED, (const char *const *)names, up, nr);
+out:
+	for (i = 0; names && i < nr; i++)
+		free(names[i]);
+	free(names);
+	free(up);
 }
 
 /* Hits per probe, summed over its sites and PIDs. */
@@ -74,7 +170,7 @@ static void add_probe_hits(struct fam_builder *fb, const struct store *st,
 	for (i = 0; i < n; i++) {
 		const struct spec_metric *m = st->metrics[i].spec;
 
-		lv[i * 2 + 1] = m->name;
+		lv[i * 2 + 1] = st->metrics[i].full_name;
 		lv[i * 2] = "";
 		for (j = 0; j < cs->nr_probes; j++) {
 			if (cs->probes[j].metric != m)
@@ -117,10 +213,16 @@ static void add_map_metrics(struct fam_builder *fb, const struct collector_stats
 
 static void add_kernel_stats(struct fam_builder *fb, const struct collector_stats *cs)
 {
-	const char *what[] = { "value", "label", "config" };
+	const char *what[] = { "value", "label", "label_deferred_lost", "config", "handler" };
 	double errs[] = {
 		cs->stats[EMITD_STAT_READ_ERROR], cs->stats[EMITD_STAT_LABEL_ERROR],
-		cs->stats[EMITD_STAT_NO_CONFIG],
+		cs->stats[EMITD_STAT_LABEL_DEFERRED_LOST] + cs->replay_failures,
+		cs->stats[EMITD_STAT_NO_CONFIG], cs->stats[EMITD_STAT_NO_PROGRAM],
+	};
+	const char *why[] = { "process", "cgroup", "comm" };
+	double filtered[] = {
+		cs->stats[EMITD_STAT_FILTERED_PROCESS], cs->stats[EMITD_STAT_FILTERED_CGROUP],
+		cs->stats[EMITD_STAT_FILTERED_COMM],
 	};
 	double events = 0;
 	size_t i;
@@ -128,9 +230,15 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 	for (i = 0; i < EMITD_MAX_PROBES; i++)
 		events += cs->hits[i];
 	self_metrics__add_value(fb, SELF_EVENTS_TOTAL, events);
-	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 3);
+	self_metrics__add(fb, SELF_PROBE_READ_ERRORS_TOTAL, what, errs, 5);
 	self_metrics__add_value(fb, SELF_LABEL_TRUNCATED_TOTAL,
 				cs->stats[EMITD_STAT_LABEL_TRUNCATED]);
+	self_metrics__add_value(fb, SELF_LABEL_DEFERRED_TOTAL,
+				cs->stats[EMITD_STAT_LABEL_DEFERRED]);
+	self_metrics__add_value(fb, SELF_LABEL_REPLAYED_TOTAL,
+				cs->stats[EMITD_STAT_LABEL_REPLAYED]);
+	self_metrics__add(fb, SELF_EVENTS_FILTERED_TOTAL, why, filtered, 3);
+	self_metrics__add_value(fb, SELF_FOLLOW_DROPPED_TOTAL, cs->stats[EMITD_STAT_FOLLOW_FULL]);
 	self_metrics__add_value(fb, SELF_RINGBUF_DROPPED_TOTAL,
 				cs->stats[EMITD_STAT_RINGBUF_DROPPED]);
 	self_metrics__add_value(fb, SELF_SAMPLE_LANE_RECORDS_TOTAL, cs->samples_seen);
@@ -140,18 +248,45 @@ static void add_kernel_stats(struct fam_builder *fb, const struct collector_stat
 static void add_drain_and_scrapes(struct fam_builder *fb, const struct collector_stats *cs,
 				  const struct http_stats *hs)
 {
+	static const char *const idle_reasons[] = { "timeout", "watermark" };
+	const double idle[] = { hs->idle_timeouts, hs->idle_reaped };
+
 	self_metrics__add_value(fb, SELF_DRAINS_TOTAL, cs->drains);
 	self_metrics__add_value(fb, SELF_DRAIN_LAST_DURATION_SECONDS, cs->last_drain_seconds);
 	self_metrics__add_value(fb, SELF_DRAIN_BATCH_FALLBACKS_TOTAL, cs->batch_fallbacks);
 	self_metrics__add_value(fb, SELF_SCRAPES_TOTAL, hs->scrapes);
 	self_metrics__add_value(fb, SELF_SCRAPE_BYTES_TOTAL, hs->scrape_bytes);
 	self_metrics__add_value(fb, SELF_SCRAPE_DURATION_SECONDS, hs->last_scrape_seconds);
+	self_metrics__add_value(fb, SELF_HTTP_DEADLINE_DROPS_TOTAL, hs->deadline_drops);
+	self_metrics__add(fb, SELF_HTTP_IDLE_CLOSED_TOTAL, idle_reasons, idle, 2);
+}
+
+void self_metrics__add_targets(struct fam_builder *fb, const struct watch_target *t, size_t nr)
+{
+	const char **lv = calloc(nr + 1, sizeof(*lv));
+	double *up = calloc(nr + 1, sizeof(*up));
+	size_t i;
+
+	if (!lv || !up) {
+		fb->err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < nr; i++) {
+		lv[i] = t[i].name;
+		up[i] = t[i].up;
+	}
+	self_metrics__add(fb, SELF_TARGET_UP, lv, up, nr);
+out:
+	free(lv);
+	free(up);
 }
 
 void self_metrics__add_collector(struct fam_builder *fb, const struct store *st,
 				 const struct collector_stats *cs, const struct http_stats *hs)
 {
-	add_site_info(fb, cs);
+	add_spec_info(fb, st);
+	add_site_info(fb, st, cs);
+	add_probe_attached(fb, st, cs);
 	add_probe_hits(fb, st, cs);
 	add_map_metrics(fb, cs);
 	add_kernel_stats(fb, cs);
@@ -267,4 +402,31 @@ void self_metrics__add_drain(struct fam_builder *fb, const struct store *st,
 	add_lane_metrics(fb, cs, bs);
 	add_guard_metrics(fb, st, cs, bs);
 	add_trial_metrics(fb, st, bs);
+}
+
+void self_metrics__add_remote_write(struct fam_builder *fb,
+				    const struct remote_write_url_stats *st, size_t nr)
+{
+	static const char *const results[] = { "sent", "retried", "dropped" };
+	const char *lv[RW_MAX_URLS * 3 * 2], *urls[RW_MAX_URLS];
+	double samples[RW_MAX_URLS * 3], queued[RW_MAX_URLS], last[RW_MAX_URLS];
+	size_t i, k;
+
+	if (!nr)
+		return;
+	for (i = 0; i < nr && i < RW_MAX_URLS; i++) {
+		const uint64_t v[] = { st[i].sent, st[i].retried, st[i].dropped };
+
+		for (k = 0; k < 3; k++) {
+			lv[(i * 3 + k) * 2] = st[i].url;
+			lv[(i * 3 + k) * 2 + 1] = results[k];
+			samples[i * 3 + k] = v[k];
+		}
+		urls[i] = st[i].url;
+		queued[i] = st[i].queued;
+		last[i] = st[i].last_success_s;
+	}
+	self_metrics__add(fb, SELF_REMOTE_WRITE_SAMPLES_TOTAL, lv, samples, i * 3);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_QUEUE_SAMPLES, urls, queued, i);
+	self_metrics__add(fb, SELF_REMOTE_WRITE_LAST_SUCCESS_TIMESTAMP_SECONDS, urls, last, i);
 }

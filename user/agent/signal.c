@@ -10,6 +10,7 @@
 #include "agent/self_metrics.h"
 #include "agent/signal.h"
 #include "lib/log.h"
+#include "lib/scale.h"
 
 struct agent_signal {
 	struct agent_signal_opts o;
@@ -91,6 +92,11 @@ void agent_signal__free(struct agent_signal *s)
 	free(s);
 }
 
+void agent_signal__respec(struct agent_signal *s)
+{
+	s->nr_prev = 0;		/* the store's series are new objects */
+}
+
 static struct prev *prev_of(struct agent_signal *s, const struct series *se)
 {
 	struct prev *v;
@@ -127,17 +133,21 @@ static void channel_id(const struct store_metric *m, const struct series *se, ch
 		snprintf(buf + off, n - off, "}");
 }
 
-/* A channel's value for this drain; false when it has none. */
+/*
+ * A channel's value for this drain, in the unit the metric exports (its
+ * `scale:` applied, as on /metrics); false when it has none.
+ */
 static bool channel_value(struct agent_signal *s, const struct store_metric *m,
 			  const struct series *se, uint64_t now_ms, uint64_t *ts, double *v)
 {
 	struct prev *p;
 	double sum = m->value_type == SPEC_VAL_F64 ? se->fsum : (double)se->isum;
+	double scale = spec_metric__scale(m->spec);
 	bool ok = false;
 
 	if (m->kind == EMITD_KIND_GAUGE) {
 		*ts = se->gauge_ktime / 1000000;
-		*v = se->gauge;
+		*v = scale__export(se->gauge, scale);
 		return se->gauge_ktime != 0;
 	}
 	p = prev_of(s, se);
@@ -154,6 +164,8 @@ static bool channel_value(struct agent_signal *s, const struct store_metric *m,
 	p->count = se->count;
 	p->sum = sum;
 	p->ts_ms = now_ms;
+	if (ok)
+		*v = scale__export(*v, scale);
 	return ok && isfinite(*v);
 }
 
@@ -295,13 +307,16 @@ static void add_channel_gauges(struct agent_signal *s, struct fam_builder *fb)
 		ids[i] = s->res_ids[i];
 		v[i] = r->h[i];
 	}
-	self_metrics__add(fb, SELF_SIGNAL_ENTROPY_BITS, ids, v, i);
+	self_metrics__add(fb, SELF_SIGNAL_ENTROPY, ids, v, i);
 	n = r->r_valid ? r->nr_ranked : 0;
 	for (i = 0; i < n && r->ranking[i].channel < s->nr_res_ids; i++) {
 		ids[i] = s->res_ids[r->ranking[i].channel];
 		v[i] = r->ranking[i].delta_r;
 	}
 	self_metrics__add(fb, SELF_CHANNEL_CRITICALITY, ids, v, i);
+	for (i = 0; i < n && r->ranking[i].channel < s->nr_res_ids; i++)
+		v[i] = r->ranking[i].unique_bits;
+	self_metrics__add(fb, SELF_CHANNEL_UNIQUE_INFORMATION, ids, v, i);
 out:
 	free(ids);
 	free(v);
@@ -318,8 +333,8 @@ void agent_signal__add_metrics(struct agent_signal *s, struct fam_builder *fb)
 		return;
 	add_channel_gauges(s, fb);
 	if (r->valid) {
-		self_metrics__add_value(fb, SELF_SIGNAL_JOINT_ENTROPY_BITS, r->h_joint);
-		self_metrics__add_value(fb, SELF_SIGNAL_TOTAL_CORRELATION_BITS, r->total_corr);
+		self_metrics__add_value(fb, SELF_SIGNAL_JOINT_ENTROPY, r->h_joint);
+		self_metrics__add_value(fb, SELF_SIGNAL_TOTAL_CORRELATION, r->total_corr);
 	}
 	if (r->r_valid) {
 		self_metrics__add_value(fb, SELF_RESILIENCE_INDEX, r->r);
@@ -327,7 +342,7 @@ void agent_signal__add_metrics(struct agent_signal *s, struct fam_builder *fb)
 			zv[i] = !strcmp(signal_zone__name(r->zone), zones[i]);
 		self_metrics__add(fb, SELF_RESILIENCE_ZONE, zones, zv, 3);
 	}
-	self_metrics__add_value(fb, SELF_PAYLOAD_ENTROPY_BITS, s->h_bytes);
+	self_metrics__add_value(fb, SELF_PAYLOAD_ENTROPY, s->h_bytes);
 	self_metrics__add_value(fb, SELF_PAYLOAD_FRAME_BYTES, s->frame_bytes);
 }
 

@@ -34,6 +34,8 @@ int agent_signal__new(const struct agent_signal_opts *o, struct agent_signal **o
 void agent_signal__free(struct agent_signal *s);
 
 /* Record this drain's channel values; @now_ms is CLOCK_MONOTONIC. */
+/* After a reload: the series of the old store are gone (channels go on by name). */
+void agent_signal__respec(struct agent_signal *s);
 void agent_signal__sample(struct agent_signal *s, const struct store *st, uint64_t now_ms);
 bool agent_signal__due(const struct agent_signal *s, uint64_t now_ms);
 /*

@@ -7,10 +7,13 @@
  * Pure: a struct spec in, text out.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "emitd.h"
 #include "gen/gen.h"
+#include "lib/bucket.h"
 #include "lib/fmt.h"
 #include "lib/metric_id.h"
 
@@ -19,7 +22,7 @@
 
 static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 {
-	const char *type = gen__val_type_name(s->type);
+	const char *type = spec_val_type__name(s->type);
 
 	switch (s->kind) {
 	case SPEC_SRC_ARG:
@@ -35,11 +38,45 @@ static const char *fmt_src(char buf[SRC_LEN], const struct spec_src *s)
 	case SPEC_SRC_STRING:
 		snprintf(buf, SRC_LEN, "string at arg %u", s->arg);
 		break;
+	case SPEC_SRC_PID:
+	case SPEC_SRC_TID:
+	case SPEC_SRC_UID:
+	case SPEC_SRC_COMM:
+	case SPEC_SRC_CGROUP:
+		snprintf(buf, SRC_LEN, "the task's %s", spec_src_kind__name(s->kind));
+		break;
 	default:
 		snprintf(buf, SRC_LEN, "none");
 		break;
 	}
 	return buf;
+}
+
+/* ", scale 1e-06 (...)" for a value with a scale, else "". */
+static const char *fmt_scale(char buf[SRC_LEN], const struct spec_metric *m)
+{
+	char num[FMT_DOUBLE_LEN];
+	double scale = spec_metric__scale(m);
+
+	buf[0] = '\0';
+	if (scale == 1)
+		return buf;
+	fmt__double(num, scale, FMT_SHORTEST, FMT_GO);
+	snprintf(buf, SRC_LEN, ", scale %s (exported: the value read x scale)", num);
+	return buf;
+}
+
+/* "; warm values: `a`, `b`" for a label that lists them. */
+static void catalog_values(FILE *f, const struct spec_label *l)
+{
+	size_t i;
+
+	if (l->nr_values)
+		fputs("; warm values (exported as 0 from the start):", f);
+	for (i = 0; i < l->nr_values; i++) {
+		fputs(i ? ", " : " ", f);
+		gen__put_md_code(f, l->values[i]);
+	}
 }
 
 static void catalog_probe(FILE *f, const struct spec *spec, const struct spec_metric *m)
@@ -68,22 +105,38 @@ static void catalog_probe(FILE *f, const struct spec *spec, const struct spec_me
 	else if (m->type == SPEC_COUNTER && p->value.kind == SPEC_SRC_NONE)
 		fputs("- Value: +1 per hit\n", f);
 	else
-		fprintf(f, "- Value%s: %s\n", m->type == SPEC_COUNTER ? " (increment)" : "",
-			fmt_src(b1, &p->value));
-	for (i = 0; i < m->nr_labels; i++)
-		fprintf(f, "- Label `%s`: %s\n", m->labels[i].name,
-			fmt_src(b1, &m->labels[i].src));
+		fprintf(f, "- Value%s: %s%s\n", m->type == SPEC_COUNTER ? " (increment)" : "",
+			fmt_src(b1, &p->value), fmt_scale(b2, m));
+	for (i = 0; i < m->nr_labels; i++) {
+		fprintf(f, "- Label `%s`: %s", m->labels[i].name, fmt_src(b1, &m->labels[i].src));
+		catalog_values(f, &m->labels[i]);
+		fputc('\n', f);
+	}
 }
 
-static void catalog_buckets(FILE *f, const struct spec_buckets *b)
+/* With a scale, also the bounds the kernel compares the value read with. */
+static void catalog_buckets(FILE *f, const struct spec_metric *m)
 {
+	const struct spec_buckets *b = &m->buckets;
+	double scale = spec_metric__scale(m), k;
 	char num[FMT_DOUBLE_LEN];
 	size_t i;
 
 	fprintf(f, "- Buckets (%s, %zu bounds and +Inf): ",
-		gen__bucket_kind_name(b->kind), b->nr_bounds);
+		spec_bucket_kind__name(b->kind), b->nr_bounds);
 	for (i = 0; i < b->nr_bounds; i++) {
 		fmt__double(num, b->bounds[i], FMT_SHORTEST, 0);
+		fprintf(f, "%s%s", i ? ", " : "", num);
+	}
+	fputc('\n', f);
+	if (scale == 1)
+		return;
+	fputs("- Kernel bounds (bound / scale, in the unit the probe reads): ", f);
+	for (i = 0; i < b->nr_bounds; i++) {
+		if (bucket__unscale(b->bounds[i], scale, m->probe.value.type == SPEC_VAL_F64 ?
+				    EMITD_VAL_F64 : EMITD_VAL_S64, &k))
+			k = NAN;	/* lint refuses such a spec */
+		fmt__double(num, k, FMT_SHORTEST, 0);
 		fprintf(f, "%s%s", i ? ", " : "", num);
 	}
 	fputc('\n', f);
@@ -128,7 +181,7 @@ static int catalog_metric(FILE *f, const struct spec *spec, const struct spec_me
 			m->signal ? " signal" : "");
 	catalog_probe(f, spec, m);
 	if (m->type == SPEC_HISTOGRAM)
-		catalog_buckets(f, &m->buckets);
+		catalog_buckets(f, m);
 	catalog_series(f, full, m->type);
 	free(full);
 	return 0;

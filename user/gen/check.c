@@ -3,9 +3,9 @@
  * gen_check: compare freshly generated artifacts with what is on disk.
  *
  * Pure: both sides arrive as buffers. Dashboards compare semantically (panel
- * ids and gridPos ignored, panel order ignored), rule files as parsed YAML
- * (quoting, comments and order of keys ignored), the header and the catalog
- * as text. Every difference is printed, prefixed with the file's path.
+ * ids and gridPos ignored, panel order ignored), rule and provisioning files
+ * as parsed YAML (quoting, comments and order of keys ignored), the header
+ * and the catalogs as text. Every difference is printed, prefixed with the file's path.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -435,39 +435,67 @@ static size_t diff_group(FILE *r, const char *path, const json_t *g, const json_
 	return n;
 }
 
-static int check_rules(FILE *r, const char *path, const char *fresh_text, size_t fresh_len,
-		       const json_t *disk)
+/* The differences in group @name count in *@prov when it is the provenance group. */
+static size_t *count_of(const char *name, bool alerts, size_t *n, size_t *prov)
 {
-	json_t *fresh = gen__yaml_to_json(fresh_text, fresh_len);
+	return alerts && !strcmp(name, GEN_PROVENANCE_GROUP) ? prov : n;
+}
+
+static int check_rules(FILE *r, const struct gen_file *f, const json_t *disk, bool *hash_only)
+{
+	json_t *fresh = gen__yaml_to_json(f->data, f->len);
+	bool alerts = f->kind == GEN_ALERTS;
 	const json_t *fg, *dg, *g, *o;
-	size_t i, n = 0;
+	size_t i, n = 0, prov = 0;
 
 	if (!fresh)
 		return -ENOMEM;
 	fg = json_object_get(fresh, "groups");
 	dg = json_object_get(disk, "groups");
 	if (!json_is_array(dg)) {
-		fprintf(r, "%s: not a rules file (no groups list)\n", path);
+		fprintf(r, "%s: not a rules file (no groups list)\n", f->path);
 		json_decref(fresh);
 		return 1;
 	}
 	json_array_foreach(fg, i, g) {
 		o = find_group(dg, sval(g, "name"));
 		if (o) {
-			n += diff_group(r, path, g, o);
+			size_t d = diff_group(r, f->path, g, o);
+
+			*count_of(sval(g, "name"), alerts, &n, &prov) += d;
 			continue;
 		}
-		fprintf(r, "%s: added group %s (%zu rules)\n", path, sval(g, "name"),
+		fprintf(r, "%s: added group %s (%zu rules)\n", f->path, sval(g, "name"),
 			json_array_size(json_object_get(g, "rules")));
-		n++;
+		(*count_of(sval(g, "name"), alerts, &n, &prov))++;
 	}
 	json_array_foreach(dg, i, g) {
 		if (!find_group(fg, sval(g, "name"))) {
-			fprintf(r, "%s: removed group %s\n", path, sval(g, "name"));
-			n++;
+			fprintf(r, "%s: removed group %s\n", f->path, sval(g, "name"));
+			(*count_of(sval(g, "name"), alerts, &n, &prov))++;
 		}
 	}
-	n += report_keys(r, path, "top-level field", fresh, disk, "groups");
+	n += report_keys(r, f->path, "top-level field", fresh, disk, "groups");
+	json_decref(fresh);
+	*hash_only = prov && !n;
+	return n + prov > 0;
+}
+
+/* ---- other YAML: the Grafana provisioning files ---- */
+
+static int check_yaml(FILE *r, const struct gen_file *f, const json_t *disk)
+{
+	json_t *fresh = gen__yaml_to_json(f->data, f->len);
+	size_t n;
+
+	if (!fresh)
+		return -ENOMEM;
+	if (json_is_object(disk))
+		n = report_keys(r, f->path, "field", fresh, disk, NULL);
+	else
+		n = !json_equal(fresh, disk);
+	if (n && !json_is_object(disk))
+		fprintf(r, "%s: not the generated document\n", f->path);
 	json_decref(fresh);
 	return n > 0;
 }
@@ -550,12 +578,16 @@ int gen_check__file(const struct gen_file *fresh, const char *disk, size_t disk_
 		return check_json_file(report, fresh, disk, disk_len, hash_only);
 	case GEN_RECORDING:
 	case GEN_ALERTS:
+	case GEN_PROVISIONING:
 		j = gen__yaml_to_json(disk, disk_len);
 		if (!j) {
 			fprintf(report, "%s: not valid YAML\n", fresh->path);
 			return 1;
 		}
-		ret = check_rules(report, fresh->path, fresh->data, fresh->len, j);
+		if (fresh->kind == GEN_PROVISIONING)
+			ret = check_yaml(report, fresh, j);
+		else
+			ret = check_rules(report, fresh, j, hash_only);
 		json_decref(j);
 		return ret;
 	default:
@@ -575,6 +607,8 @@ static const struct {
 	[GEN_MANIFEST] = { "dashboard manifest", GEN_EXIT_DASHBOARDS },
 	[GEN_RECORDING] = { "recording rules", GEN_EXIT_RECORDING },
 	[GEN_ALERTS] = { "alert rules", GEN_EXIT_ALERTS },
+	[GEN_RULES_CATALOG] = { "rules catalog", GEN_EXIT_RULES_CATALOG },
+	[GEN_PROVISIONING] = { "Grafana provisioning", GEN_EXIT_DASHBOARDS },
 };
 
 const char *gen_kind__name(enum gen_kind kind)
@@ -587,22 +621,15 @@ int gen_kind__exit(enum gen_kind kind)
 	return kind < GEN_KIND_NR ? kinds[kind].exit : GEN_EXIT_ERROR;
 }
 
-int gen__drift_exit(const bool drift[GEN_KIND_NR], bool manifest_hash_only)
+/* The first of @precedence that a kind in @hit exits with; 0 for none. */
+static int first_exit(const bool hit[GEN_KIND_NR])
 {
 	static const int precedence[] = {
 		GEN_EXIT_ALERTS, GEN_EXIT_RECORDING, GEN_EXIT_DASHBOARDS, GEN_EXIT_DOCS,
+		GEN_EXIT_RULES_CATALOG,
 	};
-	bool hit[GEN_KIND_NR] = {}, other = false;
 	size_t i, k;
 
-	for (k = 0; k < GEN_KIND_NR; k++) {
-		hit[k] = drift[k];
-		if (k == GEN_MANIFEST && manifest_hash_only)
-			hit[k] = false;
-		other |= hit[k];
-	}
-	if (manifest_hash_only && drift[GEN_MANIFEST] && !other)
-		return GEN_EXIT_DASHBOARDS;
 	for (i = 0; i < ARRAY_SIZE(precedence); i++) {
 		for (k = 0; k < GEN_KIND_NR; k++) {
 			if (hit[k] && kinds[k].exit == precedence[i])
@@ -610,4 +637,16 @@ int gen__drift_exit(const bool drift[GEN_KIND_NR], bool manifest_hash_only)
 		}
 	}
 	return GEN_EXIT_OK;
+}
+
+int gen__drift_exit(const bool drift[GEN_KIND_NR], const bool hash_only[GEN_KIND_NR])
+{
+	bool hit[GEN_KIND_NR] = {};
+	size_t k;
+	int code;
+
+	for (k = 0; k < GEN_KIND_NR; k++)
+		hit[k] = drift[k] && !hash_only[k];
+	code = first_exit(hit);
+	return code != GEN_EXIT_OK ? code : first_exit(drift);
 }

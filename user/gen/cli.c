@@ -92,12 +92,12 @@ static int add_json(struct gen_set *set, enum gen_kind kind, char *path, const j
 static int add_dashboards(struct gen_set *set, const struct spec *spec)
 {
 	struct gen_dashes d = {};
-	char hash[GEN_SHA256_HEX];
+	char hash[SPEC_SHA256_HEX];
 	json_t *manifest;
 	size_t i;
 	int err;
 
-	err = gen__spec_hash(spec, hash);
+	err = spec__hash(spec, hash);
 	if (!err)
 		err = gen_dash__build(spec, &d, NULL);
 	for (i = 0; !err && i < d.nr; i++)
@@ -109,6 +109,47 @@ static int add_dashboards(struct gen_set *set, const struct spec *spec)
 		json_decref(manifest);
 	}
 	gen_dashes__free(&d);
+	return err;
+}
+
+/* The rule files, and the catalog of the rules they hold. */
+static int add_rules(struct gen_set *set, const struct spec *spec)
+{
+	struct gen_exprs rules = {};
+	char *data = NULL;
+	size_t len = 0;
+	int err;
+
+	err = gen__recording_rules(spec, &rules, &data, &len);
+	err = add_text(set, GEN_RECORDING, strdup(GEN_RECORDING_PATH), err, data, len);
+	if (!err) {
+		data = NULL;
+		err = gen__alert_rules(spec, &rules, &data, &len);
+		err = add_text(set, GEN_ALERTS, strdup(GEN_ALERTS_PATH), err, data, len);
+	}
+	if (!err) {
+		data = NULL;
+		err = gen__rules_catalog(spec, &rules, &data, &len);
+		err = add_text(set, GEN_RULES_CATALOG, strdup(GEN_RULES_CATALOG_PATH), err, data,
+			       len);
+	}
+	gen_exprs__free(&rules);
+	return err;
+}
+
+static int add_provisioning(struct gen_set *set, const struct spec *spec)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int err;
+
+	err = gen__provision_dashboards(spec, &data, &len);
+	err = add_text(set, GEN_PROVISIONING, strdup(GEN_PROV_DASH_PATH), err, data, len);
+	if (!err) {
+		data = NULL;
+		err = gen__provision_datasources(spec, &data, &len);
+		err = add_text(set, GEN_PROVISIONING, strdup(GEN_PROV_DS_PATH), err, data, len);
+	}
 	return err;
 }
 
@@ -130,16 +171,10 @@ int gen__render(const struct spec *spec, struct gen_set *out)
 	}
 	if (!err)
 		err = add_dashboards(out, spec);
-	if (!err) {
-		data = NULL;
-		err = gen__recording_rules(spec, NULL, &data, &len);
-		err = add_text(out, GEN_RECORDING, strdup(GEN_RECORDING_PATH), err, data, len);
-	}
-	if (!err) {
-		data = NULL;
-		err = gen__alert_rules(spec, NULL, &data, &len);
-		err = add_text(out, GEN_ALERTS, strdup(GEN_ALERTS_PATH), err, data, len);
-	}
+	if (!err)
+		err = add_provisioning(out, spec);
+	if (!err)
+		err = add_rules(out, spec);
 	if (err)
 		gen_set__free(out);
 	return err;
@@ -325,7 +360,7 @@ static void summary(FILE *report, const bool drift[GEN_KIND_NR], int code, size_
 		fprintf(report, "%s %s (%d)", sep, gen_kind__name(k), gen_kind__exit(k));
 		sep = ",";
 	}
-	fprintf(report, "; exit %d (precedence: alerts 9, recording rules 8, dashboards 6, header/catalog 10). Regenerate with `emitd gen --out DIR` and commit.\n",
+	fprintf(report, "; exit %d (precedence: alerts 9, recording rules 8, dashboards 6, header/catalog 10, rules catalog 11). Regenerate with `emitd gen --out DIR` and commit.\n",
 		code);
 }
 
@@ -358,8 +393,8 @@ out:
 
 int gen__check(const struct gen_set *set, const char *dir, FILE *report)
 {
-	bool drift[GEN_KIND_NR] = {}, hash_only = false, h;
-	size_t i;
+	bool drift[GEN_KIND_NR] = {}, hash_only[GEN_KIND_NR] = {}, h, other = false;
+	size_t i, k;
 	int err, code;
 
 	for (i = 0; i < set->nr; i++) {
@@ -369,13 +404,15 @@ int gen__check(const struct gen_set *set, const char *dir, FILE *report)
 		err = check_one(f, dir, report, &drift[f->kind], &h);
 		if (err)
 			return GEN_EXIT_ERROR;
-		if (f->kind == GEN_MANIFEST)
-			hash_only = h;
+		if (f->kind == GEN_MANIFEST || f->kind == GEN_ALERTS)
+			hash_only[f->kind] = h;
 	}
 	code = gen__drift_exit(drift, hash_only);
 	/* A stale spec hash alone is drift; next to other drift it is a note. */
-	if (hash_only && code != GEN_EXIT_DASHBOARDS)
-		drift[GEN_MANIFEST] = false;
+	for (k = 0; k < GEN_KIND_NR; k++)
+		other |= drift[k] && !hash_only[k];
+	for (k = 0; other && k < GEN_KIND_NR; k++)
+		drift[k] &= !hash_only[k];
 	summary(report, drift, code, set->nr);
 	return code;
 }
@@ -390,18 +427,23 @@ static void usage(FILE *f)
 	      "  include/generated/<namespace>_metrics.h\n"
 	      "                                  metric IDs and names\n"
 	      "  docs/METRICS_CATALOG.md         the catalog, by family\n"
-	      "  dashboards/<slug>.json          Grafana dashboards, one per family\n"
+	      "  dashboards/<slug>.json          Grafana dashboards, one per family,\n"
+	      "                                  and <namespace>-emitd-health.json\n"
 	      "  dashboards/manifest.json        the dashboards and the spec's hash\n"
+	      "  dashboards/provisioning/dashboards.yml, datasources.yml\n"
+	      "                                  Grafana file provisioning for them\n"
 	      "  rules/recording_rules.yml       Prometheus recording rules\n"
-	      "  rules/alerts.yml                the spec's alerts and suggestions\n"
+	      "  rules/alerts.yml                the spec's alerts, emitd's own, suggestions\n"
+	      "  docs/RULES_CATALOG.md           every rule: group, source, metric, expression\n"
 	      "\n"
 	      "  -s, --spec FILE   the metric spec (YAML)\n"
 	      "  -o, --out DIR     the output root (e.g. . for the repository)\n"
 	      "  -c, --check       write nothing; compare DIR with the spec\n"
 	      "\n"
 	      "Exit status: 0 written / current, 1 invalid spec or I/O error, 2 usage,\n"
-	      "--check drift: 9 alert rules, 8 recording rules, 6 dashboards,\n"
-	      "10 header or catalog (when several drift, the first in this order).\n", f);
+	      "--check drift: 9 alert rules, 8 recording rules, 6 dashboards (and their\n"
+	      "provisioning), 10 header or catalog, 11 rules catalog (when several drift,\n"
+	      "the first in this order).\n", f);
 }
 
 static int run(const char *spec_path, const char *out_dir, bool check)

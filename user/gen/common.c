@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * gen/common: what every generator shares: text buffers, hashing, names,
- * markdown and comment text, the spec's canonical form and hash, the alert
- * suggestions for normalization metrics, and the record of every PromQL
- * expression the builders write. It calls no other file of gen/: the
+ * gen/common: what every generator shares: text buffers, names, markdown
+ * and comment text, the alert suggestions for normalization metrics, and
+ * the record of every PromQL expression the builders write (the spec's
+ * canonical form and hash are spec/hash.c's). It calls no other file of gen/: the
  * header, catalog, dashboards, rules, check and cli files call it.
  *
  * Pure: a struct spec in, text out. Nothing here touches the file system.
@@ -13,15 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "emitd.h"
 #include "gen/gen.h"
 #include "lib/fmt.h"
+#include "lib/self_metrics.h"
 #include "lib/suffix.h"
 
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* ---- text and hashing ---- */
+/* ---- text ---- */
 
 int gen_text__open(struct gen_text *t)
 {
@@ -56,22 +54,6 @@ void gen_text__discard(struct gen_text *t)
 
 	if (!gen_text__close(t, &s, &n))
 		free(s);
-}
-
-int gen__sha256_hex(const void *buf, size_t len, char hex[GEN_SHA256_HEX])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0, i;
-
-	if (!EVP_Digest(buf, len, md, &n, EVP_sha256(), NULL) || n != 32)
-		return -EIO;
-	for (i = 0; i < n; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	hex[2 * n] = '\0';
-	return 0;
 }
 
 char *gen__json_text(const json_t *j, size_t *len)
@@ -191,199 +173,6 @@ void gen__put_comment_text(FILE *f, const char *s)
 	}
 }
 
-/* ---- the canonical spec and its hash ---- */
-
-static const char *const src_kinds[] = {
-	[SPEC_SRC_NONE] = "none", [SPEC_SRC_ARG] = "arg",
-	[SPEC_SRC_DEREF] = "deref", [SPEC_SRC_STRING] = "string",
-};
-
-static const char *const val_types[] = {
-	[SPEC_VAL_S64] = "s64", [SPEC_VAL_U64] = "u64", [SPEC_VAL_F64] = "f64",
-};
-
-static const char *const bucket_kinds[] = {
-	[SPEC_BUCKETS_NONE] = "none", [SPEC_BUCKETS_EXP2] = "exp2",
-	[SPEC_BUCKETS_LINEAR] = "linear", [SPEC_BUCKETS_EXPLICIT] = "explicit",
-};
-
-static const char *enum_name(const char *const *names, size_t nr, unsigned int v)
-{
-	return v < nr && names[v] ? names[v] : "?";
-}
-
-const char *gen__val_type_name(enum spec_val_type t)
-{
-	return enum_name(val_types, ARRAY_SIZE(val_types), t);
-}
-
-const char *gen__bucket_kind_name(enum spec_bucket_kind k)
-{
-	return enum_name(bucket_kinds, ARRAY_SIZE(bucket_kinds), k);
-}
-
-static json_t *src_json(const struct spec_src *s)
-{
-	if (s->kind == SPEC_SRC_NONE)
-		return json_null();
-	return json_pack("{s:s, s:i, s:s, s:i}",
-			 "kind", enum_name(src_kinds, ARRAY_SIZE(src_kinds), s->kind),
-			 "arg", (int)s->arg,
-			 "type", gen__val_type_name(s->type),
-			 "offset", s->offset);
-}
-
-static json_t *labels_json(const struct spec_metric *m)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && i < m->nr_labels; i++) {
-		if (json_array_append_new(a, json_pack("{s:s, s:o}", "name", m->labels[i].name,
-						       "src", src_json(&m->labels[i].src)))) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *probe_json(const struct spec_probe *p)
-{
-	return json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:o, s:o, s:o}",
-			 "target", p->target,
-			 "kind", p->kind == SPEC_PROBE_USDT ? "usdt" : "uprobe",
-			 "symbol", p->symbol, "provider", p->provider, "name", p->name,
-			 "value", src_json(&p->value), "before", src_json(&p->before),
-			 "after", src_json(&p->after));
-}
-
-static json_t *buckets_json(const struct spec_buckets *b)
-{
-	json_t *bounds = json_array();
-	size_t i;
-
-	for (i = 0; bounds && i < b->nr_bounds; i++) {
-		if (json_array_append_new(bounds, json_real(b->bounds[i]))) {
-			json_decref(bounds);
-			return NULL;
-		}
-	}
-	return json_pack("{s:s, s:o}",
-			 "kind", gen__bucket_kind_name(b->kind),
-			 "bounds", bounds);
-}
-
-static json_t *panels_json(const struct spec_metric *m)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && i < m->nr_panels; i++) {
-		const struct spec_panel *p = &m->panels[i];
-
-		if (json_array_append_new(a, json_pack("{s:s?, s:s?, s:s?, s:s?}",
-						       "title", p->title, "promql", p->promql,
-						       "unit", p->unit,
-						       "panel_type", p->panel_type))) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *alerts_json(const struct spec_metric *m)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && i < m->nr_alerts; i++) {
-		const struct spec_alert *al = &m->alerts[i];
-
-		if (json_array_append_new(a, json_pack("{s:s?, s:s?, s:s?, s:s?, s:s?}",
-						       "alert", al->alert, "expr", al->expr,
-						       "for", al->for_, "severity", al->severity,
-						       "summary", al->summary))) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *metric_json(const struct spec_metric *m)
-{
-	json_t *buckets = m->type == SPEC_HISTOGRAM ? buckets_json(&m->buckets) : json_null();
-
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:o, s:i, s:b, s:b, s:o, s:o, s:o, s:o}",
-			 "name", m->name, "type", spec_metric_type__name(m->type),
-			 "help", m->help, "unit", m->unit, "family", m->family,
-			 "labels", labels_json(m), "budget", (int)m->budget,
-			 "hot", m->hot, "signal", m->signal,
-			 "probe", probe_json(&m->probe),
-			 "buckets", buckets,
-			 "panels", panels_json(m), "alerts", alerts_json(m));
-}
-
-static json_t *targets_json(const struct spec *spec)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = 0; a && i < spec->nr_targets; i++) {
-		const struct spec_target *t = &spec->targets[i];
-
-		if (json_array_append_new(a, json_pack("{s:s, s:s?, s:i}", "name", t->name,
-						       "binary", t->binary, "pid", t->pid))) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
-static json_t *spec_json(const struct spec *spec)
-{
-	json_t *metrics = json_array();
-	size_t i;
-
-	for (i = 0; metrics && i < spec->nr_metrics; i++) {
-		if (json_array_append_new(metrics, metric_json(&spec->metrics[i]))) {
-			json_decref(metrics);
-			return NULL;
-		}
-	}
-	return json_pack("{s:i, s:s, s:i, s:o, s:o}",
-			 "version", spec->version, "namespace", spec->namespace_,
-			 "global_budget", (int)spec->global_budget,
-			 "targets", targets_json(spec), "metrics", metrics);
-}
-
-char *gen__canonical_spec(const struct spec *spec)
-{
-	json_t *j = spec_json(spec);
-	char *s;
-
-	if (!j)
-		return NULL;
-	s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	return s;
-}
-
-int gen__spec_hash(const struct spec *spec, char hex[GEN_SHA256_HEX])
-{
-	char *s = gen__canonical_spec(spec);
-	int err;
-
-	if (!s)
-		return -ENOMEM;
-	err = gen__sha256_hex(s, strlen(s), hex);
-	free(s);
-	return err;
-}
-
 /* ---- alert suggestions for normalization metrics ---- */
 
 void gen_alert__clear(struct spec_alert *a)
@@ -462,12 +251,142 @@ out:
 	return err;
 }
 
+/* ---- emitd's own alerts ---- */
+
+/* emitd's own health: the names are the agent's self-metrics (lib/self_metrics.h). */
+static const struct {
+	enum self_metric_id metric;
+	const char *alert;
+	const char *expr;	/* a format: %s is the metric's name */
+	const char *for_;
+	const char *severity;
+	const char *summary;
+} health[GEN_NR_HEALTH] = {
+	{ SELF_MAP_FULL_DROPS_TOTAL, "EmitdMapFullDrops", "increase(%s[5m]) > 0", NULL,
+	  "warning", "emitd dropped events because a BPF map was full" },
+	{ SELF_RINGBUF_DROPPED_TOTAL, "EmitdRingbufDrops", "increase(%s[5m]) > 0", NULL,
+	  "warning", "emitd lost sample-lane records: the ring buffer was full" },
+	{ SELF_DRAIN_SHED_TOTAL, "EmitdShedding", "increase(%s[5m]) > 0", NULL,
+	  "warning", "emitd is shedding events under backpressure" },
+	{ SELF_SCRAPE_DURATION_SECONDS, "EmitdScrapeSlow", "%s > 0.5", "5m",
+	  "warning", "emitd takes more than 0.5s to render /metrics" },
+	{ SELF_CARDINALITY_FOLDED_SERIES, "EmitdCardinalityFolding", "%s > 0", NULL,
+	  "info", "emitd folds over-budget series into " EMITD_OTHER_VALUE ": a series budget is exhausted" },
+};
+
+static bool alert_complete(const struct spec_alert *a, bool has_for)
+{
+	return a->alert && a->expr && a->severity && a->summary && (a->for_ || !has_for);
+}
+
+int gen__health_alerts(struct spec_alert out[GEN_NR_HEALTH], const char *metric[GEN_NR_HEALTH])
+{
+	size_t i;
+
+	memset(out, 0, GEN_NR_HEALTH * sizeof(*out));
+	for (i = 0; i < GEN_NR_HEALTH; i++) {
+		struct spec_alert *a = &out[i];
+
+		metric[i] = self_metrics__name(health[i].metric);
+		a->alert = strdup(health[i].alert);
+		a->expr = fmt__str(health[i].expr, metric[i]);
+		a->for_ = health[i].for_ ? strdup(health[i].for_) : NULL;
+		a->severity = strdup(health[i].severity);
+		a->summary = strdup(health[i].summary);
+		if (!alert_complete(a, health[i].for_))
+			goto err_nomem;
+	}
+	return 0;
+err_nomem:
+	for (i = 0; i < GEN_NR_HEALTH; i++)
+		gen_alert__clear(&out[i]);
+	return -ENOMEM;
+}
+
+int gen__provenance_alert(const struct spec *spec, const char *hash, struct spec_alert *out)
+{
+	const struct self_metric *info = self_metrics__get(SELF_SPEC_INFO);
+
+	memset(out, 0, sizeof(*out));
+	out->alert = strdup("EmitdSpecDrift");
+	out->expr = fmt__str("%s{%s=\"%s\",%s!=\"%s\"} == 1", info->name, info->labels[0],
+			     spec->namespace_, info->labels[1], hash);
+	out->severity = strdup("warning");
+	out->summary = fmt__str("emitd runs a %s spec (sha256 {{ $labels.%s }}) other than the one the dashboards and rules were generated from: they are out of date with what runs",
+				spec->namespace_, info->labels[1]);
+	if (alert_complete(out, false))
+		return 0;
+	gen_alert__clear(out);
+	return -ENOMEM;
+}
+
+char *gen__hide_hash(const char *s, const char *hash)
+{
+	size_t n = strlen(hash), len = strlen(s);
+	const char *p;
+	char *out, *o;
+
+	if (!n)
+		return strdup(s);
+	out = malloc(len + len / n * sizeof(GEN_HASH_PLACEHOLDER) + 1);
+	if (!out)
+		return NULL;
+	for (o = out; (p = strstr(s, hash)); s = p + n) {
+		memcpy(o, s, p - s);
+		o += p - s;
+		memcpy(o, GEN_HASH_PLACEHOLDER, sizeof(GEN_HASH_PLACEHOLDER) - 1);
+		o += sizeof(GEN_HASH_PLACEHOLDER) - 1;
+	}
+	strcpy(o, s);
+	return out;
+}
+
+/* A code span longer than any backtick run inside; `|` escaped for the table. */
+void gen__put_md_code(FILE *f, const char *s)
+{
+	size_t run = 0, longest = 0, i;
+	const char *p;
+
+	for (p = s; *p; p++) {
+		run = *p == '`' ? run + 1 : 0;
+		longest = run > longest ? run : longest;
+	}
+	for (i = 0; i <= longest; i++)
+		fputc('`', f);
+	fputc(' ', f);
+	for (p = s; *p; p++) {
+		if (*p == '|')
+			fputc('\\', f);
+		fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
+	}
+	fputc(' ', f);
+	for (i = 0; i <= longest; i++)
+		fputc('`', f);
+}
+
 /* ---- the PromQL expressions, as the builders write them ---- */
 
-int gen_exprs__add(struct gen_exprs *l, const char *expr, const char *artifact,
-		   const char *name, long metric)
+static void gen_expr__clear(struct gen_expr *e)
 {
-	struct gen_expr *v, *e;
+	free(e->expr);
+	free(e->artifact);
+	free(e->name);
+	free(e->metric_name);
+	free(e->group);
+}
+
+static char *strdup_or_null(const char *s, bool *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+
+	*oom |= s && !d;
+	return d;
+}
+
+int gen_exprs__add(struct gen_exprs *l, const struct gen_expr *e)
+{
+	struct gen_expr *v, *c;
+	bool oom = false;
 
 	if (!l)
 		return 0;
@@ -475,15 +394,16 @@ int gen_exprs__add(struct gen_exprs *l, const char *expr, const char *artifact,
 	if (!v)
 		return -ENOMEM;
 	l->v = v;
-	e = &v[l->nr];
-	e->expr = strdup(expr);
-	e->artifact = strdup(artifact);
-	e->name = strdup(name);
-	e->metric = metric;
-	if (!e->expr || !e->artifact || !e->name) {
-		free(e->expr);
-		free(e->artifact);
-		free(e->name);
+	c = &v[l->nr];
+	c->expr = strdup_or_null(e->expr, &oom);
+	c->artifact = strdup_or_null(e->artifact, &oom);
+	c->name = strdup_or_null(e->name, &oom);
+	c->metric_name = strdup_or_null(e->metric_name, &oom);
+	c->group = strdup_or_null(e->group, &oom);
+	c->metric = e->metric;
+	c->source = e->source ? e->source : GEN_SOURCE_GENERATED;
+	if (oom || !c->expr || !c->artifact || !c->name) {
+		gen_expr__clear(c);
 		return -ENOMEM;
 	}
 	l->nr++;
@@ -496,11 +416,8 @@ void gen_exprs__free(struct gen_exprs *l)
 
 	if (!l)
 		return;
-	for (i = 0; i < l->nr; i++) {
-		free(l->v[i].expr);
-		free(l->v[i].artifact);
-		free(l->v[i].name);
-	}
+	for (i = 0; i < l->nr; i++)
+		gen_expr__clear(&l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->nr = 0;

@@ -9,8 +9,12 @@
  *   gauge          topk(5, x) with labels, x without
  *   normalization  events rate and zeroed fraction, by the metric's labels
  * More than GEN_MAX_PANELS panels split the dashboard into <slug>-2, ...
+ * Then emitd's own dashboard, <namespace>-emitd-health: its alerts and one
+ * panel per self-metric that has a panel hint (lib/self_metrics.c).
  * Panel ids hash the slug and the panel's semantic signature (gen.h). Each
  * target's expression is recorded with the metric its panel comes from.
+ * Every dashboard has the datasource variable ${DS_PROMETHEUS} resolves to
+ * when Grafana provisions it from a file (gen/provision.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "gen/gen.h"
 #include "lib/fmt.h"
 #include "lib/log.h"
+#include "lib/self_metrics.h"
 #include "lib/suffix.h"
 
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
@@ -307,29 +312,6 @@ static int metric_panels(struct panels *pl, const struct spec *spec,
 
 /* ---- the alerts overview ---- */
 
-/* A code span longer than any backtick run inside; `|` escaped for the table. */
-static void put_code_cell(FILE *f, const char *s)
-{
-	size_t run = 0, longest = 0, i;
-	const char *p;
-
-	for (p = s; *p; p++) {
-		run = *p == '`' ? run + 1 : 0;
-		longest = run > longest ? run : longest;
-	}
-	for (i = 0; i <= longest; i++)
-		fputc('`', f);
-	fputc(' ', f);
-	for (p = s; *p; p++) {
-		if (*p == '|')
-			fputc('\\', f);
-		fputc((unsigned char)*p < 0x20 ? ' ' : *p, f);
-	}
-	fputc(' ', f);
-	for (i = 0; i <= longest; i++)
-		fputc('`', f);
-}
-
 static void overview_row(FILE *f, const struct spec_alert *a, const char *source)
 {
 	fputs("| ", f);
@@ -339,7 +321,7 @@ static void overview_row(FILE *f, const struct spec_alert *a, const char *source
 	fputs(" | ", f);
 	gen__put_md(f, a->for_ ? a->for_ : "-");
 	fputs(" | ", f);
-	put_code_cell(f, a->expr);
+	gen__put_md_code(f, a->expr);
 	fputs(" | ", f);
 	gen__put_md(f, a->summary);
 	fprintf(f, " | %s |\n", source);
@@ -371,41 +353,95 @@ static int overview_rows(FILE *f, const struct spec *spec, const char *family, s
 	return 0;
 }
 
-static char *overview_content(const struct spec *spec, const char *family)
+/* The end of the first line, and the table's head. */
+static void overview_head(FILE *f)
 {
-	struct gen_text t;
-	size_t nr = 0, len;
-	char *s = NULL;
-	int err;
-
-	if (gen_text__open(&t))
-		return NULL;
-	fprintf(t.f, "Alerting rules of family `%s` (rules/alerts.yml).\n\n", family);
+	fputs(" (rules/alerts.yml).\n\n", f);
 	fputs("| Alert | Severity | For | Expr | Summary | Source |\n"
-	      "| --- | --- | --- | --- | --- | --- |\n", t.f);
-	err = overview_rows(t.f, spec, family, &nr);
-	if (!err && !nr)
-		fputs("\nNo alerts in this family.\n", t.f);
-	if (gen_text__close(&t, &s, &len) || err) {
-		free(s);
-		return NULL;
-	}
-	return s;
+	      "| --- | --- | --- | --- | --- | --- |\n", f);
 }
 
-static json_t *overview_panel(const struct spec *spec, const char *family)
+/* Takes the text of @t over; NULL on failure. */
+static json_t *overview_panel(struct gen_text *t, int err)
 {
-	char *content = overview_content(spec, family);
+	char *content = NULL;
+	size_t len;
 	json_t *p;
 
-	if (!content)
+	if (gen_text__close(t, &content, &len) || err) {
+		free(content);
 		return NULL;
+	}
 	p = json_pack("{s:s, s:s, s:o, s:o, s:{s:s, s:s}}", "type", "text",
 		      "title", "Alerts overview", "datasource", datasource(),
 		      "fieldConfig", field_config(NULL),
 		      "options", "mode", "markdown", "content", content);
 	free(content);
 	return p;
+}
+
+static json_t *family_overview(const struct spec *spec, const char *family)
+{
+	struct gen_text t;
+	size_t nr = 0;
+	int err;
+
+	if (gen_text__open(&t))
+		return NULL;
+	fprintf(t.f, "Alerting rules of family `%s`", family);
+	overview_head(t.f);
+	err = overview_rows(t.f, spec, family, &nr);
+	if (!err && !nr)
+		fputs("\nNo alerts in this family.\n", t.f);
+	return overview_panel(&t, err);
+}
+
+/* emitd's own alerts; the spec hash is written GEN_HASH_PLACEHOLDER (no churn). */
+static int own_overview_rows(FILE *f, const struct spec *spec)
+{
+	struct spec_alert prov, sug[GEN_NR_HEALTH];
+	const char *metric[GEN_NR_HEALTH];
+	char hash[SPEC_SHA256_HEX], *expr = NULL;
+	size_t i;
+	int err;
+
+	err = spec__hash(spec, hash);
+	if (!err)
+		err = gen__provenance_alert(spec, hash, &prov);
+	if (err)
+		return err;
+	expr = gen__hide_hash(prov.expr, hash);
+	if (expr) {
+		free(prov.expr);
+		prov.expr = expr;
+		overview_row(f, &prov, "generated");
+	}
+	gen_alert__clear(&prov);
+	if (!expr)
+		return -ENOMEM;
+	err = gen__health_alerts(sug, metric);
+	for (i = 0; !err && i < GEN_NR_HEALTH; i++) {
+		overview_row(f, &sug[i], "suggested");
+		gen_alert__clear(&sug[i]);
+	}
+	return err;
+}
+
+static json_t *own_overview(const struct spec *spec)
+{
+	struct gen_text t;
+	int err;
+
+	if (gen_text__open(&t))
+		return NULL;
+	fputs("emitd's own alerting rules, groups `" GEN_PROVENANCE_GROUP "` and `"
+	      GEN_HEALTH_GROUP "`", t.f);
+	overview_head(t.f);
+	err = own_overview_rows(t.f, spec);
+	if (!err)
+		fputs("\n`" GEN_HASH_PLACEHOLDER "` is the spec hash of dashboards/manifest.json.\n",
+		      t.f);
+	return overview_panel(&t, err);
 }
 
 /* ---- signatures, ids, layout ---- */
@@ -597,14 +633,14 @@ static json_t *place_panels(const char *slug, json_t *const *bodies, size_t n)
 
 static int make_uid(const char *slug, char uid[GEN_UID_MAX + 1])
 {
-	char hex[GEN_SHA256_HEX];
+	char hex[SPEC_SHA256_HEX];
 	int err;
 
 	if (strlen(slug) <= GEN_UID_MAX) {
 		strcpy(uid, slug);
 		return 0;
 	}
-	err = gen__sha256_hex(slug, strlen(slug), hex);
+	err = spec__sha256_hex(slug, strlen(slug), hex);
 	if (!err)
 		snprintf(uid, GEN_UID_MAX + 1, "%.31s-%.8s", slug, hex);
 	return err;
@@ -615,6 +651,23 @@ static json_t *inputs(void)
 	return json_pack("[{s:s, s:s, s:s, s:s, s:s, s:s}]", "name", "DS_PROMETHEUS",
 			 "label", "Prometheus", "description", "", "type", "datasource",
 			 "pluginId", "prometheus", "pluginName", "Prometheus");
+}
+
+/*
+ * The datasource variable ${DS_PROMETHEUS} resolves to when the dashboard is
+ * provisioned from a file, where Grafana does not apply __inputs (those only
+ * work in the import dialog): by default the datasource of
+ * dashboards/provisioning/datasources.yml.
+ */
+static json_t *datasource_variable(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:{s:b, s:s, s:s}, s:i, s:b, s:b, s:[], s:i, s:s}",
+			 "type", "datasource", "name", GEN_DS_VAR, "label", "Prometheus",
+			 "query", GEN_DS_TYPE,
+			 "current", "selected", false, "text", GEN_DS_PROV_NAME,
+			 "value", GEN_DS_PROV_UID,
+			 "hide", 0, "includeAll", false, "multi", false, "options",
+			 "refresh", 1, "regex", "");
 }
 
 static bool has_panel_type(const json_t *panels, const char *type)
@@ -678,14 +731,14 @@ static json_t *dashboard_json(const struct spec *spec, const char *slug, const c
 		return NULL;
 	}
 	d = json_pack("{s:o, s:o, s:{s:[]}, s:b, s:i, s:n, s:s, s:s, s:s, s:[s, s, s],"
-		      " s:s, s:i, s:i, s:s, s:{s:s, s:s}, s:{s:[]}, s:O}",
+		      " s:s, s:i, s:i, s:s, s:{s:s, s:s}, s:{s:[o]}, s:O}",
 		      "__inputs", inputs(), "__requires", requires(panels),
 		      "annotations", "list", "editable", true, "graphTooltip", 1, "id",
 		      "uid", uid, "title", title, "description", desc,
 		      "tags", "emitd", spec->namespace_, family,
 		      "timezone", "browser", "schemaVersion", SCHEMA_VERSION, "version", 1,
 		      "refresh", "30s", "time", "from", "now-6h", "to", "now",
-		      "templating", "list", "panels", panels);
+		      "templating", "list", datasource_variable(), "panels", panels);
 	json_decref(panels);
 	free(desc);
 	return d;
@@ -736,8 +789,13 @@ static int record_exprs(struct gen_exprs *exprs, const char *slug, json_t *const
 		return -ENOMEM;
 	for (i = 0; !err && i < n; i++) {
 		json_array_foreach(json_object_get(bodies[i], "targets"), k, target) {
-			err = gen_exprs__add(exprs, str_at(target, "expr", NULL), artifact,
-					     str_at(bodies[i], "title", NULL), metric[i]);
+			err = gen_exprs__add(exprs, &(struct gen_expr){
+					.expr = (char *)str_at(target, "expr", NULL),
+					.artifact = artifact,
+					.name = (char *)str_at(bodies[i], "title", NULL),
+					.metric = metric[i],
+					.source = GEN_SOURCE_GENERATED,
+				});
 			if (err)
 				break;
 		}
@@ -787,7 +845,7 @@ static int family_dashboards(struct gen_dashes *out, const struct spec *spec,
 	base = gen__slug(spec, family);
 	if (!base)
 		return -ENOMEM;
-	err = panels__add(&pl, overview_panel(spec, family));
+	err = panels__add(&pl, family_overview(spec, family));
 	for (i = 0; !err && i < spec->nr_metrics; i++) {
 		pl.cur = (long)i;
 		if (!strcmp(gen__family(&spec->metrics[i]), family))
@@ -805,6 +863,55 @@ static int family_dashboards(struct gen_dashes *out, const struct spec *spec,
 	return err;
 }
 
+/* ---- emitd's own dashboard ---- */
+
+/* The panel hint of self-metric @id, if it has one. */
+static int self_panel(struct panels *pl, enum self_metric_id id)
+{
+	const struct self_metric *m = self_metrics__get(id);
+	const struct self_panel *h = &m->panel;
+
+	if (!h->title)
+		return 0;
+	return add_query(pl, "timeseries", h->unit, h->legend ? strdup(h->legend) : NULL,
+			 strdup(h->title), fmt__str(h->expr, m->name));
+}
+
+/* One dashboard of emitd's health: its alerts, then a panel per hinted self-metric. */
+static int self_dashboard(struct gen_dashes *out, const struct spec *spec,
+			  struct gen_exprs *exprs)
+{
+	struct panels pl = { .cur = -1 };
+	json_t *json = NULL;
+	char *slug, *title;
+	int id, err;
+
+	err = panels__add(&pl, own_overview(spec));
+	for (id = 0; !err && id < SELF_METRICS_NR; id++)
+		err = self_panel(&pl, id);
+	if (!err && pl.nr > GEN_MAX_PANELS) {
+		log_err("gen: emitd's own dashboard would have %zu panels, more than %d: fewer panel hints in lib/self_metrics.c",
+			pl.nr, GEN_MAX_PANELS);
+		err = -E2BIG;
+	}
+	if (err) {
+		panels__free(&pl);
+		return err;
+	}
+	slug = gen__slug(spec, GEN_SELF_FAMILY);
+	title = fmt__str("%s / emitd health", spec->namespace_);
+	if (slug && title)
+		json = dashboard_json(spec, slug, title, GEN_SELF_FAMILY,
+				      place_panels(slug, pl.v, pl.nr));
+	if (json && record_exprs(exprs, slug, pl.v, pl.metric, pl.nr)) {
+		json_decref(json);
+		json = NULL;
+	}
+	err = dashes_add(out, slug, title, GEN_SELF_FAMILY, json, pl.nr);
+	panels__free(&pl);
+	return err;
+}
+
 /* A family named like a split part ("http-2") could take its slug. */
 static int check_slugs(const struct gen_dashes *d)
 {
@@ -814,8 +921,12 @@ static int check_slugs(const struct gen_dashes *d)
 		for (j = 0; j < i; j++) {
 			if (strcmp(d->v[i].slug, d->v[j].slug))
 				continue;
-			log_err("gen: dashboard slug \"%s\" comes from family \"%s\" and from family \"%s\": rename one of them",
-				d->v[i].slug, d->v[j].family, d->v[i].family);
+			if (i == d->nr - 1 && !strcmp(d->v[i].family, GEN_SELF_FAMILY))
+				log_err("gen: family \"%s\" takes the slug of emitd's own dashboard, \"%s\": rename the family",
+					d->v[j].family, d->v[i].slug);
+			else
+				log_err("gen: dashboard slug \"%s\" comes from family \"%s\" and from family \"%s\": rename one of them",
+					d->v[i].slug, d->v[j].family, d->v[i].family);
 			return -EINVAL;
 		}
 	}
@@ -832,6 +943,8 @@ int gen_dash__build(const struct spec *spec, struct gen_dashes *out, struct gen_
 	out->nr = 0;
 	for (i = 0; i < nr && !err; i++)
 		err = family_dashboards(out, spec, fams[i], exprs);
+	if (!err)
+		err = self_dashboard(out, spec, exprs);
 	if (!err)
 		err = check_slugs(out);
 	if (err)

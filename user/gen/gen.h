@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "spec/hash.h"
 #include "spec/spec.h"
 
 #define GEN_MAX_PANELS		36	/* per dashboard, alerts overview included */
@@ -29,10 +30,15 @@
 #define GEN_GRID_H		8
 #define GEN_MAX_SPLIT_LABELS	2	/* `sum by (label)` splits per counter */
 #define GEN_DS_TYPE		"prometheus"
-#define GEN_DS_UID		"${DS_PROMETHEUS}"
+/* The __inputs entry and the datasource variable of every dashboard. */
+#define GEN_DS_VAR		"DS_PROMETHEUS"
+#define GEN_DS_UID		"${" GEN_DS_VAR "}"
+#define GEN_DS_PROV_UID		"emitd-prometheus"	/* the provisioned datasource */
+#define GEN_DS_PROV_NAME	"emitd Prometheus"
+#define GEN_DS_PROV_URL		"http://localhost:9090"
+#define GEN_GRAFANA_DASH_DIR	"/var/lib/grafana/dashboards/emitd-"	/* + namespace */
 #define GEN_DEFAULT_FAMILY	"default"
 #define GEN_UID_MAX		40	/* Grafana's limit on dashboard uids */
-#define GEN_SHA256_HEX		65	/* 64 hex digits and a NUL */
 
 /* Where the artifacts go, relative to the output directory. */
 #define GEN_HEADER_PATH_FMT	"include/generated/%s_metrics.h"	/* namespace */
@@ -40,8 +46,19 @@
 #define GEN_DASH_DIR		"dashboards/"
 #define GEN_DASH_PATH_FMT	GEN_DASH_DIR "%s.json"			/* slug */
 #define GEN_MANIFEST_PATH	GEN_DASH_DIR "manifest.json"
+#define GEN_PROV_DASH_PATH	GEN_DASH_DIR "provisioning/dashboards.yml"
+#define GEN_PROV_DS_PATH	GEN_DASH_DIR "provisioning/datasources.yml"
 #define GEN_RECORDING_PATH	"rules/recording_rules.yml"
 #define GEN_ALERTS_PATH		"rules/alerts.yml"
+#define GEN_RULES_CATALOG_PATH	"docs/RULES_CATALOG.md"
+
+/* emitd's own dashboard (from lib/self_metrics.h) is the slug of this family. */
+#define GEN_SELF_FAMILY		"emitd-health"
+/* The alert groups of emitd's own rules in rules/alerts.yml. */
+#define GEN_PROVENANCE_GROUP	"emitd-provenance"
+#define GEN_HEALTH_GROUP	"emitd-health-suggested"
+/* What the spec hash is written as where it would churn (catalog, overview). */
+#define GEN_HASH_PLACEHOLDER	"<spec_sha256>"
 
 /* Signature fields are joined with US, the sorted expressions with RS. */
 #define GEN_SIG_FS		'\x1f'
@@ -56,15 +73,18 @@ enum gen_exit {
 	GEN_EXIT_RECORDING	= 8,	/* rules/recording_rules.yml drifted */
 	GEN_EXIT_ALERTS		= 9,	/* rules/alerts.yml drifted */
 	GEN_EXIT_DOCS		= 10,	/* the C header or the catalog drifted */
+	GEN_EXIT_RULES_CATALOG	= 11,	/* docs/RULES_CATALOG.md drifted */
 };
 
 enum gen_kind {
 	GEN_HEADER = 0,		/* include/generated/<namespace>_metrics.h */
 	GEN_CATALOG,		/* docs/METRICS_CATALOG.md */
-	GEN_DASHBOARD,		/* dashboards/<slug>.json */
+	GEN_DASHBOARD,		/* dashboards/<slug>.json, emitd's own included */
 	GEN_MANIFEST,		/* dashboards/manifest.json */
 	GEN_RECORDING,		/* rules/recording_rules.yml */
 	GEN_ALERTS,		/* rules/alerts.yml */
+	GEN_RULES_CATALOG,	/* docs/RULES_CATALOG.md */
+	GEN_PROVISIONING,	/* dashboards/provisioning/{dashboards,datasources}.yml */
 	GEN_KIND_NR,
 };
 
@@ -108,16 +128,6 @@ int gen_text__close(struct gen_text *t, char **out, size_t *len);
 /* Close @t and drop its text (error paths). */
 void gen_text__discard(struct gen_text *t);
 
-/* Lowercase hex SHA-256 (OpenSSL EVP). */
-int gen__sha256_hex(const void *buf, size_t len, char hex[GEN_SHA256_HEX]);
-/*
- * The spec's hash: SHA-256 of its canonical form, compact JSON of the parsed
- * model with keys in a fixed order. Key order, comments, quoting and layout of
- * the YAML do not change it; any change to a value or to list order does.
- */
-int gen__spec_hash(const struct spec *spec, char hex[GEN_SHA256_HEX]);
-char *gen__canonical_spec(const struct spec *spec);
-
 /* The family of @m, "default" when the spec names none. */
 const char *gen__family(const struct spec_metric *m);
 /* Distinct families in order of first appearance; returns how many. */
@@ -128,10 +138,6 @@ char *gen__labels_joined(const struct spec_metric *m, size_t max);
 char *gen__slug(const struct spec *spec, const char *family);
 /* "demo_trigger" -> "DemoTrigger" (caller frees). */
 char *gen__camel(const char *snake);
-/* "s64", "u64", "f64"; "?" for another value. */
-const char *gen__val_type_name(enum spec_val_type t);
-/* "none", "exp2", "linear", "explicit"; "?" for another value. */
-const char *gen__bucket_kind_name(enum spec_bucket_kind k);
 
 /* Markdown text (NULL is ""): markup characters escaped, no line breaks. */
 void gen__put_md(FILE *f, const char *s);
@@ -148,29 +154,60 @@ int gen__norm_suggestions(const struct spec *spec, const struct spec_metric *m,
 			  struct spec_alert out[GEN_NORM_SUGGESTIONS]);
 void gen_alert__clear(struct spec_alert *a);
 
+/*
+ * emitd's own health suggestions (group GEN_HEALTH_GROUP), one per row of a
+ * table of self-metrics (lib/self_metrics.h): fills @out (free each with
+ * gen_alert__clear()) and @metric with the self-metric each comes from.
+ */
+#define GEN_NR_HEALTH		5
+int gen__health_alerts(struct spec_alert out[GEN_NR_HEALTH], const char *metric[GEN_NR_HEALTH]);
+/*
+ * The provenance alert (group GEN_PROVENANCE_GROUP): it fires while an agent
+ * of @spec's namespace exports an emitd_spec_info whose sha256 is not @hash,
+ * the hash the artifacts were generated from. Free with gen_alert__clear().
+ */
+int gen__provenance_alert(const struct spec *spec, const char *hash, struct spec_alert *out);
+/* @s with every occurrence of @hash written GEN_HASH_PLACEHOLDER (caller frees). */
+char *gen__hide_hash(const char *s, const char *hash);
+/* A markdown code span for a table cell: longer than any backtick run, `|` escaped. */
+void gen__put_md_code(FILE *f, const char *s);
+
 /* json_dumps() with 2-space indentation, in insertion order, plus '\n'. */
 char *gen__json_text(const json_t *j, size_t *len);
 
 /*
  * The PromQL expressions the builders write, each recorded as it is built
- * with the metric it comes from: what `emitd lint` parses, from the same
- * single generation.
+ * with the metric it comes from: what `emitd lint` parses, and what the
+ * rules catalog lists, from the same single generation.
  */
 struct gen_expr {
 	char *expr;
 	char *artifact;		/* GEN_DASH_PATH_FMT, GEN_RECORDING_PATH or GEN_ALERTS_PATH */
 	char *name;		/* panel title, record or alert name */
 	long metric;		/* index into spec->metrics it comes from, -1 for none */
+	char *metric_name;	/* the exported metric it comes from (emitd_* for emitd's own) */
+	char *group;		/* rules: the group; NULL for panels */
+	const char *source;	/* GEN_SOURCE_*, static */
 };
+
+/*
+ * Sources: written in the spec; derived by gen (recording rules, panels,
+ * the provenance alert); emitd's suggestions (groups *-suggested).
+ */
+#define GEN_SOURCE_SPEC		"spec"
+#define GEN_SOURCE_GENERATED	"generated"
+#define GEN_SOURCE_SUGGESTED	"suggested"
 
 struct gen_exprs {
 	struct gen_expr *v;
 	size_t nr;
 };
 
-/* Append a copy; with @l NULL (nothing is recorded), nothing happens. */
-int gen_exprs__add(struct gen_exprs *l, const char *expr, const char *artifact,
-		   const char *name, long metric);
+/*
+ * Append a copy of @e (NULL metric_name and group stay NULL); with @l NULL
+ * (nothing is recorded), nothing happens.
+ */
+int gen_exprs__add(struct gen_exprs *l, const struct gen_expr *e);
 void gen_exprs__free(struct gen_exprs *l);
 
 /* ---- header.c, catalog.c ---- */
@@ -178,12 +215,30 @@ void gen_exprs__free(struct gen_exprs *l);
 int gen__header(const struct spec *spec, char **out, size_t *len);
 int gen__catalog(const struct spec *spec, char **out, size_t *len);
 
+/* ---- rules_catalog.c ---- */
+
+/*
+ * docs/RULES_CATALOG.md: every recording rule and alert of @rules (the
+ * expressions gen__recording_rules() and gen__alert_rules() recorded) with
+ * its group, source, metric and expression.
+ */
+int gen__rules_catalog(const struct spec *spec, const struct gen_exprs *rules, char **out,
+		       size_t *len);
+
+/* ---- provision.c: Grafana file provisioning ---- */
+
+/* dashboards/provisioning/dashboards.yml: a file provider for the dashboards. */
+int gen__provision_dashboards(const struct spec *spec, char **out, size_t *len);
+/* dashboards/provisioning/datasources.yml: the datasource the dashboards resolve to. */
+int gen__provision_datasources(const struct spec *spec, char **out, size_t *len);
+
 /* ---- dashboards.c: dashboards, panels, manifest ---- */
 
 /*
- * One dashboard per family (split at GEN_MAX_PANELS). Each panel target's
- * expression is recorded in @exprs (NULL: none) with its dashboard's file,
- * its panel's title and its metric.
+ * One dashboard per family (split at GEN_MAX_PANELS), then emitd's own
+ * (slug <namespace>-GEN_SELF_FAMILY) from the panel hints of the self-metrics
+ * table. Each panel target's expression is recorded in @exprs (NULL: none)
+ * with its dashboard's file, its panel's title and its metric.
  */
 int gen_dash__build(const struct spec *spec, struct gen_dashes *out, struct gen_exprs *exprs);
 void gen_dashes__free(struct gen_dashes *d);
@@ -223,8 +278,9 @@ int gen__alert_rules(const struct spec *spec, struct gen_exprs *exprs, char **ou
 /*
  * Compare @fresh with the bytes on disk (@disk NULL: the file is missing).
  * Prints what differs to @report, each line prefixed with the path. Returns
- * 1 on drift, 0 when current, a negative errno on error. For the manifest,
- * *@hash_only is set when only the spec hash differs.
+ * 1 on drift, 0 when current, a negative errno on error. *@hash_only is set
+ * when only the spec hash differs: the manifest's spec_sha256, or the
+ * GEN_PROVENANCE_GROUP group of the alerts.
  */
 int gen_check__file(const struct gen_file *fresh, const char *disk, size_t disk_len,
 		    FILE *report, bool *hash_only);
@@ -233,11 +289,11 @@ json_t *gen__yaml_to_json(const char *buf, size_t len);
 
 /*
  * The exit code for the drifted kinds. Precedence, most consequential first:
- * alerts 9 > recording rules 8 > dashboards 6 > header/catalog 10. A manifest
- * whose only difference is the spec hash counts as dashboard drift only when
- * nothing else drifted.
+ * alerts 9 > recording rules 8 > dashboards 6 > header/catalog 10 > rules
+ * catalog 11. A kind whose only difference is the spec hash (@hash_only: the
+ * manifest's, the provenance alert's) counts only when nothing else drifted.
  */
-int gen__drift_exit(const bool drift[GEN_KIND_NR], bool manifest_hash_only);
+int gen__drift_exit(const bool drift[GEN_KIND_NR], const bool hash_only[GEN_KIND_NR]);
 const char *gen_kind__name(enum gen_kind kind);
 int gen_kind__exit(enum gen_kind kind);
 

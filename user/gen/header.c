@@ -23,7 +23,7 @@ static void put_upper(FILE *f, const char *s)
 
 static unsigned int src_args(const struct spec_src *s)
 {
-	return s->kind == SPEC_SRC_NONE ? 0 : s->arg + 1;
+	return spec_src_kind__reads_arg(s->kind) ? s->arg + 1 : 0;
 }
 
 /* The number of site arguments the spec reads: the highest index + 1. */
@@ -46,7 +46,7 @@ static unsigned int probe_nargs(const struct spec_metric *m)
 
 static bool src_reads(const struct spec_src *s, unsigned int arg)
 {
-	return s->kind != SPEC_SRC_NONE && s->arg == arg;
+	return spec_src_kind__reads_arg(s->kind) && s->arg == arg;
 }
 
 /* What the spec reads from site argument @arg. */

@@ -12,16 +12,17 @@
  *   normalization x      <ns>:x_events:rate5m            sum(rate(x_events_total[5m]))
  *                        <ns>:x_zeroed:ratio_rate5m      zeroed rate / events rate
  * rules/alerts.yml: the spec's alerts by family, the normalization
- * suggestions, and emitd's own health suggestions.
+ * suggestions, the provenance alert (the running spec is not the one the
+ * artifacts were generated from) and emitd's own health suggestions.
  *
  * YAML is written as text: every value is a quoted scalar. Each rule's
- * expression is recorded with the metric it comes from.
+ * expression is recorded with its group, its source and the metric it
+ * comes from.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "emitd.h"
 #include "gen/gen.h"
 #include "lib/fmt.h"
 #include "lib/self_metrics.h"
@@ -34,8 +35,36 @@ struct rules_out {
 	FILE *f;
 	struct gen_exprs *exprs;	/* NULL: not recorded */
 	const char *artifact;
+	const struct spec *spec;
+	const char *group;		/* the group being written */
+	const char *source;		/* GEN_SOURCE_* of its rules */
 	long metric;			/* of the rules being written, -1 for none */
+	const char *metric_name;	/* emitd's own metric when metric is -1 */
 };
+
+/* Record @expr of rule @name with the metric it comes from. */
+static int record_expr(struct rules_out *ro, const char *expr, const char *name)
+{
+	struct gen_expr e = {
+		.expr = (char *)expr, .artifact = (char *)ro->artifact, .name = (char *)name,
+		.metric = ro->metric, .group = (char *)ro->group, .source = ro->source,
+		.metric_name = (char *)ro->metric_name,
+	};
+	char *full = NULL;
+	int err;
+
+	if (!ro->exprs)
+		return 0;
+	if (ro->metric >= 0) {
+		full = spec_metric__full_name(ro->spec, &ro->spec->metrics[ro->metric]);
+		if (!full)
+			return -ENOMEM;
+		e.metric_name = full;
+	}
+	err = gen_exprs__add(ro->exprs, &e);
+	free(full);
+	return err;
+}
 
 /* ---- YAML ---- */
 
@@ -46,11 +75,13 @@ static void put_kv(FILE *f, const char *indent, const char *key, const char *val
 	fputc('\n', f);
 }
 
-static void put_group(FILE *f, const char *name)
+static void put_group(struct rules_out *ro, const char *name, const char *source)
 {
-	fputs("  - name: ", f);
-	fmt__yaml_quote(f, name);
-	fputs("\n    rules:\n", f);
+	fputs("  - name: ", ro->f);
+	fmt__yaml_quote(ro->f, name);
+	fputs("\n    rules:\n", ro->f);
+	ro->group = name;
+	ro->source = source;
 }
 
 /* ---- recording rules ---- */
@@ -61,7 +92,7 @@ static int record(struct rules_out *ro, const char *name, const char *expr)
 		return -ENOMEM;
 	put_kv(ro->f, "      - ", "record", name);
 	put_kv(ro->f, "        ", "expr", expr);
-	return gen_exprs__add(ro->exprs, expr, ro->artifact, name, ro->metric);
+	return record_expr(ro, expr, name);
 }
 
 /* Takes @name and @expr over. */
@@ -148,12 +179,12 @@ static int rec_metric(struct rules_out *ro, const struct spec *spec,
 static int rec_family(struct rules_out *ro, const struct spec *spec, const char *family)
 {
 	bool opened = false;
+	char *slug = NULL;
 	size_t i;
 	int err = 0;
 
 	for (i = 0; i < spec->nr_metrics && !err; i++) {
 		const struct spec_metric *m = &spec->metrics[i];
-		char *slug;
 
 		if (strcmp(gen__family(m), family) || !has_recording(m))
 			continue;
@@ -161,13 +192,14 @@ static int rec_family(struct rules_out *ro, const struct spec *spec, const char 
 			slug = gen__slug(spec, family);
 			if (!slug)
 				return -ENOMEM;
-			put_group(ro->f, slug);
-			free(slug);
+			put_group(ro, slug, GEN_SOURCE_GENERATED);
 			opened = true;
 		}
 		ro->metric = (long)i;
 		err = rec_metric(ro, spec, m);
 	}
+	free(slug);
+	ro->group = NULL;
 	return err;
 }
 
@@ -201,7 +233,8 @@ int gen__recording_rules(const struct spec *spec, struct gen_exprs *exprs, char 
 {
 	const char *fams[SPEC_MAX_METRICS];
 	size_t nr = gen__families(spec, fams, ARRAY_SIZE(fams)), i;
-	struct rules_out ro = { .exprs = exprs, .artifact = GEN_RECORDING_PATH, .metric = -1 };
+	struct rules_out ro = { .exprs = exprs, .artifact = GEN_RECORDING_PATH, .spec = spec,
+				.metric = -1 };
 	struct gen_text t;
 	int err;
 
@@ -234,7 +267,7 @@ static int put_alert(struct rules_out *ro, const struct spec_alert *a)
 	put_kv(f, "          ", "severity", a->severity);
 	fputs("        annotations:\n", f);
 	put_kv(f, "          ", "summary", a->summary);
-	return gen_exprs__add(ro->exprs, a->expr, ro->artifact, a->alert, ro->metric);
+	return record_expr(ro, a->expr, a->alert);
 }
 
 static bool family_has(const struct spec *spec, const char *family, bool suggested)
@@ -263,8 +296,7 @@ static int spec_alerts(struct rules_out *ro, const struct spec *spec, const char
 	slug = gen__slug(spec, family);
 	if (!slug)
 		return -ENOMEM;
-	put_group(ro->f, slug);
-	free(slug);
+	put_group(ro, slug, GEN_SOURCE_SPEC);
 	for (i = 0; i < spec->nr_metrics && !err; i++) {
 		const struct spec_metric *m = &spec->metrics[i];
 
@@ -274,6 +306,8 @@ static int spec_alerts(struct rules_out *ro, const struct spec *spec, const char
 		for (j = 0; j < m->nr_alerts && !err; j++)
 			err = put_alert(ro, &m->alerts[j]);
 	}
+	free(slug);
+	ro->group = NULL;
 	return err;
 }
 
@@ -282,7 +316,7 @@ static int suggested_alerts(struct rules_out *ro, const struct spec *spec, const
 	struct spec_alert sug[GEN_NORM_SUGGESTIONS];
 	char *slug, *name;
 	size_t i, j;
-	int err;
+	int err = 0;
 
 	if (!family_has(spec, family, true))
 		return 0;
@@ -291,71 +325,59 @@ static int suggested_alerts(struct rules_out *ro, const struct spec *spec, const
 	free(slug);
 	if (!name)
 		return -ENOMEM;
-	put_group(ro->f, name);
-	free(name);
-	for (i = 0; i < spec->nr_metrics; i++) {
+	put_group(ro, name, GEN_SOURCE_SUGGESTED);
+	for (i = 0; i < spec->nr_metrics && !err; i++) {
 		const struct spec_metric *m = &spec->metrics[i];
 
 		if (strcmp(gen__family(m), family) || m->type != SPEC_NORMALIZATION)
 			continue;
 		err = gen__norm_suggestions(spec, m, sug);
 		if (err)
-			return err;
+			break;
 		ro->metric = (long)i;
 		for (j = 0; j < GEN_NORM_SUGGESTIONS; j++) {
 			if (!err)
 				err = put_alert(ro, &sug[j]);
 			gen_alert__clear(&sug[j]);
 		}
-		if (err)
-			return err;
 	}
-	return 0;
+	free(name);
+	ro->group = NULL;
+	return err;
 }
 
-/* emitd's own health: the names are the agent's self-metrics (lib/self_metrics.h). */
-static const struct {
-	enum self_metric_id metric;
-	struct spec_alert a;	/* a.expr: a format, %s is the metric's name */
-} health[] = {
-	{ SELF_MAP_FULL_DROPS_TOTAL, { .alert = "EmitdMapFullDrops",
-	  .expr = "increase(%s[5m]) > 0",
-	  .severity = "warning",
-	  .summary = "emitd dropped events because a BPF map was full" } },
-	{ SELF_RINGBUF_DROPPED_TOTAL, { .alert = "EmitdRingbufDrops",
-	  .expr = "increase(%s[5m]) > 0",
-	  .severity = "warning",
-	  .summary = "emitd lost sample-lane records: the ring buffer was full" } },
-	{ SELF_DRAIN_SHED_TOTAL, { .alert = "EmitdShedding",
-	  .expr = "increase(%s[5m]) > 0",
-	  .severity = "warning",
-	  .summary = "emitd is shedding events under backpressure" } },
-	{ SELF_SCRAPE_DURATION_SECONDS, { .alert = "EmitdScrapeSlow",
-	  .expr = "%s > 0.5",
-	  .for_ = "5m",
-	  .severity = "warning",
-	  .summary = "emitd takes more than 0.5s to render /metrics" } },
-	{ SELF_CARDINALITY_FOLDED_SERIES, { .alert = "EmitdCardinalityFolding",
-	  .expr = "%s > 0",
-	  .severity = "info",
-	  .summary = "emitd folds over-budget series into " EMITD_OTHER_VALUE ": a series budget is exhausted" } },
-};
-
-static int health_alerts(struct rules_out *ro)
+/* emitd's own rules: whether the running spec is the one generated from, health. */
+static int own_alerts(struct rules_out *ro, const struct spec *spec)
 {
-	struct spec_alert a;
-	char expr[128];
+	struct spec_alert prov, sug[GEN_NR_HEALTH];
+	const char *metric[GEN_NR_HEALTH];
+	char hash[SPEC_SHA256_HEX];
 	size_t i;
-	int err = 0;
+	int err;
 
-	put_group(ro->f, "emitd-health-suggested");
+	err = spec__hash(spec, hash);
+	if (!err)
+		err = gen__provenance_alert(spec, hash, &prov);
+	if (err)
+		return err;
+	put_group(ro, GEN_PROVENANCE_GROUP, GEN_SOURCE_GENERATED);
 	ro->metric = -1;
-	for (i = 0; i < ARRAY_SIZE(health) && !err; i++) {
-		a = health[i].a;
-		snprintf(expr, sizeof(expr), health[i].a.expr, self_metrics__name(health[i].metric));
-		a.expr = expr;
-		err = put_alert(ro, &a);
+	ro->metric_name = self_metrics__name(SELF_SPEC_INFO);
+	err = put_alert(ro, &prov);
+	gen_alert__clear(&prov);
+	if (!err)
+		err = gen__health_alerts(sug, metric);
+	if (err)
+		return err;
+	put_group(ro, GEN_HEALTH_GROUP, GEN_SOURCE_SUGGESTED);
+	for (i = 0; i < GEN_NR_HEALTH; i++) {
+		ro->metric_name = metric[i];
+		if (!err)
+			err = put_alert(ro, &sug[i]);
+		gen_alert__clear(&sug[i]);
 	}
+	ro->metric_name = NULL;
+	ro->group = NULL;
 	return err;
 }
 
@@ -364,7 +386,8 @@ int gen__alert_rules(const struct spec *spec, struct gen_exprs *exprs, char **ou
 {
 	const char *fams[SPEC_MAX_METRICS];
 	size_t nr = gen__families(spec, fams, ARRAY_SIZE(fams)), i;
-	struct rules_out ro = { .exprs = exprs, .artifact = GEN_ALERTS_PATH, .metric = -1 };
+	struct rules_out ro = { .exprs = exprs, .artifact = GEN_ALERTS_PATH, .spec = spec,
+				.metric = -1 };
 	struct gen_text t;
 	int err;
 
@@ -381,6 +404,6 @@ int gen__alert_rules(const struct spec *spec, struct gen_exprs *exprs, char **ou
 			err = suggested_alerts(&ro, spec, fams[i]);
 	}
 	if (!err)
-		err = health_alerts(&ro);
+		err = own_alerts(&ro, spec);
 	return finish(&t, err, out, len);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/bucket.h"
+#include "lib/scale.h"
 #include "emitd_bucket.h"
 
 int bucket__bound_image(double b, __u8 type, __u64 *img)
@@ -34,19 +35,43 @@ int bucket__bound_image(double b, __u8 type, __u64 *img)
 	return 0;
 }
 
-int bucket__images(const double *bounds, size_t n, __u8 type, __u64 *out)
+int bucket__unscale(double b, double scale, __u8 type, double *out)
 {
+	double k = scale__unexport(b, scale);
+
+	if (isnan(k))
+		return -EINVAL;
+	if (type == EMITD_VAL_F64 || scale == 1) {
+		*out = k;
+		return 0;
+	}
+	return scale__integral(k, out) ? 0 : -EDOM;
+}
+
+int bucket__scaled_images(const double *bounds, size_t n, double scale, __u8 type,
+			  __u64 *out)
+{
+	double k, prev = 0;
 	size_t i;
 	int err;
 
 	if (n > EMITD_MAX_BOUNDS)
 		return -E2BIG;
 	for (i = 0; i < n; i++) {
-		if (i && !(bounds[i] > bounds[i - 1]))
-			return -EINVAL;
-		err = bucket__bound_image(bounds[i], type, &out[i]);
+		err = bucket__unscale(bounds[i], scale, type, &k);
 		if (err)
 			return err;
+		if (i && !(k > prev))
+			return -EINVAL;
+		err = bucket__bound_image(k, type, &out[i]);
+		if (err)
+			return err;
+		prev = k;
 	}
 	return 0;
+}
+
+int bucket__images(const double *bounds, size_t n, __u8 type, __u64 *out)
+{
+	return bucket__scaled_images(bounds, n, 1, type, out);
 }

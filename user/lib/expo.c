@@ -457,7 +457,7 @@ static int put_scalar(struct expo_buf *b, const struct fam_ctx *c,
 	err = put_sample_head(b, c, s, c->sample_suffix, NULL);
 	if (err)
 		return err;
-	if (c->f->type == EXPO_COUNTER)
+	if (c->f->type == EXPO_COUNTER && !s->value_is_float)
 		err = put_u64(b, s->count);
 	else
 		err = put_float(b, s->value, c->fmt);

@@ -13,15 +13,20 @@
  *   HELP line (OpenMetrics treats an empty HELP as absent anyway).
  * - Escaping. HELP text 0.0.4: backslash and line feed. HELP OpenMetrics and
  *   label values in both formats: backslash, double quote and line feed.
- * - UTF-8. Valid UTF-8 passes through byte-exact. Label values come from the
- *   probed process and may be hostile: every ill-formed sequence in a label
- *   value (or help text) is replaced by U+FFFD (EF BF BD), one U+FFFD per
- *   "maximal subpart" as Unicode chapter 3.9 recommends (overlongs,
- *   surrogates, code points above U+10FFFF and truncated sequences are all
- *   ill-formed). The exposition is therefore always valid UTF-8. NUL cannot
- *   occur: values are C strings.
+ * - UTF-8. Valid UTF-8 passes through byte-exact. Every ill-formed sequence
+ *   in a label value (or help text) is replaced by U+FFFD (EF BF BD), one
+ *   U+FFFD per "maximal subpart" as Unicode chapter 3.9 recommends
+ *   (overlongs, surrogates, code points above U+10FFFF and truncated
+ *   sequences are all ill-formed). The exposition is therefore always valid
+ *   UTF-8. NUL cannot occur: values are C strings.
+ *   The replacement is lossy: distinct values can render alike, and two
+ *   series would then share a label set. It is a last safety net only: the
+ *   agent's store never hands expo ill-formed label values, since it encodes
+ *   the bytes a probed process sent injectively into valid UTF-8 first
+ *   (lib/labelenc.h).
  * - Numbers. Integers (counter totals, bucket counts, _count, integer _sum)
- *   are printed exactly, without a decimal point. Floats use the shortest
+ *   are printed exactly, without a decimal point; a counter marked
+ *   `value_is_float` (a count times a scale) is a float. Floats use the shortest
  *   decimal that round-trips to the same double, laid out like Go's
  *   strconv.FormatFloat(v, 'g', -1, 64): exponent form when the decimal
  *   exponent is < -4 or >= 6 ("1e-05", "0.0001", "100000", "1e+06",
@@ -79,7 +84,8 @@ enum expo_type {
 struct expo_series {
 	const char *const *label_values;	/* nr_labels raw UTF-8 strings (unescaped) */
 	uint64_t count;		/* COUNTER value (exact integer); not read for HISTOGRAM */
-	double value;		/* GAUGE / UNTYPED value */
+	double value;		/* GAUGE / UNTYPED value; COUNTER's when value_is_float */
+	bool value_is_float;	/* COUNTER: print value, not count (a scaled count) */
 	const uint64_t *buckets;	/* HISTOGRAM: nr_bounds + 1 NON-cumulative counts, the last is +Inf overflow */
 	double sum;		/* HISTOGRAM _sum (when !sum_is_int) */
 	int64_t isum;		/* HISTOGRAM _sum (when sum_is_int), printed exactly */

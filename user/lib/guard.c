@@ -113,7 +113,6 @@ int guard__tick(struct guard *g, uint64_t now_ms)
 {
 	struct guard_metric *m;
 	unsigned int i, base;
-	uint64_t span;
 
 	if (!g || (g->ticked && now_ms < g->last_tick_ms))
 		return -EINVAL;
@@ -122,11 +121,9 @@ int guard__tick(struct guard *g, uint64_t now_ms)
 	g->ticked = true;
 	g->last_tick_ms = now_ms;
 	base = baseline(g, now_ms);
-	span = now_ms - g->ts[base];
 	for (i = 0; i < g->nr_metrics; i++) {
 		m = &g->metrics[i];
-		m->growth = span ? (double)(m->admitted - m->samples[base]) *
-				   GUARD_GROWTH_WINDOW_MS / (double)span : 0.0;
+		m->growth = (double)(m->admitted - m->samples[base]);
 	}
 	return 0;
 }

@@ -13,12 +13,13 @@
  *    series, so at most global_budget - nr_metrics are admitted in all.
  * First come, first admitted; series never leave.
  *
- * Growth per minute is a sliding difference: guard__tick() keeps the
- * admitted-series count of every metric at most every
- * GUARD_GROWTH_SPACING_MS (GUARD_GROWTH_SAMPLES kept); the growth is
- * (admitted now - admitted at the newest sample at least
- * GUARD_GROWTH_WINDOW_MS old) scaled to one minute. Until such a sample
- * exists the oldest sample is the baseline (extrapolated to a minute).
+ * Growth per minute is a count, never a rate scaled up: the series admitted
+ * over the last minute. guard__tick() keeps the admitted-series count of
+ * every metric at most every GUARD_GROWTH_SPACING_MS (GUARD_GROWTH_SAMPLES
+ * kept); the growth is admitted now - admitted at the newest sample at least
+ * GUARD_GROWTH_WINDOW_MS old (a window of 60 to 61 s). During the agent's
+ * first minute it is the series admitted since the first sample. It can
+ * therefore never exceed what the metric's budget admits in a minute.
  *
  * Pure: no clocks, no global state; the caller passes timestamps. Metrics
  * are indices 0..nr_metrics-1 (their position in the spec).
@@ -30,8 +31,8 @@
 #include <stdint.h>
 
 #define GUARD_GROWTH_WINDOW_MS	60000
-#define GUARD_GROWTH_SPACING_MS	10000
-#define GUARD_GROWTH_SAMPLES	8	/* > window / spacing: a baseline is always kept */
+#define GUARD_GROWTH_SPACING_MS	1000
+#define GUARD_GROWTH_SAMPLES	62	/* > window / spacing: a baseline is always kept */
 
 struct guard;
 
@@ -56,7 +57,7 @@ bool guard__admit(struct guard *g, unsigned int metric);
  */
 int guard__tick(struct guard *g, uint64_t now_ms);
 
-/* Admitted series of @metric per minute, as of the last tick; 0 for no such metric. */
+/* Series of @metric admitted over the last minute, as of the last tick; 0 for no such metric. */
 double guard__growth(const struct guard *g, unsigned int metric);
 
 #endif /* EMITD_GUARD_H */

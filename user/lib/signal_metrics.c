@@ -494,6 +494,7 @@ static void rank_criticality(const struct signal_config *cfg, const struct estim
 		}
 		all[c].channel = c;
 		all[c].delta_r = res->r - resilience_of(cfg, sum, est->hj_minus[c]);
+		all[c].unique_bits = est->h_joint - est->hj_minus[c];
 	}
 	qsort(all, k, sizeof(all[0]), cmp_rank);
 	if (nr > cfg->crit_max_channels) {
@@ -703,6 +704,18 @@ static json_t *payload_json(const struct signal_snapshot_info *info)
 	return p;
 }
 
+/* {"channel_id", "delta_r", "unique_bits"}; NULL on OOM or an id that is not UTF-8. */
+static json_t *rank_entry(const char *id, const struct signal_rank *e)
+{
+	json_t *o = channel_value(id, "delta_r", e->delta_r);
+
+	if (o && set(o, "unique_bits", real_or_null(true, e->unique_bits))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 static json_t *criticality_json(const struct signal_result *res, const struct signal_input *in)
 {
 	json_t *c = json_object(), *rank = json_array();
@@ -713,7 +726,7 @@ static json_t *criticality_json(const struct signal_result *res, const struct si
 		goto out_err;
 	for (i = 0; res->r_valid && i < res->nr_ranked; i++) {
 		e = &res->ranking[i];
-		if (append(rank, channel_value(in->channel_ids[e->channel], "delta_r", e->delta_r)))
+		if (append(rank, rank_entry(in->channel_ids[e->channel], e)))
 			goto out_err;
 	}
 	if (set(c, "enabled", json_boolean(res->criticality_enabled)) ||

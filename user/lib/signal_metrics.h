@@ -14,7 +14,19 @@
  *   R        resilience index = TC / sum_h
  *   zone     healthy when R >= healthy_min, attention when R >= attention_min,
  *            critical otherwise
- *   delta_r  criticality of channel k = R_all - R_without_k (leave-one-out)
+ *   delta_r  criticality of channel k = R_all - R_without_k (leave-one-out):
+ *            how much of the system's redundancy k carries (copies rank first)
+ *   unique_bits  U_k = H_joint - H_joint_without_k = H(X_k | rest), from the
+ *            same leave-one-out pass: the information only k has. Low U: the
+ *            other channels carry what k says, k is removable. Histogram:
+ *            0 <= U_k <= H_k, 0 for each copy of a duplicated channel, H_k for
+ *            an independent one. Gaussian: U_k = 0.5 * log2(2*pi*e *
+ *            var(k | rest)), var from Sigma + eps*I (the Schur complement);
+ *            differential, so it has no zero: it is H_k for an independent
+ *            channel and falls without bound as the rest predicts k, down to
+ *            the floor eps sets for an exact copy, 0.5 * log2(2*pi*e *
+ *            ((1+eps) - 1/(1+eps))) ~= -10.74 bits for eps = 1e-8 (z-scored).
+ *            A constant channel has U = 0.
  *
  * Estimators:
  *   GAUSSIAN  H = 0.5 * log2((2*pi*e)^n * |Sigma + eps*I|), Sigma the
@@ -121,6 +133,7 @@ struct signal_input {
 struct signal_rank {
 	unsigned int channel;		/* index into the input channels */
 	double delta_r;
+	double unique_bits;		/* U = H_joint - H_joint without the channel */
 };
 
 struct signal_result {
@@ -184,6 +197,7 @@ double signal__byte_entropy(const void *buf, size_t len);
  * invalid_reason, present iff res->invalid_reason is set. When !valid:
  * h_per_channel is [] and sum_h, h_joint, total_corr are null; when !r_valid:
  * r and zone are null and ranking is []. A non-finite double is written null.
+ * Each ranking entry is {channel_id, delta_r, unique_bits}.
  */
 int signal_result__to_json(const struct signal_result *res, const struct signal_input *in,
 			   const struct signal_snapshot_info *info, struct json_t **out);

@@ -5,7 +5,8 @@
  * parse.c reads each field and checks what the field alone can tell; what
  * needs another part of the spec is here: duplicate target, label and metric
  * names, names one metric exports that another reserves, probes naming a
- * target that is not listed, budgets above global_budget, and PromQL in
+ * target that is not listed, budgets above global_budget, warm values
+ * that need more series than the budget has, and PromQL in
  * panels and alerts naming a <namespace>_* series no metric exports. Where a
  * name is unknown, the closest known one is offered.
  */
@@ -111,6 +112,60 @@ bool spec_check__budget(struct spec_ctx *c, const yaml_node_t *n,
 	else
 		return true;
 	return false;
+}
+
+/* ---- warm series ---- */
+
+size_t spec_metric__nr_warm(const struct spec_metric *m)
+{
+	size_t i, n = 1;
+
+	for (i = 0; i < m->nr_labels; i++) {
+		if (!m->labels[i].nr_values)
+			return 0;
+		/* saturate: a product beyond every budget is all the linter needs */
+		n = n > SPEC_MAX_BUDGET ? n : n * m->labels[i].nr_values;
+	}
+	return m->nr_labels ? n : 0;
+}
+
+double spec_metric__scale(const struct spec_metric *m)
+{
+	const struct spec_src *v = &m->probe.value;
+
+	return v->kind != SPEC_SRC_NONE && v->scale > 0 ? v->scale : 1;
+}
+
+void spec_check__warm(struct spec_ctx *c, const char *mf, const struct spec_metric *m)
+{
+	char f[FIELD_LEN], q[QUOTE_LEN];
+	const struct spec_label *with = NULL, *without = NULL;
+	size_t i, n;
+
+	for (i = 0; i < m->nr_labels; i++) {
+		if (m->labels[i].nr_values)
+			with = with ? with : &m->labels[i];
+		else
+			without = without ? without : &m->labels[i];
+	}
+	if (!with)
+		return;
+	snprintf(f, sizeof(f), "%s.probe.labels.%s.values", mf, with->name);
+	if (without) {
+		spec_diag(c, with->values_mark, f,
+			  "a warm series needs a value for every label: list values for %s too, or for no label",
+			  spec_quote(q, without->name));
+		return;
+	}
+	n = spec_metric__nr_warm(m);
+	if (n > SPEC_MAX_BUDGET)
+		spec_diag(c, with->values_mark, f,
+			  "more than %u warm series (every combination of the labels' values) exceed the budget minus the overflow series (%u - 1)",
+			  SPEC_MAX_BUDGET, m->budget);
+	else if (n > m->budget - 1)
+		spec_diag(c, with->values_mark, f,
+			  "%zu warm series (every combination of the labels' values) exceed the budget minus the overflow series (%u - 1)",
+			  n, m->budget);
 }
 
 /* ---- metric names ---- */

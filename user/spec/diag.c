@@ -4,6 +4,8 @@
  *
  * Every error is counted; the first SPEC_MAX_DIAGS of a load are kept, then
  * sorted by position and printed as "file:line:col: error: field: message".
+ * A warning (a spec that loads, but whose exposition promtool would flag)
+ * is kept and printed the same way with "warning:", and rejects nothing.
  * User text is quoted into messages escaped, on one line and shortened, and
  * a misspelt name gets the closest known one ("did you mean").
  */
@@ -21,7 +23,7 @@
 
 /* ---- the list ---- */
 
-static int diags_vadd(struct spec_diags *d, struct spec_mark mark,
+static int diags_vadd(struct spec_diags *d, struct spec_mark mark, bool warning,
 		      const char *field, const char *fmt, va_list ap)
 {
 	struct spec_diag *v;
@@ -41,8 +43,9 @@ static int diags_vadd(struct spec_diags *d, struct spec_mark mark,
 	v[d->nr].mark = mark;
 	v[d->nr].field = fld;
 	v[d->nr].msg = msg;
+	v[d->nr].warning = warning;
 	d->nr++;
-	d->nr_errors++;
+	d->nr_errors += !warning;
 	return 0;
 }
 
@@ -53,7 +56,7 @@ int spec_diags__add(struct spec_diags *diags, struct spec_mark mark,
 	int err;
 
 	va_start(ap, fmt);
-	err = diags_vadd(diags, mark, field, fmt, ap);
+	err = diags_vadd(diags, mark, false, field, fmt, ap);
 	va_end(ap);
 	return err;
 }
@@ -66,11 +69,14 @@ void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f
 	if (!path)
 		path = "<spec>";
 	for (i = 0; i < diags->nr; i++) {
+		const char *sev;
+
 		d = &diags->v[i];
+		sev = d->warning ? "warning" : "error";
 		if (d->mark.line)
-			fprintf(f, "%s:%u:%u: error: ", path, d->mark.line, d->mark.col);
+			fprintf(f, "%s:%u:%u: %s: ", path, d->mark.line, d->mark.col, sev);
 		else
-			fprintf(f, "%s: error: ", path);
+			fprintf(f, "%s: %s: ", path, sev);
 		if (d->field && *d->field)
 			fprintf(f, "%s: ", d->field);
 		fprintf(f, "%s\n", d->msg);
@@ -107,7 +113,21 @@ void spec_diag(struct spec_ctx *c, struct spec_mark mark, const char *field,
 	if (spec_diag_full(c))
 		return;
 	va_start(ap, fmt);
-	if (diags_vadd(c->diags, mark, field, fmt, ap))
+	if (diags_vadd(c->diags, mark, false, field, fmt, ap))
+		c->oom = true;
+	va_end(ap);
+	c->nr_shown++;
+}
+
+void spec_warn(struct spec_ctx *c, struct spec_mark mark, const char *field,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	if (spec_diag_full(c))
+		return;		/* the errors matter more */
+	va_start(ap, fmt);
+	if (diags_vadd(c->diags, mark, true, field, fmt, ap))
 		c->oom = true;
 	va_end(ap);
 }
@@ -137,12 +157,10 @@ static void sort_diags(struct spec_ctx *c)
 
 void spec_diag__finish(struct spec_ctx *c)
 {
-	size_t shown = c->diags->nr - c->first;
-
 	sort_diags(c);
-	if (c->nr_errors > shown &&
+	if (c->nr_errors > c->nr_shown &&
 	    spec_diags__add(c->diags, (struct spec_mark){ 0, 0 }, NULL,
-			    "%zu more errors not shown", c->nr_errors - shown))
+			    "%zu more errors not shown", c->nr_errors - c->nr_shown))
 		c->oom = true;
 	if (c->oom)
 		spec_diags__add(c->diags, (struct spec_mark){ 0, 0 }, NULL,

@@ -43,6 +43,7 @@ struct spec_ctx {
 	struct spec_diags *diags;
 	size_t first;		/* this load's first diagnostic in diags->v */
 	size_t nr_errors;	/* errors this load found, shown or not */
+	size_t nr_shown;	/* of them, kept in diags */
 	bool oom;
 	bool ns_ok;		/* namespace valid: full names can be formed */
 	bool global_ok;		/* global_budget valid or defaulted */
@@ -62,6 +63,9 @@ struct spec_slot {
 /* Report an error of this load (counted always, kept up to SPEC_MAX_DIAGS). */
 void spec_diag(struct spec_ctx *c, struct spec_mark mark, const char *field,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A warning: kept (up to SPEC_MAX_DIAGS), printed, rejects nothing. */
+void spec_warn(struct spec_ctx *c, struct spec_mark mark, const char *field,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Has this load shown as many diagnostics as it may? */
 bool spec_diag_full(const struct spec_ctx *c);
 /* Sort this load's diagnostics by position; add "N more" and "out of memory". */
@@ -75,17 +79,6 @@ const char *spec_join(char *buf, size_t size, const char *const *v, size_t n,
 		      const char *last);
 /* "a, b or c" of the NULL-terminated @set. */
 const char *spec_join_or(char buf[LIST_LEN], const char *const *set);
-
-/* "did you mean": the candidate closest to what was typed, within a typo. */
-struct spec_hint {
-	const char *typed;
-	const char *best;	/* the best candidate offered, or NULL */
-	unsigned int dist;
-};
-
-void spec_hint__init(struct spec_hint *h, const char *typed);
-/* Is @cand closer than any candidate before, and close enough? */
-bool spec_hint__offer(struct spec_hint *h, const char *cand);
 
 /* ---- names.c ---- */
 
@@ -202,6 +195,8 @@ bool spec_check__budget(struct spec_ctx *c, const yaml_node_t *n,
 			const char *field, long long v, bool per_metric);
 /* Across the metrics, once parsed: names unique, expressions defined. */
 void spec_check__metrics(struct spec_ctx *c);
+/* Warm values: every label of @m lists them or none does, and at most budget - 1 series. */
+void spec_check__warm(struct spec_ctx *c, const char *mf, const struct spec_metric *m);
 
 /* ---- parse.c ---- */
 

@@ -132,14 +132,18 @@ int spec__load(const char *path, struct spec **out, struct spec_diags *diags)
 
 static void free_metric(struct spec_metric *m)
 {
-	size_t i;
+	size_t i, j;
 
 	free(m->name);
 	free(m->help);
 	free(m->unit);
 	free(m->family);
-	for (i = 0; i < m->nr_labels; i++)
+	for (i = 0; i < m->nr_labels; i++) {
 		free(m->labels[i].name);
+		for (j = 0; j < m->labels[i].nr_values; j++)
+			free(m->labels[i].values[j]);
+		free(m->labels[i].values);
+	}
 	free(m->probe.target);
 	free(m->probe.symbol);
 	free(m->probe.provider);
@@ -164,13 +168,17 @@ static void free_metric(struct spec_metric *m)
 
 void spec__free(struct spec *spec)
 {
-	size_t i;
+	size_t i, j;
 
 	if (!spec)
 		return;
 	for (i = 0; i < spec->nr_targets; i++) {
 		free(spec->targets[i].name);
 		free(spec->targets[i].binary);
+		free(spec->targets[i].cgroup);
+		for (j = 0; j < spec->targets[i].nr_comms; j++)
+			free(spec->targets[i].comms[j]);
+		free(spec->targets[i].comms);
 	}
 	free(spec->targets);
 	for (i = 0; i < spec->nr_metrics; i++)

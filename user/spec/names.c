@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/suffix.h"
@@ -73,6 +74,44 @@ size_t spec_metric_type__suffixes(enum spec_metric_type t,
 	return tn ? suffix__series(tn->series, suffixes) : 0;
 }
 
+/* ---- the names of the other enums (catalog, canonical form) ---- */
+
+static const char *const src_kinds[] = {
+	[SPEC_SRC_NONE] = "none", [SPEC_SRC_ARG] = "arg",
+	[SPEC_SRC_DEREF] = "deref", [SPEC_SRC_STRING] = "string",
+	[SPEC_SRC_PID] = "pid", [SPEC_SRC_TID] = "tid", [SPEC_SRC_UID] = "uid",
+	[SPEC_SRC_COMM] = "comm", [SPEC_SRC_CGROUP] = "cgroup",
+};
+
+static const char *const val_types[] = {
+	[SPEC_VAL_S64] = "s64", [SPEC_VAL_U64] = "u64", [SPEC_VAL_F64] = "f64",
+};
+
+static const char *const bucket_kinds[] = {
+	[SPEC_BUCKETS_NONE] = "none", [SPEC_BUCKETS_EXP2] = "exp2",
+	[SPEC_BUCKETS_LINEAR] = "linear", [SPEC_BUCKETS_EXPLICIT] = "explicit",
+};
+
+static const char *enum_name(const char *const *names, size_t nr, unsigned int v)
+{
+	return v < nr && names[v] ? names[v] : "?";
+}
+
+const char *spec_src_kind__name(enum spec_src_kind k)
+{
+	return enum_name(src_kinds, ARRAY_SIZE(src_kinds), k);
+}
+
+const char *spec_val_type__name(enum spec_val_type t)
+{
+	return enum_name(val_types, ARRAY_SIZE(val_types), t);
+}
+
+const char *spec_bucket_kind__name(enum spec_bucket_kind k)
+{
+	return enum_name(bucket_kinds, ARRAY_SIZE(bucket_kinds), k);
+}
+
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m)
 {
 	char *s;
@@ -103,6 +142,28 @@ bool spec__valid_ident(const char *s)
 			return false;
 	}
 	return true;
+}
+
+char *spec_usdt__note_name(const char *s)
+{
+	size_t n = 0, i;
+	char *out, *o;
+
+	for (i = 0; s[i]; i++)
+		n += s[i] == '-' ? 2 : 1;
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	for (o = out; *s; s++) {
+		if (*s == '-') {
+			*o++ = '_';
+			*o++ = '_';
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 /* Non-empty, of [a-z0-9] (and [A-Z] unless @lower_only) and @extra. */

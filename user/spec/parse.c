@@ -16,17 +16,129 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "emitd.h"
+#include "lib/bucket.h"
+#include "lib/fmt.h"
+#include "lib/scale.h"
+#include "lib/suffix.h"
+#include "lib/units.h"
 #include "spec/internal.h"
 
 /* ---- targets ---- */
 
+/*
+ * `cgroup: system.slice/postgresql.service`: a cgroup v2 path relative to the
+ * cgroup root, its components kept as written ('/' at the ends dropped).
+ */
+static void parse_target_cgroup(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+				struct spec_target *t)
+{
+	const char *s = spec_str_ref(c, n, field), *p;
+	char q[QUOTE_LEN];
+	size_t len;
+
+	t->cgroup_mark = mark_of(n);
+	if (!s)
+		return;
+	while (*s == '/')
+		s++;
+	len = strlen(s);
+	while (len && s[len - 1] == '/')
+		len--;
+	if (!len) {
+		spec_diag(c, mark_of(n), field,
+			  "the root cgroup holds every task: leave cgroup out to count them all");
+		return;
+	}
+	if (len > SPEC_MAX_CGROUP_BYTES) {
+		spec_diag(c, mark_of(n), field, "a cgroup path of %zu bytes (at most %d)", len,
+			  SPEC_MAX_CGROUP_BYTES);
+		return;
+	}
+	for (p = s; p < s + len;) {
+		size_t k = strcspn(p, "/");
+
+		if (k > (size_t)(s + len - p))
+			k = s + len - p;
+		if (!k || (k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.')) {
+			spec_diag(c, mark_of(n), field,
+				  "%s is not a cgroup path (empty, \".\" or \"..\" component)",
+				  spec_quote(q, s));
+			return;
+		}
+		p += k + 1;
+	}
+	t->cgroup = strndup(s, len);
+	c->oom |= !t->cgroup;
+}
+
+/* One name of `comm:`: what the kernel keeps of a task's name. */
+static bool comm_value(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+		       const struct spec_target *t, char **out)
+{
+	const char *s = spec_str_ref(c, n, field);
+	char q[QUOTE_LEN];
+	size_t i;
+
+	if (!s)
+		return false;
+	if (strlen(s) > SPEC_MAX_COMM_BYTES) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is %zu bytes: a task's name (comm) has at most %d, the kernel cuts the rest",
+			  spec_quote(q, s), strlen(s), SPEC_MAX_COMM_BYTES);
+		return false;
+	}
+	for (i = 0; i < t->nr_comms; i++) {
+		if (!strcmp(t->comms[i], s)) {
+			spec_diag(c, mark_of(n), field, "duplicate name %s", spec_quote(q, s));
+			return false;
+		}
+	}
+	*out = strdup(s);
+	c->oom |= !*out;
+	return *out;
+}
+
+/* `comm: postgres` or `comm: [postgres, pg_ctl]`. */
+static void parse_target_comm(struct spec_ctx *c, yaml_node_t *n, const char *field,
+			      struct spec_target *t)
+{
+	size_t nr = 1, i;
+	char f[FIELD_LEN];
+	char *v;
+
+	t->comm_mark = mark_of(n);
+	if (n && n->type == YAML_SEQUENCE_NODE) {
+		nr = seq_len(n);
+		if (!nr || nr > SPEC_MAX_COMMS) {
+			spec_diag(c, mark_of(n), field, "must list 1 to %d names (got %zu)",
+				  SPEC_MAX_COMMS, nr);
+			return;
+		}
+	}
+	t->comms = calloc(nr, sizeof(*t->comms));
+	if (!t->comms) {
+		c->oom = true;
+		return;
+	}
+	if (!n || n->type != YAML_SEQUENCE_NODE) {
+		if (comm_value(c, n, field, t, &v))
+			t->comms[t->nr_comms++] = v;
+		return;
+	}
+	for (i = 0; i < nr; i++)
+		if (comm_value(c, seq_item(c, n, i), spec_fidx(f, field, i), t, &v))
+			t->comms[t->nr_comms++] = v;
+}
+
 static void parse_target(struct spec_ctx *c, yaml_node_t *n, const char *field,
 			 struct spec_target *t)
 {
-	enum { T_NAME, T_BINARY, T_PID, T_NR };
+	enum { T_NAME, T_BINARY, T_PID, T_CGROUP, T_COMM, T_FOLLOW, T_NR };
 	struct spec_slot s[T_NR] = {
 		[T_NAME] = { .key = "name" }, [T_BINARY] = { .key = "binary" },
-		[T_PID] = { .key = "pid" },
+		[T_PID] = { .key = "pid" }, [T_CGROUP] = { .key = "cgroup" },
+		[T_COMM] = { .key = "comm" }, [T_FOLLOW] = { .key = "follow_forks" },
 	};
 	char f[FIELD_LEN], q[QUOTE_LEN];
 	long long pid;
@@ -55,6 +167,15 @@ static void parse_target(struct spec_ctx *c, yaml_node_t *n, const char *field,
 	}
 	if (!s[T_BINARY].val && !s[T_PID].val)
 		spec_diag(c, t->mark, field, "needs a binary, a pid or both");
+	if (s[T_CGROUP].val)
+		parse_target_cgroup(c, s[T_CGROUP].val, spec_fkey(f, field, "cgroup"), t);
+	if (s[T_COMM].val)
+		parse_target_comm(c, s[T_COMM].val, spec_fkey(f, field, "comm"), t);
+	if (s[T_FOLLOW].val) {
+		t->follow_mark = mark_of(s[T_FOLLOW].val);
+		spec_get_bool(c, s[T_FOLLOW].val, spec_fkey(f, field, "follow_forks"),
+			      &t->follow_forks);
+	}
 }
 
 static void parse_targets(struct spec_ctx *c, yaml_node_t *n)
@@ -95,11 +216,12 @@ static void parse_targets(struct spec_ctx *c, yaml_node_t *n)
 /* ---- sources ---- */
 
 enum src_role {
-	SRC_VALUE,	/* value, before, after: a number */
+	SRC_VALUE,	/* value: a number, which may have a scale */
+	SRC_NORM,	/* before, after: a number */
 	SRC_LABEL,	/* a label: integer argument or string */
 };
 
-enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_NR };
+enum { S_ARG, S_AS, S_DEREF, S_OFFSET, S_VALUES, S_SCALE, S_SOURCE, S_NR };
 
 static void parse_src_arg(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 			  enum spec_probe_kind kind, struct spec_src *src)
@@ -189,14 +311,222 @@ static void parse_src_offset(struct spec_ctx *c, const struct spec_slot *s,
 		src->offset = off;
 }
 
-/* { arg: N [, as: s64|u64|string] } or { arg: N, deref: T [, offset: K] } */
+/* `scale: 1e-6`: exported = read x scale, for value: only. */
+static void parse_src_scale(struct spec_ctx *c, const struct spec_slot *s,
+			    const char *field, enum src_role role, struct spec_src *src)
+{
+	double v;
+
+	if (role != SRC_VALUE) {
+		spec_diag(c, mark_of(s[S_SCALE].knode), field,
+			  role == SRC_LABEL ?
+			  "only a metric's value has a scale (a label's value is not a quantity)" :
+			  "only a metric's value has a scale (before and after are compared as read)");
+		return;
+	}
+	if (!spec_get_num(c, s[S_SCALE].val, field, &v))
+		return;
+	if (!isfinite(v) || v <= 0) {
+		spec_diag(c, mark_of(s[S_SCALE].val), field,
+			  "must be a finite number > 0 (got %g): exported = read x scale", v);
+		return;
+	}
+	src->scale = v;
+	src->scale_mark = mark_of(s[S_SCALE].val);
+}
+
+_Static_assert(SPEC_MAX_LABEL_BYTES == EMITD_LABEL_LEN - 1, "a string label's bytes, NUL excluded");
+
+/* A warm value of a string label: what the kernel's 32-byte key can hold. */
+static bool string_value(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			 char **out)
+{
+	char q[QUOTE_LEN];
+	const char *s = spec_str_ref(c, n, field);
+
+	if (!s)
+		return false;
+	if (strlen(s) > SPEC_MAX_LABEL_BYTES) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is %zu bytes: a string label holds at most %d (the kernel cuts the rest)",
+			  spec_quote(q, s), strlen(s), SPEC_MAX_LABEL_BYTES);
+		return false;
+	}
+	if (!strcmp(s, EMITD_OTHER_VALUE)) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is the value of the overflow series, not a value to expect",
+			  spec_quote(q, s));
+		return false;
+	}
+	*out = strdup(s);
+	c->oom |= !*out;
+	return *out;
+}
+
+/* A warm value of a comm label: a task's name. */
+static bool comm_label_value(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			     char **out)
+{
+	char q[QUOTE_LEN];
+	const char *s = spec_str_ref(c, n, field);
+
+	if (s && strlen(s) > SPEC_MAX_COMM_BYTES) {
+		spec_diag(c, mark_of(n), field,
+			  "%s is %zu bytes: a task's name (comm) has at most %d",
+			  spec_quote(q, s), strlen(s), SPEC_MAX_COMM_BYTES);
+		return false;
+	}
+	return s && string_value(c, n, field, out);
+}
+
+/* A warm value of an integer label, in decimal. */
+static bool int_value(struct spec_ctx *c, const yaml_node_t *n, const char *field, char **out)
+{
+	long long v;
+
+	if (!spec_get_int(c, n, field, &v))
+		return false;
+	if (asprintf(out, "%lld", v) < 0) {
+		*out = NULL;
+		c->oom = true;
+		return false;
+	}
+	return true;
+}
+
+static bool listed(char *const *v, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(v[i], s))
+			return true;
+	}
+	return false;
+}
+
+/* `values: [...]` of a label source, once the source's kind is known. */
+static void parse_label_values(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			       struct spec_label *l)
+{
+	char f[FIELD_LEN], q[QUOTE_LEN];
+	size_t nr, i;
+	char *v;
+
+	l->values_mark = mark_of(n);
+	if (!spec_expect(c, n, YAML_SEQUENCE_NODE, field, "a list of label values"))
+		return;
+	nr = seq_len(n);
+	if (!nr || nr > SPEC_MAX_BUDGET) {
+		spec_diag(c, mark_of(n), field, "must list 1 to %u values (got %zu)",
+			  SPEC_MAX_BUDGET, nr);
+		return;
+	}
+	l->values = calloc(nr, sizeof(*l->values));
+	if (!l->values) {
+		c->oom = true;
+		return;
+	}
+	for (i = 0; i < nr; i++) {
+		const yaml_node_t *item = seq_item(c, n, i);
+		bool ok;
+
+		spec_fidx(f, field, i);
+		if (l->src.kind == SPEC_SRC_COMM)
+			ok = comm_label_value(c, item, f, &v);
+		else if (l->src.kind == SPEC_SRC_STRING)
+			ok = string_value(c, item, f, &v);
+		else
+			ok = int_value(c, item, f, &v);
+		if (!ok)
+			continue;
+		if (listed(l->values, l->nr_values, v)) {
+			spec_diag(c, mark_of(item), f, "duplicate value %s", spec_quote(q, v));
+			free(v);
+			continue;
+		}
+		l->values[l->nr_values++] = v;
+	}
+}
+
+static const struct {
+	const char *name;
+	enum spec_src_kind kind;
+} task_sources[] = {
+	{ "pid", SPEC_SRC_PID }, { "tgid", SPEC_SRC_PID }, { "tid", SPEC_SRC_TID },
+	{ "uid", SPEC_SRC_UID }, { "comm", SPEC_SRC_COMM }, { "cgroup", SPEC_SRC_CGROUP },
+};
+
+/* `source: NAME`: a label of the current task's context, alone in its mapping. */
+static void parse_src_source(struct spec_ctx *c, const struct spec_slot *s, const char *field,
+			     enum src_role role, struct spec_src *src)
+{
+	static const char *const others[] = { "arg", "as", "deref", "offset", "scale" };
+	const int slots[] = { S_ARG, S_AS, S_DEREF, S_OFFSET, S_SCALE };
+	char f[FIELD_LEN], q[QUOTE_LEN];
+	const char *name;
+	size_t i;
+
+	if (role != SRC_LABEL) {
+		spec_diag(c, mark_of(s[S_SOURCE].knode), spec_fkey(f, field, "source"),
+			  "the task's context is for label sources only");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(slots); i++) {
+		if (!s[slots[i]].val)
+			continue;
+		spec_diag(c, mark_of(s[slots[i]].knode), spec_fkey(f, field, others[i]),
+			  "cannot be combined with source (a label of the task's context reads no argument)");
+		return;
+	}
+	name = spec_str_ref(c, s[S_SOURCE].val, spec_fkey(f, field, "source"));
+	if (!name)
+		return;
+	for (i = 0; i < ARRAY_SIZE(task_sources); i++) {
+		if (!strcmp(name, task_sources[i].name)) {
+			src->kind = task_sources[i].kind;
+			src->type = SPEC_VAL_S64;
+			return;
+		}
+	}
+	spec_diag(c, mark_of(s[S_SOURCE].val), f,
+		  "unknown source %s (expected pid, tgid, tid, uid, comm or cgroup)",
+		  spec_quote(q, name));
+}
+
+static void parse_src_values(struct spec_ctx *c, const struct spec_slot *s, const char *field,
+			     struct spec_label *label, const struct spec_src *src)
+{
+	char f[FIELD_LEN];
+
+	if (!s[S_VALUES].val)
+		return;
+	spec_fkey(f, field, "values");
+	if (!label)
+		spec_diag(c, mark_of(s[S_VALUES].knode), f,
+			  "only label sources list expected values");
+	else if (src->kind == SPEC_SRC_CGROUP)
+		spec_diag(c, mark_of(s[S_VALUES].knode), f,
+			  "a cgroup's id is known at run time only: a cgroup label lists no values");
+	else
+		parse_label_values(c, s[S_VALUES].val, f, label);
+}
+
+/*
+ * { arg: N [, as: s64|u64|string] [, values: [...]] },
+ * { arg: N, deref: T [, offset: K] } or { source: pid|tgid|tid|uid|comm|cgroup },
+ * and [, scale: S] on a metric's value read from an argument;
+ * @label NULL for value sources (no values).
+ */
 static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *field,
 		      enum src_role role, enum spec_probe_kind kind,
-		      struct spec_src *src)
+		      struct spec_src *src, struct spec_label *label)
 {
 	struct spec_slot s[S_NR] = {
 		[S_ARG] = { .key = "arg" }, [S_AS] = { .key = "as" },
 		[S_DEREF] = { .key = "deref" }, [S_OFFSET] = { .key = "offset" },
+		[S_VALUES] = { .key = "values" }, [S_SCALE] = { .key = "scale" },
+		[S_SOURCE] = { .key = "source" },
 	};
 	char f[FIELD_LEN], d[DESC_LEN];
 
@@ -210,6 +540,12 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 	spec_map_scan(c, n, field, s, S_NR);
 	src->kind = SPEC_SRC_ARG;
 	src->type = SPEC_VAL_S64;
+	src->scale = 1;
+	if (s[S_SOURCE].val) {
+		parse_src_source(c, s, field, role, src);
+		parse_src_values(c, s, field, label, src);
+		return;
+	}
 	if (spec_required(c, n, field, &s[S_ARG], NULL))
 		parse_src_arg(c, s[S_ARG].val, spec_fkey(f, field, "arg"), kind, src);
 	if (s[S_AS].val && s[S_DEREF].val)
@@ -221,6 +557,9 @@ static void parse_src(struct spec_ctx *c, const yaml_node_t *n, const char *fiel
 		parse_src_deref(c, s[S_DEREF].val, spec_fkey(f, field, "deref"), role, src);
 	if (s[S_OFFSET].val)
 		parse_src_offset(c, s, spec_fkey(f, field, "offset"), src);
+	parse_src_values(c, s, field, label, src);
+	if (s[S_SCALE].val)
+		parse_src_scale(c, s, spec_fkey(f, field, "scale"), role, src);
 }
 
 /* ---- probes ---- */
@@ -261,7 +600,7 @@ static void parse_usdt(struct spec_ctx *c, const yaml_node_t *n, const char *fie
 	colon = strchr(s, ':');
 	if (colon) {
 		p->provider = strndup(s, colon - s);
-		p->name = strdup(colon + 1);
+		p->name = spec_usdt__note_name(colon + 1);	/* "a-b" is "a__b" */
 		if (!p->provider || !p->name) {
 			c->oom = true;
 			return;
@@ -305,7 +644,7 @@ static void parse_probe_value(struct spec_ctx *c, const yaml_node_t *n,
 		spec_diag(c, mark_of(s[P_VALUE].knode), f,
 			  "not allowed for normalization metrics (they read before and after)");
 	} else if (v) {
-		parse_src(c, v, f, SRC_VALUE, m->probe.kind, &m->probe.value);
+		parse_src(c, v, f, SRC_VALUE, m->probe.kind, &m->probe.value, NULL);
 		if (m->type == SPEC_COUNTER && m->probe.value.type == SPEC_VAL_F64)
 			spec_diag(c, mark_of(v), f,
 				  "a counter adds its increments in the kernel, which has no floating point: use an integer (u64 or s64) increment");
@@ -332,7 +671,7 @@ static void parse_probe_norm(struct spec_ctx *c, const yaml_node_t *n,
 			spec_diag(c, mark_of(sl->knode), f,
 				  "only normalization metrics read before and after");
 		else if (sl->val)
-			parse_src(c, sl->val, f, SRC_VALUE, m->probe.kind, src[i]);
+			parse_src(c, sl->val, f, SRC_NORM, m->probe.kind, src[i], NULL);
 		else if (m->type == SPEC_NORMALIZATION)
 			spec_required(c, n, field, sl,
 				      "a normalization compares before and after");
@@ -390,7 +729,7 @@ static void match_label_sources(struct spec_ctx *c, const yaml_node_t *n,
 		}
 		seen[i] = mark_of(k);
 		parse_src(c, node_at(c, p->value), f, SRC_LABEL, m->probe.kind,
-			  &m->labels[i].src);
+			  &m->labels[i].src, &m->labels[i]);
 	}
 }
 
@@ -417,6 +756,8 @@ static void parse_probe_labels(struct spec_ctx *c, const yaml_node_t *n,
 		spec_diag(c, m->labels[i].mark, f, "label %s has no source in probe.labels",
 			  spec_quote(q, m->labels[i].name));
 	}
+	if (labels_ok)
+		spec_check__warm(c, mf, m);
 }
 
 static void parse_probe(struct spec_ctx *c, const yaml_node_t *n, const char *mf,
@@ -804,6 +1145,85 @@ static void parse_type(struct spec_ctx *c, const yaml_node_t *n, const char *fie
 		  spec_quote(q, s), spec_join_or(list, names));
 }
 
+/* What to write instead of @f's word, for a warning. */
+static const char *unit_hint(char *buf, size_t size, const struct unit_finding *f)
+{
+	char num[FMT_DOUBLE_LEN];
+
+	if (!f->factor || f->factor == 1) {
+		snprintf(buf, size, "use %s", f->base);
+		return buf;
+	}
+	fmt__double(num, f->factor, FMT_SHORTEST, FMT_GO);
+	snprintf(buf, size, "use %s, with value: { ..., scale: %s } for a value read in %.*s",
+		 f->base, num, (int)f->len, f->word);
+	return buf;
+}
+
+/* promtool's words for @f. */
+static const char *unit_rule(char *buf, size_t size, const struct unit_finding *f)
+{
+	if (f->abbreviation)
+		snprintf(buf, size, "metric names should not contain abbreviated units");
+	else
+		snprintf(buf, size, "use base unit \"%s\" instead of \"%.*s\"", f->base,
+			 (int)f->len, f->word);
+	return buf;
+}
+
+/* `unit:`: one promtool would flag in the name that ends in it. */
+static void warn_unit(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+		      const char *unit)
+{
+	char name[128], rule[128], hint[256], q[QUOTE_LEN];
+	struct unit_finding f;
+
+	snprintf(name, sizeof(name), "_%s", unit);
+	if (strlen(unit) + 1 >= sizeof(name) || !units__check_name(name, &f))
+		return;
+	spec_warn(c, mark_of(n), field,
+		  "unit %s: promtool check metrics flags names that end in it (%s); %s",
+		  spec_quote(q, unit), unit_rule(rule, sizeof(rule), &f),
+		  unit_hint(hint, sizeof(hint), &f));
+}
+
+/*
+ * The exported name: a unit promtool would flag. A `unit:` is checked on its
+ * own (warn_unit()), so the name is checked without its "_<unit>" ending.
+ */
+static void warn_name_units(struct spec_ctx *c, const yaml_node_t *n, const char *field,
+			    const struct spec_metric *m, bool unit_ok)
+{
+	char rule[128], hint[256], qw[QUOTE_LEN], qn[QUOTE_LEN], *full, *cut = NULL;
+	struct unit_finding f;
+	bool found;
+	size_t len, ul, tl = strlen(SUFFIX_TOTAL);
+
+	full = c->ns_ok ? spec_metric__full_name(c->spec, m) : strdup(m->name);
+	if (!full) {
+		c->oom = true;
+		return;
+	}
+	len = strlen(full);
+	if (m->type == SPEC_COUNTER && len > tl && !strcmp(full + len - tl, SUFFIX_TOTAL))
+		len -= tl;
+	ul = unit_ok ? strlen(m->unit) : 0;
+	if (ul && len > ul + 1 && full[len - ul - 1] == '_' &&
+	    !strncmp(full + len - ul, m->unit, ul))
+		cut = &full[len - ul - 1];
+	if (cut)
+		*cut = '\0';
+	found = units__check_name(full, &f);
+	if (cut)
+		*cut = '_';
+	if (found)
+		spec_warn(c, mark_of(n), field,
+			  "%s in %s: promtool check metrics flags it (%s); %s",
+			  spec_quote_n(qw, f.word, f.len), spec_quote(qn, full),
+			  unit_rule(rule, sizeof(rule), &f), unit_hint(hint, sizeof(hint), &f));
+	free(full);
+}
+
 static void check_metric_name(struct spec_ctx *c, const yaml_node_t *n,
 			      const char *field, const struct spec_metric *m,
 			      bool unit_ok)
@@ -813,6 +1233,8 @@ static void check_metric_name(struct spec_ctx *c, const yaml_node_t *n,
 	if (!spec_name__check_metric(m->name, m->type, unit_ok ? m->unit : NULL,
 				     msg, sizeof(msg)))
 		spec_diag(c, mark_of(n), field, "%s", msg);
+	else
+		warn_name_units(c, n, field, m, unit_ok);
 }
 
 static void check_help(struct spec_ctx *c, const yaml_node_t *n, const char *field,
@@ -899,6 +1321,8 @@ static void parse_metric_text(struct spec_ctx *c, const struct spec_slot *s,
 			spec_diag(c, mark_of(s[M_UNIT].val), f,
 				  "invalid unit %s (must match [a-z][a-z0-9_]*)",
 				  spec_quote(q, m->unit));
+		else
+			warn_unit(c, s[M_UNIT].val, f, m->unit);
 	}
 	if (spec_required(c, n, field, &s[M_NAME], NULL) &&
 	    spec_get_str(c, s[M_NAME].val, spec_fkey(f, field, "name"), &m->name))
@@ -917,6 +1341,51 @@ static void parse_metric_text(struct spec_ctx *c, const struct spec_slot *s,
 	}
 }
 
+/*
+ * With a `scale:`, the bounds are in the exported unit and the kernel
+ * buckets what the probe reads: bound / scale, an integer for an integer
+ * value, and the bounds still distinct. At each bound of a list, else at
+ * the exp2 or linear block.
+ */
+static void check_scaled_buckets(struct spec_ctx *c, const yaml_node_t *n,
+				 const char *field, const struct spec_metric *m)
+{
+	const struct spec_buckets *b = &m->buckets;
+	const struct spec_src *v = &m->probe.value;
+	__u8 type = v->type == SPEC_VAL_F64 ? EMITD_VAL_F64 : EMITD_VAL_S64;
+	char f[FIELD_LEN], nb[FMT_DOUBLE_LEN], nk[FMT_DOUBLE_LEN], ns[FMT_DOUBLE_LEN];
+	bool list = n->type == YAML_SEQUENCE_NODE && seq_len(n) == b->nr_bounds;
+	double k, prev = 0;
+	size_t i;
+
+	fmt__double(ns, v->scale, FMT_SHORTEST, FMT_GO);
+	for (i = 0; i < b->nr_bounds; i++) {
+		const yaml_node_t *at = list ? seq_item(c, n, i) : n;
+		int err = bucket__unscale(b->bounds[i], v->scale, type, &k);
+
+		if (list)
+			spec_fidx(f, field, i);
+		else
+			snprintf(f, sizeof(f), "%s", field);
+		fmt__double(nb, b->bounds[i], FMT_SHORTEST, FMT_GO);
+		k = err ? scale__unexport(b->bounds[i], v->scale) : k;
+		fmt__double(nk, k, FMT_SHORTEST, FMT_GO);
+		if (err) {
+			spec_diag(c, mark_of(at), f,
+				  "bound %s / scale %s is %s, not an integer: the kernel buckets integer values at integer bounds (write a multiple of the scale)",
+				  nb, ns, nk);
+			return;
+		}
+		if (i && !(k > prev)) {
+			spec_diag(c, mark_of(at), f,
+				  "bound %s / scale %s is %s, as is the bound before it: the kernel cannot tell them apart",
+				  nb, ns, nk);
+			return;
+		}
+		prev = k;
+	}
+}
+
 static void parse_metric_buckets(struct spec_ctx *c, const struct spec_slot *s,
 				 const yaml_node_t *n, const char *field,
 				 struct spec_metric *m)
@@ -927,6 +1396,8 @@ static void parse_metric_buckets(struct spec_ctx *c, const struct spec_slot *s,
 	if (m->type == SPEC_HISTOGRAM) {
 		if (spec_required(c, n, field, &s[M_BUCKETS], "a histogram needs buckets"))
 			parse_buckets(c, s[M_BUCKETS].val, f, &m->buckets);
+		if (m->buckets.nr_bounds && m->probe.value.scale_mark.line)
+			check_scaled_buckets(c, s[M_BUCKETS].val, f, m);
 	} else if (m->type && s[M_BUCKETS].val) {
 		spec_diag(c, mark_of(s[M_BUCKETS].knode), f, "only histograms have buckets");
 	}

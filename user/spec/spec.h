@@ -10,7 +10,8 @@
  * The files of spec/ (each function below is in the one named above it):
  * load.c reads and releases a spec, diag.c holds the diagnostics, names.c the
  * name rules, check.c the checks across fields; parse.c and yaml.c (YAML to
- * struct spec) and spec/internal.h are private to spec/.
+ * struct spec) and spec/internal.h are private to spec/. spec/hash.h: the
+ * canonical form and its hash.
  */
 #ifndef EMITD_SPEC_H
 #define EMITD_SPEC_H
@@ -24,6 +25,10 @@
 #define SPEC_MAX_ARG		11	/* highest argument index a probe may read */
 #define SPEC_DEFAULT_BUDGET	64
 #define SPEC_DEFAULT_GLOBAL_BUDGET 4096
+#define SPEC_MAX_LABEL_BYTES	31	/* a string label value: EMITD_LABEL_LEN - 1 */
+#define SPEC_MAX_COMMS		4	/* == EMITD_MAX_COMMS: names a target's comm: lists */
+#define SPEC_MAX_COMM_BYTES	15	/* a task's name: EMITD_COMM_LEN - 1 */
+#define SPEC_MAX_CGROUP_BYTES	1024	/* a target's cgroup: path */
 
 struct spec_mark {
 	unsigned int line;	/* 1-based; 0 when unknown */
@@ -43,7 +48,25 @@ enum spec_src_kind {
 	SPEC_SRC_ARG,		/* integer argument register / USDT operand */
 	SPEC_SRC_DEREF,		/* *(type *)(arg + offset) */
 	SPEC_SRC_STRING,	/* NUL-terminated user string at arg */
+	/* labels of the current task's context: `{ source: NAME }`, no argument */
+	SPEC_SRC_PID,		/* process id (the kernel's tgid); `tgid` is its other name */
+	SPEC_SRC_TID,		/* thread id */
+	SPEC_SRC_UID,		/* real user id */
+	SPEC_SRC_COMM,		/* the thread's name (comm), a string of 15 bytes at most */
+	SPEC_SRC_CGROUP,	/* cgroup v2 path, relative to the cgroup root */
 };
+
+/* Whether @k reads a probe argument (arg:, deref:, as: string). */
+static inline bool spec_src_kind__reads_arg(enum spec_src_kind k)
+{
+	return k == SPEC_SRC_ARG || k == SPEC_SRC_DEREF || k == SPEC_SRC_STRING;
+}
+
+/* Whether a label of source @k is a string (else an integer). */
+static inline bool spec_src_kind__is_string(enum spec_src_kind k)
+{
+	return k == SPEC_SRC_STRING || k == SPEC_SRC_COMM;
+}
 
 enum spec_val_type {
 	SPEC_VAL_S64 = 0,	/* default for `arg:` */
@@ -56,6 +79,12 @@ struct spec_src {
 	unsigned int arg;		/* 0-based argument index */
 	enum spec_val_type type;	/* ARG: `as: s64|u64`; DEREF: `deref: u64|s64|f64` */
 	int offset;			/* DEREF only: byte offset */
+	/*
+	 * probe.value only: `scale:`, exported = read x scale (lib/scale.h);
+	 * 1 when absent, 0 in a source the spec does not give.
+	 */
+	double scale;
+	struct spec_mark scale_mark;	/* the scale: value; line 0 when absent */
 	struct spec_mark mark;
 };
 
@@ -63,6 +92,14 @@ struct spec_label {
 	char *name;
 	struct spec_src src;		/* ARG (integer label) or STRING */
 	struct spec_mark mark;
+	/*
+	 * The `values:` of its source: expected values, whose series are
+	 * exported as 0 before their first event (warm series). Strings as
+	 * written, integers in decimal; NULL when none.
+	 */
+	char **values;
+	size_t nr_values;
+	struct spec_mark values_mark;
 };
 
 enum spec_probe_kind {
@@ -137,11 +174,29 @@ struct spec_metric {
 
 struct spec_target {
 	char *name;
-	char *binary;			/* may be NULL when pid is set */
+	char *binary;			/* may be NULL when pid is set; with a pid: a file it maps */
 	int pid;			/* 0 when absent */
+	/*
+	 * Filters, applied in the kernel before an event is counted: the
+	 * task's cgroup v2 path is @cgroup or below it (components, without
+	 * leading or trailing '/'); its comm is one of @comms.
+	 */
+	char *cgroup;			/* NULL: any */
+	char **comms;			/* NULL: any */
+	size_t nr_comms;
+	bool follow_forks;		/* with a pid: its descendants too, from their fork */
 	struct spec_mark mark;
 	struct spec_mark binary_mark;
+	struct spec_mark cgroup_mark;
+	struct spec_mark comm_mark;
+	struct spec_mark follow_mark;
 };
+
+/* Whether probes of @t run the context handler for its filters. */
+static inline bool spec_target__filters(const struct spec_target *t)
+{
+	return t->cgroup || t->nr_comms || t->follow_forks;
+}
 
 struct spec {
 	char *path;
@@ -158,12 +213,13 @@ struct spec_diag {
 	struct spec_mark mark;
 	char *field;			/* dotted path, e.g. metrics[2].buckets */
 	char *msg;
+	bool warning;			/* a warning: the spec loads all the same */
 };
 
 struct spec_diags {
 	struct spec_diag *v;
 	size_t nr;
-	size_t nr_errors;
+	size_t nr_errors;		/* of nr; the rest are warnings */
 };
 
 /* ---- load.c ---- */
@@ -181,13 +237,38 @@ void spec__free(struct spec *spec);
 
 /* ---- diag.c ---- */
 
-/* "file:line:col: error: field: message\n" for each diagnostic. */
+/*
+ * "file:line:col: error: field: message\n" for each diagnostic
+ * ("warning:" for a warning).
+ */
 void spec_diags__print(const struct spec_diags *diags, const char *path, FILE *f);
 void spec_diags__free(struct spec_diags *diags);
+
+/*
+ * "did you mean": the candidate closest to what was typed, within a typo
+ * (the agent offers the names it finds in a binary).
+ */
+struct spec_hint {
+	const char *typed;
+	const char *best;	/* the best candidate offered, or NULL */
+	unsigned int dist;
+};
+
+void spec_hint__init(struct spec_hint *h, const char *typed);
+/* Is @cand closer than any candidate before, and close enough? */
+bool spec_hint__offer(struct spec_hint *h, const char *cand);
 
 /* ---- check.c ---- */
 
 const struct spec_target *spec__find_target(const struct spec *spec, const char *name);
+/*
+ * The warm series of @m: one per combination of its labels' values (every
+ * label lists values, or none does), 0 without values. The linter keeps it
+ * at most budget - 1.
+ */
+size_t spec_metric__nr_warm(const struct spec_metric *m);
+/* The `scale:` of @m's value: exported = read x scale; 1 without one. */
+double spec_metric__scale(const struct spec_metric *m);
 
 /* ---- names.c ---- */
 
@@ -196,11 +277,17 @@ const char *spec_metric_type__name(enum spec_metric_type t);
 enum spec_metric_type spec_metric_type__parse(const char *s);
 /* Full exported name: "<namespace>_<name>". Caller frees. */
 char *spec_metric__full_name(const struct spec *spec, const struct spec_metric *m);
+/* "none", "arg", "deref", "string", "pid", "tid", "uid", "comm", "cgroup"; "?" for another. */
+const char *spec_src_kind__name(enum spec_src_kind k);
+/* "s64", "u64", "f64"; "?" for another value. */
+const char *spec_val_type__name(enum spec_val_type t);
+/* "none", "exp2", "linear", "explicit"; "?" for another value. */
+const char *spec_bucket_kind__name(enum spec_bucket_kind k);
 
 /*
  * What the linter checks. Limits it enforces beyond the array sizes above:
  */
-#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_PROBES: one probe each */
+#define SPEC_MAX_METRICS	64		/* == EMITD_MAX_METRICS: one slot each */
 #define SPEC_MAX_TARGETS	64
 #define SPEC_MAX_BUDGET		(1U << 20)	/* largest global_budget (series) */
 #define SPEC_MAX_UPROBE_ARG	5		/* x86-64 integer argument registers */
@@ -217,6 +304,12 @@ unsigned int spec__edit_distance(const char *a, const char *b);
 
 /* names.c: [A-Za-z_][A-Za-z0-9_]*: namespaces, label names, C symbols. */
 bool spec__valid_ident(const char *s);
+/*
+ * A USDT probe name as its note holds it: the '-' of dtrace's and the
+ * applications' docs stands for "__" ("transaction-commit" is
+ * "transaction__commit"). Caller frees; NULL when out of memory.
+ */
+char *spec_usdt__note_name(const char *s);
 /* [a-zA-Z0-9_]+: a metric name without its namespace (so may start with 0-9). */
 bool spec__valid_metric_name(const char *s);
 /* [a-z][a-z0-9_]*: a unit, which a metric's name ends in. */
