@@ -336,6 +336,55 @@ def test_follow_forks_counts_the_process_tree_and_nothing_else(
     assert sample(m, "emitd_follow_dropped_total") == 0
 
 
+def test_forks_while_no_agent_runs_are_followed(agent_factory, tmp_path, targets):
+    """The fork program and `followed` are pinned: a tree forked after kill -9 counts."""
+    require_target()
+    root = targets("--fork", 3, "--depth", 2, 10)
+    path = spec_file(tmp_path, "follow.yml", spec(
+        f"  - name: tree\n    binary: {TARGET}\n    pid: {root.pid}\n    follow_forks: true\n",
+        counter("tree_hits", "tree") + counter("by_comm", "tree", labels={"comm": "comm"})))
+    a = agent_factory(spec=path)
+    a.wait_ready()
+    a.proc.kill()
+    a.proc.wait(10)
+    assert root.go() == 130                     # 12 forks, no agent
+    b = agent_factory(spec=path, pin_root=a.pin_root, extra=["--drain-on-scrape"])
+    b.wait_ready()
+    m = fresh(b)
+    assert sample(m, "t_tree_hits_total") == 130
+    assert sample(m, "t_by_comm_total", comm="ctx_target") == 130
+    assert "probe links: 2 adopted, 0 attached, 0 detached" in b.log_text(), b.log_text()
+
+
+def test_a_reload_changes_filters_in_place_and_detaches_the_fork_programs(
+        agent_factory, tmp_path, targets):
+    """SIGHUP: an adopted site's comm filter is rewritten; no follow_forks, no fork program."""
+    require_target()
+    from test_reload import reload
+    root = targets("--comm", "emitd-ctx-a", 2)
+    head = f"  - name: app\n    binary: {TARGET}\n    pid: {root.pid}\n    follow_forks: true\n"
+    path = spec_file(tmp_path, "r.yml", spec(head + "    comm: [emitd-ctx-a]\n",
+                                             counter("hits", "app")))
+    agent = agent_factory(spec=path, extra=["--drain-on-scrape"])
+    agent.wait_ready()
+    links = os.path.join(agent.pin_root, "links")
+    assert {"fork", "exit"} <= set(os.listdir(links))
+    # the comm alone changes: the same site, its link adopted, its filter rewritten
+    spec_file(tmp_path, "r.yml", spec(head + "    comm: [emitd-ctx-b]\n", counter("hits", "app")))
+    reload(agent)
+    assert agent.log_text().count("probe links: 1 adopted, 0 attached, 0 detached") == 1, \
+        agent.log_text()
+    root.go()
+    m = fresh(agent)
+    assert sample(m, "t_hits_total") == 0
+    assert filtered(m, "comm") == 2
+    # follow_forks goes: a pid site now (a new link), the fork and exit programs detached
+    spec_file(tmp_path, "r.yml", spec(head.replace("    follow_forks: true\n", "") +
+                                      "    comm: [emitd-ctx-b]\n", counter("hits", "app")))
+    reload(agent)
+    assert not {"fork", "exit"} & set(os.listdir(links)), os.listdir(links)
+
+
 def postmaster_children(ppid):
     kids = set()
     for d in os.listdir("/proc"):

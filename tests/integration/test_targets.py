@@ -126,7 +126,7 @@ def test_an_agent_restarted_after_a_deploy_keeps_the_old_file_counted(agent_fact
     spec = app_spec(tmp_path, binary)
     a = agent_factory(spec=spec)
     a.wait_ready()
-    old = subprocess.Popen([binary, "--events", "4000", "--rate", "1000"], cwd=ROOT,
+    old = subprocess.Popen([binary, "--events", "10000", "--rate", "1000"], cwd=ROOT,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(0.3)
     copy_exec(DEMO, binary)

@@ -22,6 +22,7 @@
 
 #include "agent/webconfig.h"
 #include "lib/fileio.h"
+#include "lib/yaml_depth.h"
 
 #define MAX_DEPTH	8	/* the format needs 3 levels */
 #define FIELD_LEN	160
@@ -864,32 +865,18 @@ static void yaml_error(struct wc_ctx *c, const yaml_parser_t *p)
 		diag_at(c, m, NULL, "YAML syntax error: %s", problem);
 }
 
-/* Refuse deep nesting before the loader (libyaml's scanner is quadratic in it). */
+/* Refuse deep nesting before the loader (lib/yaml_depth.h). */
 static bool too_deep(struct wc_ctx *c, const char *buf, size_t len)
 {
-	bool deep = false, end = false;
-	yaml_parser_t p;
-	yaml_event_t e;
-	int depth = 0;
+	size_t line = 0, col = 0;
+	int r = yaml__check_depth(buf, len, MAX_DEPTH, &line, &col);
 
-	if (!yaml_parser_initialize(&p)) {
+	if (r < 0)
 		c->oom = true;
-		return true;
-	}
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (!deep && !end && yaml_parser_parse(&p, &e)) {
-		if (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT)
-			deep = ++depth > MAX_DEPTH;
-		else if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT)
-			depth--;
-		end = e.type == YAML_STREAM_END_EVENT;
-		if (deep)
-			diag_at(c, (struct spec_mark){ e.start_mark.line + 1, e.start_mark.column + 1 },
-				NULL, "nested deeper than %d levels", MAX_DEPTH);
-		yaml_event_delete(&e);
-	}
-	yaml_parser_delete(&p);
-	return deep;
+	else if (r)
+		diag_at(c, (struct spec_mark){ (unsigned int)line, (unsigned int)col }, NULL,
+			"nested deeper than %d levels", MAX_DEPTH);
+	return r != 0;
 }
 
 static void load_document(struct wc_ctx *c, const char *buf, size_t len)

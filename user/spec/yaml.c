@@ -20,6 +20,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "lib/yaml_depth.h"
 #include "spec/internal.h"
 
 #define MAX_DEPTH	32	/* the schema needs 6 levels */
@@ -462,41 +463,18 @@ static void yaml_error(struct spec_ctx *c, const yaml_parser_t *p, const char *b
 	}
 }
 
-/*
- * libyaml's scanner is quadratic in the flow nesting depth, so a cheap event
- * pass refuses deep documents before the loader sees them. It stops at the
- * limit; syntax errors are left to the loader, which reports them.
- */
+/* Refuse deep nesting before the loader (lib/yaml_depth.h). */
 static bool too_deep(struct spec_ctx *c, const char *buf, size_t len)
 {
-	yaml_parser_t p;
-	yaml_event_t e;
-	bool deep = false, end = false;
-	int depth = 0;
+	size_t line = 0, col = 0;
+	int r = yaml__check_depth(buf, len, MAX_DEPTH, &line, &col);
 
-	if (!yaml_parser_initialize(&p)) {
+	if (r < 0)
 		c->oom = true;
-		return true;
-	}
-	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-	while (!deep && !end && yaml_parser_parse(&p, &e)) {
-		if (e.type == YAML_SEQUENCE_START_EVENT ||
-		    e.type == YAML_MAPPING_START_EVENT)
-			deep = ++depth > MAX_DEPTH;
-		else if (e.type == YAML_SEQUENCE_END_EVENT ||
-			 e.type == YAML_MAPPING_END_EVENT)
-			depth--;
-		end = e.type == YAML_STREAM_END_EVENT;
-		if (deep)
-			spec_diag(c, (struct spec_mark){ e.start_mark.line + 1,
-						    e.start_mark.column + 1 },
-				  NULL, "nested deeper than %d levels", MAX_DEPTH);
-		yaml_event_delete(&e);
-	}
-	if (p.error == YAML_MEMORY_ERROR)
-		c->oom = true;
-	yaml_parser_delete(&p);
-	return deep || c->oom;
+	else if (r)
+		spec_diag(c, (struct spec_mark){ (unsigned int)line, (unsigned int)col }, NULL,
+			  "nested deeper than %d levels", MAX_DEPTH);
+	return r != 0;
 }
 
 bool spec_yaml__load(struct spec_ctx *c, yaml_parser_t *parser, const char *buf,
