@@ -1,4 +1,7 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * yaml_depth: see yaml_depth.h.
+ */
 #include <errno.h>
 #include <stdbool.h>
 #include <yaml.h>

@@ -1,6 +1,10 @@
-/* SPDX-License-Identifier: GPL-2.0 */
-#ifndef EMITD_LIB_YAML_DEPTH_H
-#define EMITD_LIB_YAML_DEPTH_H
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * yaml_depth: the nesting-depth pass the spec loader and the web config
+ * run before libyaml's loader.
+ */
+#ifndef EMITD_YAML_DEPTH_H
+#define EMITD_YAML_DEPTH_H
 
 #include <stddef.h>
 
