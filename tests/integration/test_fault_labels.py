@@ -30,7 +30,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, Agent, parse_exposition, require_environment, wait_until
+from conftest import ROOT, Agent, require_environment, wait_until
 
 TARGET = os.path.join(ROOT, "build", "tests", "fault_target")
 SPEC = os.path.join(ROOT, "tests", "integration", "specs", "fault.yml")

@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request

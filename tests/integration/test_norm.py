@@ -8,7 +8,6 @@ import json
 import math
 import os
 import subprocess
-import threading
 import time
 
 from conftest import DEMO, EMITD, ROOT, run_demo, sample, wait_until

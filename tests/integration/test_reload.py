@@ -4,12 +4,11 @@ Unchanged metrics keep counting with no gap (their links and series are not
 touched), added probes attach, removed probes detach and their series go, a
 bad spec is refused with FILE:LINE:COL and the old spec keeps running.
 """
-import os
 import signal
 import time
 
 from conftest import sample, wait_until
-from test_restart import (SECOND_COUNTER, assert_exact, finish_demo, link_ids, lost_events,
+from test_restart import (SECOND_COUNTER, assert_exact, assert_nothing_lost, finish_demo, link_ids,
                           max_entries, pinned_links, routes, spec_file, start_demo, stop_demos,
                           wait_drained)
 
@@ -75,13 +74,7 @@ def test_sighup_with_an_unchanged_spec_loses_nothing(agent_factory, tmp_path):
     for _ in range(4):
         time.sleep(0.5)
         reload(a)
-    summ = finish_demo(demo)
-    wait_drained(a, 60000)
-    m = a.metrics()
-    lost = lost_events(m, summ)
-    print(f"4 reloads at 20k it/s: lost {lost:.0f} of 60000 iterations")
-    assert lost == 0
-    assert_exact(m, summ)
+    m = assert_nothing_lost(a, demo, "4 reloads at 20k it/s")
     assert sample(m, "emitd_config_last_reload_success_timestamp_seconds") > started
     # the links were kept, not made again
     assert pinned_links(a.pin_root) == links
@@ -185,13 +178,7 @@ def test_sighup_budget_edits_under_load_keep_every_count(agent_factory, tmp_path
     assert "migrating what it holds" in a.log_text()
     assert max_entries(a.pin_root, "counters") == 131072
     assert link_ids(a.pin_root, pinned_links(a.pin_root)) == links   # the same links
-    summ = finish_demo(demo)
-    wait_drained(a, 60000)
-    m = a.metrics()
-    lost = lost_events(m, summ)
-    print(f"budget reloads at 20k it/s: lost {lost:.0f} of 60000 iterations")
-    assert lost == 0
-    assert_exact(m, summ)
+    m = assert_nothing_lost(a, demo, "budget reloads at 20k it/s")
     assert routes(m, "demo_route_hits_total") == routes(m, "demo_requests_total")
     assert sum(routes(m, "demo_route_hits_total").values()) == 60000
     assert "changed meaning" not in a.log_text()

@@ -18,7 +18,6 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
 
 from conftest import DEMO, ROOT, sample, wait_until
 from test_core import demo_summary

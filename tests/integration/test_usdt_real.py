@@ -19,7 +19,6 @@ binary-path attach counts it alone.
 """
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
