@@ -542,8 +542,12 @@ static __always_inline bool do_counter(struct scratch *sc, const struct emitd_pr
 	return true;
 }
 
+/*
+ * A gauge set at @ktime_ns (0: now). The newest of it and this CPU's value
+ * wins: a deferred update (emitd_replay) may be older than one counted since.
+ */
 static __always_inline bool do_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
-				     __u64 raw)
+				     __u64 raw, __u64 ktime_ns)
 {
 	struct emitd_gauge *v;
 
@@ -551,8 +555,12 @@ static __always_inline bool do_gauge(struct scratch *sc, const struct emitd_prob
 			 EMITD_STAT_FULL_GAUGES);
 	if (!v)
 		return false;
-	v->raw = raw;
-	v->ktime_ns = bpf_ktime_get_ns();
+	if (!ktime_ns)
+		ktime_ns = bpf_ktime_get_ns();
+	if (ktime_ns >= v->ktime_ns) {
+		v->raw = raw;
+		v->ktime_ns = ktime_ns;
+	}
 	__sync_fetch_and_add(&v->updates, 1);
 	return true;
 }
@@ -595,6 +603,35 @@ static __always_inline bool do_norm(struct scratch *sc, const struct emitd_probe
 	if (is_zero(after, c->value2.type))
 		__sync_fetch_and_add(&v->zeroed, 1);
 	return true;
+}
+
+/*
+ * Count one event of @c's metric, whose labels are in sc->key, into its
+ * maps, and send its sample: what a probe hit and a replayed deferred event
+ * (emitd_replay) both do. @ktime_ns: when a gauge was set, 0 for now.
+ */
+static __always_inline void count_event(struct scratch *sc, const struct emitd_probe_cfg *c,
+					__u32 probe_id, __u64 v1, __u64 v2, __u64 ktime_ns)
+{
+	bool counted = false;
+
+	switch (c->kind) {
+	case EMITD_KIND_COUNTER:
+		counted = do_counter(sc, c, v1);
+		break;
+	case EMITD_KIND_GAUGE:
+		counted = do_gauge(sc, c, v1, ktime_ns);
+		break;
+	case EMITD_KIND_HISTOGRAM:
+		counted = do_hist(sc, c, v1);
+		break;
+	case EMITD_KIND_NORMALIZATION:
+		counted = do_norm(sc, c, v2);
+		break;
+	}
+	/* a sample only for an event the maps hold: sums match counts */
+	if (counted && (c->flags & EMITD_CFG_SAMPLE))
+		send_sample(c, probe_id, &sc->key, v1, v2);
 }
 
 /* When the probed process started: with its pid, which process it is. */
@@ -716,7 +753,6 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, const boo
 	const struct emitd_probe_cfg *c;
 	struct scratch scratch, *sc = &scratch;
 	__u64 raw = 0, raw2 = 0, *hits;
-	bool counted = false;
 
 	hits = bpf_map_lookup_elem(&probe_hits, &probe_id);
 	if (hits)
@@ -746,24 +782,7 @@ static __always_inline int handle(struct pt_regs *ctx, __u32 probe_id, const boo
 		stat_inc(EMITD_STAT_READ_ERROR);
 		return 0;
 	}
-
-	switch (c->kind) {
-	case EMITD_KIND_COUNTER:
-		counted = do_counter(sc, c, raw);
-		break;
-	case EMITD_KIND_GAUGE:
-		counted = do_gauge(sc, c, raw);
-		break;
-	case EMITD_KIND_HISTOGRAM:
-		counted = do_hist(sc, c, raw);
-		break;
-	case EMITD_KIND_NORMALIZATION:
-		counted = do_norm(sc, c, raw2);
-		break;
-	}
-	/* a sample only for an event the maps hold: sums match counts */
-	if (counted && (c->flags & EMITD_CFG_SAMPLE))
-		send_sample(c, probe_id, &sc->key, raw, raw2);
+	count_event(sc, c, probe_id, raw, raw2, 0);
 	return 0;
 }
 
@@ -792,24 +811,6 @@ int BPF_KPROBE(emitd_probe)
 	return 0;
 }
 
-/* A deferred gauge update: the newest of it and this CPU's value wins. */
-static __always_inline bool replay_gauge(struct scratch *sc, const struct emitd_probe_cfg *c,
-					 __u64 raw, __u64 ktime_ns)
-{
-	struct emitd_gauge *v;
-
-	v = series_value(c, &gauges_fixed, &gauges, &gauges_hot, sc, &zero_gauge,
-			 EMITD_STAT_FULL_GAUGES);
-	if (!v)
-		return false;
-	if (ktime_ns >= v->ktime_ns) {
-		v->raw = raw;
-		v->ktime_ns = ktime_ns;
-	}
-	__sync_fetch_and_add(&v->updates, 1);
-	return true;
-}
-
 /*
  * A deferred event (defer_event()) the agent read the labels of, handed
  * back through BPF_PROG_RUN: counted as handle() counts an event, into the
@@ -824,7 +825,6 @@ int emitd_replay(struct emitd_deferred *d)
 	const struct emitd_probe_cfg *c;
 	__u32 probe_id = d->probe_id;
 	__u64 v1 = d->v1, v2 = d->v2;
-	bool counted = false;
 	int i;
 
 	c = bpf_map_lookup_elem(&cfg, &probe_id);
@@ -843,22 +843,7 @@ int emitd_replay(struct emitd_deferred *d)
 	sc->key.metric_id = c->metric_id;
 	sc->key.flags = 0;
 	stat_inc(EMITD_STAT_LABEL_REPLAYED);
-	switch (c->kind) {
-	case EMITD_KIND_COUNTER:
-		counted = do_counter(sc, c, v1);
-		break;
-	case EMITD_KIND_GAUGE:
-		counted = replay_gauge(sc, c, v1, d->ktime_ns);
-		break;
-	case EMITD_KIND_HISTOGRAM:
-		counted = do_hist(sc, c, v1);
-		break;
-	case EMITD_KIND_NORMALIZATION:
-		counted = do_norm(sc, c, v2);
-		break;
-	}
-	if (counted && (c->flags & EMITD_CFG_SAMPLE))
-		send_sample(c, probe_id, &sc->key, v1, v2);
+	count_event(sc, c, probe_id, v1, v2, d->ktime_ns);
 	return 0;
 }
 
