@@ -800,15 +800,28 @@ int BPF_KPROBE(emitd_handle_ctx)
 }
 
 /*
- * What every probe link runs: the handler in `progs`. A tail call does not
+ * What a probe link runs: the handler in @prog_array. A tail call does not
  * return; without a handler there the event is counted as lost.
  */
+static __always_inline int dispatch(struct pt_regs *ctx, void *prog_array)
+{
+	bpf_tail_call(ctx, prog_array, 0);
+	stat_inc(EMITD_STAT_NO_PROGRAM);
+	return 0;
+}
+
+/* The dispatcher of every other site: the plain handler. */
 SEC("uprobe")
 int BPF_KPROBE(emitd_probe)
 {
-	bpf_tail_call(ctx, &progs, 0);
-	stat_inc(EMITD_STAT_NO_PROGRAM);
-	return 0;
+	return dispatch(ctx, &progs);
+}
+
+/* The dispatcher of the sites with task labels or filters: the context handler. */
+SEC("uprobe")
+int BPF_KPROBE(emitd_probe_ctx)
+{
+	return dispatch(ctx, &progs_ctx);
 }
 
 /*
@@ -844,15 +857,6 @@ int emitd_replay(struct emitd_deferred *d)
 	sc->key.flags = 0;
 	stat_inc(EMITD_STAT_LABEL_REPLAYED);
 	count_event(sc, c, probe_id, v1, v2, d->ktime_ns);
-	return 0;
-}
-
-/* The dispatcher of the sites with task labels or filters: the context handler. */
-SEC("uprobe")
-int BPF_KPROBE(emitd_probe_ctx)
-{
-	bpf_tail_call(ctx, &progs_ctx, 0);
-	stat_inc(EMITD_STAT_NO_PROGRAM);
 	return 0;
 }
 

@@ -37,6 +37,19 @@ def require_environment():
         pytest.fail("cannot run integration tests: " + "; ".join(problems))
 
 
+def end_process(proc, ask, timeout=10):
+    """Ask a running @proc to end (@ask(proc): a signal, its stdin closed),
+    kill it after @timeout seconds; its return code."""
+    if proc.poll() is None:
+        ask(proc)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,13 +105,7 @@ class Agent:
         return parse_exposition(body.decode())
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, lambda p: p.send_signal(sig), timeout)
         self.log.close()
         shutil.rmtree(self.pin_root, ignore_errors=True)
         return self.proc.returncode

@@ -20,7 +20,7 @@ import tempfile
 
 import pytest
 
-from conftest import free_port, wait_until
+from conftest import end_process, free_port, wait_until
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 POSTGRES = os.path.join(PG_BIN, "postgres")
@@ -157,13 +157,7 @@ class PgSession:
             lines.append(line.strip())
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end_process(self.proc, lambda p: p.stdin.close())
 
     def __enter__(self):
         return self

@@ -28,7 +28,8 @@ import time
 
 import pytest
 
-from conftest import EMITD, ROOT, free_port, require_environment, sample, wait_until
+from conftest import (EMITD, ROOT, end_process, free_port, require_environment, sample,
+                      wait_until)
 from pg import POSTGRES, PgCluster
 
 TARGET = os.path.join(ROOT, "build", "tests", "ctx_target")
@@ -87,14 +88,7 @@ class Target:
         return int(line[1])
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return end_process(self.proc, lambda p: p.stdin.close())
 
 
 @pytest.fixture

@@ -83,14 +83,20 @@ def test_sighup_with_an_unchanged_spec_loses_nothing(agent_factory, tmp_path):
     assert len(attached(m)) == 6
 
 
-def test_sighup_attaches_an_added_metric(agent_factory, tmp_path):
-    full = spec_file(tmp_path, "full.yml")
-    with open(full) as f:
+def agent_without_payload(agent_factory, tmp_path):
+    """An agent on the demo spec less its payload metric: the agent, the
+    spec's path and the whole spec's text, to write back for a reload."""
+    with open(spec_file(tmp_path, "full.yml")) as f:
         text = f.read()
     spec = tmp_path / "spec.yml"
     spec.write_text(text.replace(PAYLOAD, "", 1))
     a = agent_factory(spec=str(spec))
     a.wait_ready()
+    return a, spec, text
+
+
+def test_sighup_attaches_an_added_metric(agent_factory, tmp_path):
+    a, spec, text = agent_without_payload(agent_factory, tmp_path)
     assert len(pinned_links(a.pin_root)) == 5
     assert "demo:payload" not in attached(a.metrics())
     finish_demo(start_demo("--events", "100", "--rate", "0"))
@@ -238,13 +244,7 @@ def post_reload(agent):
 
 def test_post_reload_runs_the_same_reload(agent_factory, tmp_path):
     """POST /-/reload (Prometheus' convention): 200 once applied, 500 with the reason."""
-    full = spec_file(tmp_path, "full.yml")
-    with open(full) as f:
-        text = f.read()
-    spec = tmp_path / "spec.yml"
-    spec.write_text(text.replace(PAYLOAD, "", 1))
-    a = agent_factory(spec=str(spec))
-    a.wait_ready()
+    a, spec, text = agent_without_payload(agent_factory, tmp_path)
     spec.write_text(text)
     status, body = post_reload(a)
     assert status == 200, body
